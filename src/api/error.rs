@@ -1,0 +1,183 @@
+//! Every error leaves as RFC 9457 `application/problem+json` with a stable `code`. The cause,
+//! if any, goes to the log under the request's span, never into the body.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::service::ServiceError;
+
+/// Media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An error response: status, stable code, a human detail, and optional headers.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    detail: String,
+    retry_after: Option<u64>,
+    challenge: Option<String>,
+    extra: Option<serde_json::Value>,
+    cause: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    title: &'a str,
+    status: u16,
+    code: &'a str,
+    detail: &'a str,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    extra: Option<&'a serde_json::Value>,
+}
+
+impl ApiError {
+    /// An error with `status`, `code` and `detail`.
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self { status, code, detail: detail.into(), retry_after: None, challenge: None, extra: None, cause: None }
+    }
+
+    /// `400 malformed_json`.
+    pub fn malformed_json(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "malformed_json", detail)
+    }
+
+    /// `400 invalid_base64` for `field`.
+    pub fn invalid_base64(field: &str) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_base64", format!("`{field}` is not standard padded base64"))
+    }
+
+    /// `422 invalid_field`.
+    pub fn invalid_field(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", detail)
+    }
+
+    /// `404 not_found`.
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
+    }
+
+    /// `503 unavailable` with `Retry-After`.
+    pub fn unavailable(detail: impl Into<String>, retry_after: u64) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail).retry_after(retry_after)
+    }
+
+    /// Adds `Retry-After: seconds`.
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds.max(1));
+        self
+    }
+
+    /// Adds members to the problem object.
+    pub fn with_extra(mut self, extra: serde_json::Value) -> Self {
+        self.extra = Some(extra);
+        self
+    }
+
+    /// Records an internal cause for the log.
+    pub fn caused_by(mut self, cause: impl std::fmt::Display) -> Self {
+        self.cause = Some(cause.to_string());
+        self
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    fn challenge(mut self, value: impl Into<String>) -> Self {
+        self.challenge = Some(value.into());
+        self
+    }
+}
+
+fn bearer(error: &str, description: &str) -> String {
+    format!(r#"Bearer realm="blindvault", error="{error}", error_description="{description}""#)
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(err: ServiceError) -> Self {
+        use StatusCode as S;
+        match err {
+            ServiceError::InvalidField { field, message } => Self::invalid_field(format!("`{field}` {message}")),
+            ServiceError::InvalidCredentials => {
+                Self::new(S::UNAUTHORIZED, "invalid_credentials", "unknown username or wrong auth hash")
+                    .challenge(r#"Bearer realm="blindvault""#)
+            }
+            ServiceError::Unauthenticated => Self::new(S::UNAUTHORIZED, "unauthenticated", "a valid bearer token is required")
+                .challenge(r#"Bearer realm="blindvault""#),
+            ServiceError::TokenExpired => Self::new(S::UNAUTHORIZED, "token_expired", "the token has expired")
+                .challenge(bearer("invalid_token", "token expired")),
+            ServiceError::TokenRevoked => Self::new(S::UNAUTHORIZED, "token_revoked", "the token's session has ended")
+                .challenge(bearer("invalid_token", "session ended")),
+            ServiceError::InsufficientScope(scope) => {
+                Self::new(S::FORBIDDEN, "insufficient_scope", format!("this operation needs the `{scope}` scope"))
+                    .challenge(format!(r#"Bearer realm="blindvault", error="insufficient_scope", scope="{scope}""#))
+            }
+            ServiceError::RegistrationClosed => {
+                Self::new(S::FORBIDDEN, "registration_closed", "this server does not accept new accounts")
+            }
+            ServiceError::UsernameTaken => Self::new(S::CONFLICT, "username_taken", "that username is taken"),
+            ServiceError::RateLimited { retry_after } => {
+                Self::new(S::TOO_MANY_REQUESTS, "rate_limited", "too many failed logins; try again later")
+                    .retry_after(retry_after.as_secs_f64().ceil() as u64)
+            }
+            ServiceError::Saturated => Self::unavailable("the server is busy; try again shortly", 1),
+            ServiceError::Unavailable(cause) => {
+                Self::unavailable("a storage dependency is unavailable; try again shortly", 5).caused_by(error_chain(&*cause))
+            }
+            ServiceError::Internal(cause) => internal().caused_by(format!("{cause:#}")),
+        }
+    }
+}
+
+/// `500 internal_error`, with nothing about the cause in the body.
+pub fn internal() -> ApiError {
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "the server failed to handle this request")
+}
+
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Some(cause) = &self.cause {
+            if self.status.is_server_error() {
+                tracing::error!(code = self.code, cause = %cause, "request failed");
+            } else {
+                tracing::info!(code = self.code, cause = %cause, "request refused");
+            }
+        }
+        let title = self.status.canonical_reason().unwrap_or("Error");
+        let problem = Problem {
+            kind: "about:blank",
+            title,
+            status: self.status.as_u16(),
+            code: self.code,
+            detail: &self.detail,
+            extra: self.extra.as_ref(),
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut response = (self.status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if let Some(challenge) = self.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            headers.insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        response
+    }
+}

@@ -1,0 +1,53 @@
+//! Service endpoints: liveness, readiness and the published limits.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::Json;
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+use super::state::AppState;
+
+/// How long each readiness check may take.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `GET /health`: the process serves. No I/O.
+pub async fn live() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// `GET /health/ready`: 200 when the database and the object store both answer in time,
+/// else 503 naming which failed (and nothing about where they are).
+pub async fn ready(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let (database, objects) = tokio::join!(
+        tokio::time::timeout(CHECK_TIMEOUT, app.store.ping()),
+        tokio::time::timeout(CHECK_TIMEOUT, app.blobs.probe()),
+    );
+    let database_ok = matches!(database, Ok(Ok(())));
+    let objects_ok = matches!(objects, Ok(Ok(())));
+    let word = |ok: bool| if ok { "ok" } else { "failed" };
+    let checks = json!({"database": word(database_ok), "object_store": word(objects_ok)});
+    if database_ok && objects_ok {
+        return Ok(Json(json!({"status": "ok", "checks": checks})));
+    }
+    let failed: Vec<&str> = [("database", database_ok), ("object_store", objects_ok)]
+        .into_iter()
+        .filter(|(_, ok)| !ok)
+        .map(|(name, _)| name)
+        .collect();
+    tracing::warn!(database = ?database.map(|r| r.err().map(|e| e.to_string())), object_store = ?objects.map(|r| r.err().map(|e| e.to_string())), "not ready");
+    Err(ApiError::unavailable(format!("not ready: {} failed", failed.join(" and ")), 5)
+        .with_extra(json!({"checks": checks})))
+}
+
+/// `GET /api/v1/limits`.
+pub async fn limits(State(app): State<AppState>) -> Json<Value> {
+    let s = &app.settings;
+    Json(json!({
+        "max_json_vault_bytes": s.max_json_vault_bytes,
+        "max_vault_bytes": s.max_vault_bytes,
+        "min_kdf_iterations": s.min_kdf_iterations,
+        "registration": s.registration.as_str(),
+    }))
+}

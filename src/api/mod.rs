@@ -1,0 +1,39 @@
+//! HTTP only: routes, extractors and the mapping of results to responses. Handlers extract
+//! their inputs, call one service function and shape the answer.
+
+mod auth;
+mod bearer;
+mod error;
+mod extract;
+mod health;
+mod middleware;
+mod state;
+
+pub use bearer::{AccountScope, AnyScope, Authenticated, RequiredScope};
+pub use error::{ApiError, PROBLEM_JSON};
+pub use middleware::{RequestId, X_REQUEST_ID};
+pub use state::{App, AppState};
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::{Router, middleware as mw};
+use tower_http::catch_panic::CatchPanicLayer;
+
+/// Largest JSON body the auth endpoints read.
+const AUTH_BODY_LIMIT: usize = 64 * 1024;
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .nest("/auth", auth::router().layer(DefaultBodyLimit::max(AUTH_BODY_LIMIT)))
+        .route("/limits", get(health::limits));
+    Router::new()
+        .route("/health", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .nest("/api/v1", api)
+        .fallback(middleware::not_found)
+        .method_not_allowed_fallback(middleware::method_not_allowed)
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(mw::from_fn(middleware::request_context))
+        .with_state(state)
+}

@@ -1,0 +1,29 @@
+use std::ops::Deref;
+use std::sync::Arc;
+
+use crate::config::Settings;
+use crate::service::AuthService;
+use crate::store::{BlobStore, MetadataStore};
+
+/// Everything a request handler may reach: settings, stores and services.
+pub struct App {
+    /// The effective settings.
+    pub settings: Settings,
+    /// Metadata.
+    pub store: Arc<dyn MetadataStore>,
+    /// Ciphertext objects.
+    pub blobs: BlobStore,
+    /// Authentication and accounts.
+    pub auth: AuthService,
+}
+
+/// The router's state: one cheap clone of the shared [`App`].
+#[derive(Clone)]
+pub struct AppState(pub Arc<App>);
+
+impl Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}

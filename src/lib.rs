@@ -1,0 +1,16 @@
+//! blindvault: a zero-knowledge encrypted-blob gateway.
+//!
+//! Clients derive an auth hash and an encryption key from their password; the server keeps
+//! only Argon2id(auth hash), ciphertext, IVs and salts. Layers point one way:
+//! [`api`] (HTTP) → [`service`] (rules) → [`store`] (Postgres/SQLite + object storage).
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod service;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+
+pub use config::Settings;
+pub use startup::{Application, Migrations};

@@ -1,0 +1,237 @@
+//! Accounts: prelogin, registration and credential changes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use uuid::Uuid;
+
+use super::hasher::PasswordHasher;
+use super::throttle::LoginThrottle;
+use super::tokens::TokenIssuer;
+use super::{Principal, ServiceError};
+use crate::store::{MetadataStore, NewCredentials, NewUser, StoreError, Timestamp, User};
+
+/// The only client KDF this server knows.
+pub const KDF_PBKDF2_SHA256: &str = "pbkdf2-sha256";
+/// Length of `auth_hash`.
+pub const AUTH_HASH_LEN: usize = 32;
+/// Name of the server secret behind decoy prelogin salts.
+const DECOY_SECRET: &str = "prelogin-decoy-salt";
+/// Most PBKDF2 iterations accepted (a client asking for more would only hurt itself).
+const MAX_KDF_ITERATIONS: u64 = 100_000_000;
+
+/// Account rules that come from configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthPolicy {
+    /// Whether registration is open.
+    pub registration_open: bool,
+    /// Lowest PBKDF2 iteration count accepted.
+    pub min_kdf_iterations: u32,
+    /// Refresh-token lifetime (sliding).
+    pub refresh_ttl: Duration,
+}
+
+/// KDF parameters a client needs to derive its keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KdfParams {
+    /// Always `pbkdf2-sha256`.
+    pub kdf: String,
+    /// PBKDF2 iterations.
+    pub iterations: u64,
+    /// PBKDF2 salt.
+    pub salt: Vec<u8>,
+}
+
+/// A registration request, decoded.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    /// As typed; normalised here.
+    pub username: String,
+    /// H_auth.
+    pub auth_hash: Vec<u8>,
+    /// The client's KDF salt.
+    pub kdf: KdfParams,
+}
+
+/// A credential change, decoded.
+#[derive(Debug, Clone)]
+pub struct CredentialChange {
+    /// The H_auth in use now.
+    pub current_auth_hash: Vec<u8>,
+    /// The new H_auth.
+    pub new_auth_hash: Vec<u8>,
+    /// The new salt.
+    pub new_salt: Vec<u8>,
+    /// The new iteration count.
+    pub iterations: u64,
+}
+
+/// Authentication and account rules. Cheap to share behind an `Arc`.
+pub struct AuthService {
+    pub(super) store: Arc<dyn MetadataStore>,
+    pub(super) hasher: Arc<PasswordHasher>,
+    pub(super) tokens: TokenIssuer,
+    pub(super) throttle: LoginThrottle,
+    pub(super) policy: AuthPolicy,
+    decoy_key: Vec<u8>,
+}
+
+impl AuthService {
+    /// Builds the service; reads (or creates) the shared decoy-salt secret from the store.
+    pub async fn new(
+        store: Arc<dyn MetadataStore>,
+        hasher: Arc<PasswordHasher>,
+        tokens: TokenIssuer,
+        throttle: LoginThrottle,
+        policy: AuthPolicy,
+    ) -> Result<Self, StoreError> {
+        let decoy_key = store.server_secret(DECOY_SECRET).await?;
+        Ok(Self { store, hasher, tokens, throttle, policy, decoy_key })
+    }
+
+    /// The hasher, for metrics.
+    pub fn hasher(&self) -> &Arc<PasswordHasher> {
+        &self.hasher
+    }
+
+    /// KDF parameters for `username`. An unknown name gets a salt derived from a server
+    /// secret and the name: stable, and shaped like a real one.
+    pub async fn prelogin(&self, username: &str) -> Result<KdfParams, ServiceError> {
+        let username = normalize_username(username)?;
+        if let Some(user) = self.store.user_by_username(&username).await? {
+            return Ok(kdf_of(&user));
+        }
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.decoy_key)
+            .map_err(|_| ServiceError::internal("decoy key rejected by HMAC"))?;
+        mac.update(username.as_bytes());
+        Ok(KdfParams {
+            kdf: KDF_PBKDF2_SHA256.into(),
+            iterations: u64::from(self.policy.min_kdf_iterations),
+            salt: mac.finalize().into_bytes().to_vec(),
+        })
+    }
+
+    /// Creates an account.
+    pub async fn register(&self, reg: Registration) -> Result<User, ServiceError> {
+        if !self.policy.registration_open {
+            return Err(ServiceError::RegistrationClosed);
+        }
+        let username = normalize_username(&reg.username)?;
+        check_auth_hash("auth_hash", &reg.auth_hash)?;
+        if reg.kdf.kdf != KDF_PBKDF2_SHA256 {
+            return Err(ServiceError::invalid("kdf", "the only supported kdf is pbkdf2-sha256"));
+        }
+        check_salt("salt", &reg.kdf.salt)?;
+        let iterations = self.check_iterations(reg.kdf.iterations)?;
+        if self.store.user_by_username(&username).await?.is_some() {
+            return Err(ServiceError::UsernameTaken);
+        }
+        let auth_phc = self.hasher.hash(reg.auth_hash).await?;
+        let user = NewUser {
+            id: Uuid::now_v7(),
+            username,
+            auth_phc,
+            kdf: reg.kdf.kdf,
+            kdf_salt: reg.kdf.salt,
+            kdf_iterations: iterations,
+            now: Timestamp::now(),
+        };
+        let user = self.store.create_user(&user).await?;
+        tracing::info!(user_id = %user.id, "account registered");
+        Ok(user)
+    }
+
+    /// Replaces the caller's credentials and ends every other session of theirs.
+    pub async fn change_credentials(&self, who: &Principal, change: CredentialChange) -> Result<(), ServiceError> {
+        check_auth_hash("current_auth_hash", &change.current_auth_hash)?;
+        check_auth_hash("new_auth_hash", &change.new_auth_hash)?;
+        check_salt("new_salt", &change.new_salt)?;
+        let iterations = self.check_iterations(change.iterations)?;
+        let user = self.store.user_by_id(who.user_id).await?.ok_or(ServiceError::TokenRevoked)?;
+        let verified = self.hasher.verify(change.current_auth_hash, user.auth_phc.clone()).await?;
+        if !verified.matches {
+            return Err(ServiceError::InvalidCredentials);
+        }
+        let auth_phc = self.hasher.hash(change.new_auth_hash).await?;
+        let changed = self
+            .store
+            .change_credentials(&NewCredentials {
+                user_id: user.id,
+                expected_stamp: user.security_stamp,
+                auth_phc,
+                kdf_salt: change.new_salt,
+                kdf_iterations: iterations,
+                keep_session: who.session_id,
+                now: Timestamp::now(),
+            })
+            .await?;
+        if !changed {
+            // Another change won the race: the "current" hash is no longer current.
+            return Err(ServiceError::InvalidCredentials);
+        }
+        tracing::info!(user_id = %user.id, "credentials changed; other sessions revoked");
+        Ok(())
+    }
+
+    fn check_iterations(&self, iterations: u64) -> Result<i64, ServiceError> {
+        let min = u64::from(self.policy.min_kdf_iterations);
+        if !(min..=MAX_KDF_ITERATIONS).contains(&iterations) {
+            return Err(ServiceError::invalid(
+                "iterations",
+                format!("must be between {min} and {MAX_KDF_ITERATIONS}"),
+            ));
+        }
+        Ok(iterations as i64)
+    }
+}
+
+pub(super) fn kdf_of(user: &User) -> KdfParams {
+    KdfParams {
+        kdf: user.kdf.clone(),
+        iterations: u64::try_from(user.kdf_iterations).unwrap_or_default(),
+        salt: user.kdf_salt.clone(),
+    }
+}
+
+/// Lowercases `raw` and checks it against `[a-z0-9._@+-]{3,64}`.
+pub fn normalize_username(raw: &str) -> Result<String, ServiceError> {
+    let name = raw.to_ascii_lowercase();
+    let ok = (3..=64).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._@+-".contains(&b));
+    if ok {
+        Ok(name)
+    } else {
+        Err(ServiceError::invalid("username", "3 to 64 characters of a-z, 0-9 and . _ @ + -"))
+    }
+}
+
+pub(super) fn check_auth_hash(field: &'static str, hash: &[u8]) -> Result<(), ServiceError> {
+    if hash.len() == AUTH_HASH_LEN {
+        Ok(())
+    } else {
+        Err(ServiceError::invalid(field, format!("must be {AUTH_HASH_LEN} bytes")))
+    }
+}
+
+fn check_salt(field: &'static str, salt: &[u8]) -> Result<(), ServiceError> {
+    if (16..=64).contains(&salt.len()) {
+        Ok(())
+    } else {
+        Err(ServiceError::invalid(field, "must be 16 to 64 bytes"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_are_lowercased_and_checked() {
+        assert_eq!(normalize_username("Alice.Smith+vault@Example.org").unwrap(), "alice.smith+vault@example.org");
+        for bad in ["ab", "has space", "ünïcode", &"x".repeat(65), "semi;colon"] {
+            assert!(normalize_username(bad).is_err(), "{bad}");
+        }
+    }
+}

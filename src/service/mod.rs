@@ -1,0 +1,21 @@
+//! The rules: authentication, sessions and accounts. No HTTP and no SQL here; handlers call
+//! these functions and stores implement the traits they use.
+
+mod auth;
+mod error;
+mod hasher;
+mod scope;
+mod session;
+mod throttle;
+mod tokens;
+
+pub use auth::{
+    AUTH_HASH_LEN, AuthPolicy, AuthService, CredentialChange, KDF_PBKDF2_SHA256, KdfParams, Registration,
+    normalize_username,
+};
+pub use error::ServiceError;
+pub use hasher::{HashCost, PasswordHasher, Verified};
+pub use scope::{Scope, Scopes};
+pub use session::{Login, Principal, SessionInfo, TokenPair};
+pub use throttle::{LoginThrottle, ThrottlePolicy};
+pub use tokens::{Claims, TokenIssuer};

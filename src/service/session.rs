@@ -1,0 +1,168 @@
+//! Sessions: login, refresh-token rotation, bearer authentication, logout.
+
+use std::net::IpAddr;
+
+use uuid::Uuid;
+
+use super::auth::{AuthService, check_auth_hash, normalize_username};
+use super::scope::Scopes;
+use super::tokens::{new_refresh_token, refresh_token_hash};
+use super::ServiceError;
+use crate::store::{NewSession, RefreshRotation, Session, Timestamp};
+
+/// A login attempt, decoded.
+#[derive(Debug, Clone)]
+pub struct Login {
+    /// As typed.
+    pub username: String,
+    /// H_auth.
+    pub auth_hash: Vec<u8>,
+    /// Requested scopes (default: all).
+    pub scope: Option<String>,
+    /// The client's address, for throttling.
+    pub client: IpAddr,
+}
+
+/// What login and refresh hand out.
+#[derive(Debug, Clone)]
+pub struct TokenPair {
+    /// Short-lived JWT.
+    pub access_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// Single-use refresh token.
+    pub refresh_token: String,
+    /// Granted scopes.
+    pub scope: String,
+}
+
+/// Who a valid access token speaks for.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The user.
+    pub user_id: Uuid,
+    /// The session.
+    pub session_id: Uuid,
+    /// What the token may do.
+    pub scopes: Scopes,
+    /// When the access token expires.
+    pub expires_at: Timestamp,
+}
+
+/// What `GET /auth/session` reports.
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    /// The user.
+    pub user_id: Uuid,
+    /// Their username.
+    pub username: String,
+    /// The session.
+    pub session_id: Uuid,
+    /// Granted scopes.
+    pub scope: String,
+    /// When the presented access token expires.
+    pub expires_at: Timestamp,
+}
+
+impl AuthService {
+    /// Verifies credentials and opens a session. A wrong username and a wrong hash fail the
+    /// same way after the same Argon2 work.
+    pub async fn login(&self, login: Login) -> Result<TokenPair, ServiceError> {
+        let username = normalize_username(&login.username)?;
+        check_auth_hash("auth_hash", &login.auth_hash)?;
+        let scopes = match login.scope.as_deref() {
+            Some(text) => Scopes::parse("scope", text)?,
+            None => Scopes::all(),
+        };
+        let now = Timestamp::now();
+        self.throttle.check(&username, login.client, now).await?;
+        let user = self.store.user_by_username(&username).await?;
+        let stored = user.as_ref().map_or_else(|| self.hasher.decoy().to_owned(), |u| u.auth_phc.clone());
+        let verified = self.hasher.verify(login.auth_hash.clone(), stored).await?;
+        let Some(user) = user.filter(|_| verified.matches) else {
+            self.throttle.record_failure(&username, login.client, now).await?;
+            tracing::info!(outcome = "invalid_credentials", "login failed");
+            return Err(ServiceError::InvalidCredentials);
+        };
+        self.throttle.record_success(&username).await?;
+        if verified.needs_rehash {
+            let phc = self.hasher.hash(login.auth_hash).await?;
+            self.store.rehash_auth(user.id, user.security_stamp, &phc).await?;
+            tracing::info!(user_id = %user.id, "stored hash upgraded to current Argon2 parameters");
+        }
+        let (refresh_token, refresh_hash) = new_refresh_token();
+        let session = NewSession {
+            id: Uuid::new_v4(),
+            user_id: user.id,
+            scope: scopes.to_string(),
+            refresh_hash,
+            now,
+            expires_at: now.plus(self.policy.refresh_ttl),
+        };
+        self.store.create_session(&session).await?;
+        tracing::info!(user_id = %user.id, session_id = %session.id, outcome = "ok", "login");
+        let access = self.tokens.issue(user.id, session.id, &session.scope, now)?;
+        Ok(TokenPair { access_token: access.token, expires_in: access.expires_in, refresh_token, scope: session.scope })
+    }
+
+    /// Exchanges a refresh token for a new pair. The old token stops working; presenting it
+    /// again revokes the session.
+    pub async fn refresh(&self, token: &str) -> Result<TokenPair, ServiceError> {
+        let now = Timestamp::now();
+        let (refresh_token, new_hash) = new_refresh_token();
+        let rotation = self
+            .store
+            .rotate_refresh_token(&refresh_token_hash(token), &new_hash, now, now.plus(self.policy.refresh_ttl))
+            .await?;
+        let session = match rotation {
+            RefreshRotation::Rotated(session) => session,
+            RefreshRotation::Reused => {
+                tracing::warn!("a used refresh token was presented again; its session is revoked");
+                return Err(ServiceError::TokenRevoked);
+            }
+            RefreshRotation::SessionEnded(session) => return Err(ended(&session)),
+            RefreshRotation::Unknown => return Err(ServiceError::Unauthenticated),
+        };
+        let access = self.tokens.issue(session.user_id, session.id, &session.scope, now)?;
+        Ok(TokenPair { access_token: access.token, expires_in: access.expires_in, refresh_token, scope: session.scope })
+    }
+
+    /// Checks a bearer token: signature, expiry, and that its session is still live.
+    pub async fn authenticate(&self, bearer: &str) -> Result<Principal, ServiceError> {
+        let claims = self.tokens.verify(bearer)?;
+        let scopes = Scopes::parse("scope", &claims.scope).map_err(|_| ServiceError::Unauthenticated)?;
+        let session = self.store.session(claims.sid).await?.ok_or(ServiceError::TokenRevoked)?;
+        if session.user_id != claims.sub || session.revoked_at.is_some() {
+            return Err(ServiceError::TokenRevoked);
+        }
+        Ok(Principal {
+            user_id: claims.sub,
+            session_id: claims.sid,
+            scopes,
+            expires_at: Timestamp::from_unix_millis(claims.exp.saturating_mul(1000)),
+        })
+    }
+
+    /// The caller's session, as `GET /auth/session` shows it.
+    pub async fn session_info(&self, who: &Principal) -> Result<SessionInfo, ServiceError> {
+        let user = self.store.user_by_id(who.user_id).await?.ok_or(ServiceError::TokenRevoked)?;
+        Ok(SessionInfo {
+            user_id: user.id,
+            username: user.username,
+            session_id: who.session_id,
+            scope: who.scopes.to_string(),
+            expires_at: who.expires_at,
+        })
+    }
+
+    /// Ends the caller's session: its access and refresh tokens stop working.
+    pub async fn logout(&self, who: &Principal) -> Result<(), ServiceError> {
+        self.store.revoke_session(who.session_id, Timestamp::now()).await?;
+        tracing::info!(user_id = %who.user_id, session_id = %who.session_id, "logout");
+        Ok(())
+    }
+}
+
+fn ended(session: &Session) -> ServiceError {
+    if session.revoked_at.is_some() { ServiceError::TokenRevoked } else { ServiceError::TokenExpired }
+}

@@ -1,0 +1,150 @@
+//! Access tokens (HS256 JWTs) and refresh tokens (256-bit random, stored only as SHA-256).
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::ServiceError;
+use crate::store::Timestamp;
+
+/// The `iss` and `aud` of every token this server issues.
+const ISSUER: &str = "blindvault";
+const AUDIENCE: &str = "blindvault-api";
+
+/// The claims of an access token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// User id.
+    pub sub: Uuid,
+    /// Session id.
+    pub sid: Uuid,
+    /// Space-separated scopes.
+    pub scope: String,
+    /// Issued at (Unix seconds).
+    pub iat: i64,
+    /// Expires at (Unix seconds).
+    pub exp: i64,
+    /// Issuer.
+    pub iss: String,
+    /// Audience.
+    pub aud: String,
+}
+
+/// A freshly issued access token.
+#[derive(Debug, Clone)]
+pub struct AccessToken {
+    /// The JWT.
+    pub token: String,
+    /// Seconds until it expires.
+    pub expires_in: u64,
+}
+
+/// Signs and verifies access tokens with one HMAC key. The algorithm is pinned: a token
+/// that names any other (`none`, RS256, ...) is refused.
+pub struct TokenIssuer {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    kid: String,
+    access_ttl: Duration,
+}
+
+impl TokenIssuer {
+    /// An issuer signing with `secret`, issuing tokens valid for `access_ttl`.
+    pub fn new(secret: &[u8], access_ttl: Duration) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 0;
+        let digest = Sha256::digest(secret);
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            kid: hex(&digest[..4]),
+            access_ttl,
+        }
+    }
+
+    /// Issues an access token for `user` in `session` with `scope`.
+    pub fn issue(&self, user: Uuid, session: Uuid, scope: &str, now: Timestamp) -> Result<AccessToken, ServiceError> {
+        let iat = now.unix_seconds();
+        let claims = Claims {
+            sub: user,
+            sid: session,
+            scope: scope.to_owned(),
+            iat,
+            exp: iat + self.access_ttl.as_secs() as i64,
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+        };
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(self.kid.clone());
+        let token = jsonwebtoken::encode(&header, &claims, &self.encoding)
+            .map_err(|e| ServiceError::internal(format!("signing a token: {e}")))?;
+        Ok(AccessToken { token, expires_in: self.access_ttl.as_secs() })
+    }
+
+    /// Verifies signature, algorithm, issuer, audience and expiry.
+    pub fn verify(&self, token: &str) -> Result<Claims, ServiceError> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => ServiceError::TokenExpired,
+                _ => ServiceError::Unauthenticated,
+            })
+    }
+}
+
+/// A new refresh token and the hash under which it is stored.
+pub fn new_refresh_token() -> (String, Vec<u8>) {
+    let token = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+    let hash = refresh_token_hash(&token);
+    (token, hash)
+}
+
+/// The stored form of a refresh token. The token has 256 bits of entropy, so a plain SHA-256
+/// is enough: the database never holds anything that can be presented.
+pub fn refresh_token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issue_verify_and_refuse_tampering() {
+        let issuer = TokenIssuer::new(&[9u8; 32], Duration::from_secs(60));
+        let (user, session) = (Uuid::new_v4(), Uuid::new_v4());
+        let t = issuer.issue(user, session, "vault:read", Timestamp::now()).unwrap();
+        let claims = issuer.verify(&t.token).unwrap();
+        assert_eq!((claims.sub, claims.sid, claims.scope.as_str()), (user, session, "vault:read"));
+
+        let other = TokenIssuer::new(&[8u8; 32], Duration::from_secs(60));
+        assert!(matches!(other.verify(&t.token), Err(ServiceError::Unauthenticated)));
+
+        let expired = issuer.issue(user, session, "account", Timestamp::now().minus(Duration::from_secs(120))).unwrap();
+        assert!(matches!(issuer.verify(&expired.token), Err(ServiceError::TokenExpired)));
+    }
+
+    #[test]
+    fn refresh_tokens_are_random_and_hashed() {
+        let (a, ha) = new_refresh_token();
+        let (b, _) = new_refresh_token();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        assert_eq!(refresh_token_hash(&a), ha);
+    }
+}

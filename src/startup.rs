@@ -1,0 +1,191 @@
+//! Wiring: settings → stores → services → router → a bound listener.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+use crate::api::{self, App, AppState};
+use crate::config::{DatabaseLocation, Registration, Settings, create_private_dir};
+use crate::service::{AuthPolicy, AuthService, HashCost, LoginThrottle, PasswordHasher, ThrottlePolicy, TokenIssuer};
+use crate::store::{BlobStore, MetadataStore, PgPoolSettings, PgStore, SqliteStore, Timestamp};
+
+/// How often expired sessions and old login failures are pruned.
+const MAINTENANCE_EVERY: Duration = Duration::from_secs(600);
+
+/// Whether [`Application::build`] applies pending migrations first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Migrations {
+    /// Apply them (the default for `serve`).
+    Apply,
+    /// Refuse to start if any are pending (`serve --no-migrate`).
+    Require,
+}
+
+/// Opens the metadata store the settings name. The SQLite file's directory is created.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn MetadataStore>> {
+    Ok(match settings.database()? {
+        DatabaseLocation::Postgres(url) => {
+            let pool = PgPoolSettings {
+                max_connections: settings.database_max_connections,
+                max_lifetime: settings.database_max_lifetime,
+                acquire_timeout: settings.database_acquire_timeout,
+            };
+            Arc::new(PgStore::connect(url.expose(), &pool).context("invalid BLINDVAULT_DATABASE_URL")?)
+        }
+        DatabaseLocation::Sqlite(url) => {
+            if let Some(dir) = sqlite_dir(&url) {
+                create_private_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            }
+            let max = settings.database_max_connections.min(8);
+            Arc::new(SqliteStore::connect(&url, max).await.context("cannot open the SQLite database")?)
+        }
+    })
+}
+
+fn sqlite_dir(url: &str) -> Option<&Path> {
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = path.split('?').next()?;
+    Path::new(path).parent().filter(|p| !p.as_os_str().is_empty())
+}
+
+/// A built server: listener bound, state ready, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Validates the settings, opens the stores, applies or checks migrations, builds the
+    /// services and binds the listener.
+    pub async fn build(settings: Settings, migrations: Migrations) -> anyhow::Result<Self> {
+        settings.validate()?;
+        let store = open_store(&settings).await?;
+        match migrations {
+            Migrations::Apply => store.migrate().await.context("applying migrations failed")?,
+            Migrations::Require => {
+                let pending = store.pending_migrations().await.context("cannot read applied migrations")?;
+                if !pending.is_empty() {
+                    bail!("{} migration(s) pending; run `blindvault migrate` first", pending.len());
+                }
+            }
+        }
+        let blobs = BlobStore::open(&settings.storage()?, &settings.s3)?;
+        let auth = build_auth(&settings, Arc::clone(&store)).await?;
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let state = AppState(Arc::new(App { settings, store, blobs, auth }));
+        Ok(Self { listener, state })
+    }
+
+    /// The bound port (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map_or(0, |a| a.port())
+    }
+
+    /// The shared state, for tests that look at what is at rest.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests
+    /// finish for up to the shutdown timeout, and returns.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let grace = self.state.settings.shutdown_timeout;
+        let maintenance = tokio::spawn(maintenance(self.state.clone()));
+        let stopping = Arc::new(Notify::new());
+        let signal = Arc::clone(&stopping);
+        let app = api::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        let server = axum::serve(self.listener, app).with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("stopping: no new connections, draining in-flight requests");
+            signal.notify_one();
+        });
+        let result = tokio::select! {
+            result = server => result,
+            () = async { stopping.notified().await; tokio::time::sleep(grace).await } => {
+                tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests did not finish in time; dropping them");
+                Ok(())
+            }
+        };
+        maintenance.abort();
+        result
+    }
+}
+
+async fn build_auth(settings: &Settings, store: Arc<dyn MetadataStore>) -> anyhow::Result<AuthService> {
+    let cost = HashCost { m_kib: settings.argon2_m_kib, t: settings.argon2_t, p: settings.argon2_p };
+    let hasher = PasswordHasher::new(cost, settings.argon2_slots(), settings.argon2_waiting())
+        .map_err(|e| anyhow::anyhow!("invalid Argon2 parameters: {e}"))?;
+    let secret = jwt_secret(settings)?;
+    let tokens = TokenIssuer::new(&secret, settings.access_ttl);
+    let throttle = LoginThrottle::new(
+        Arc::clone(&store),
+        ThrottlePolicy {
+            per_account: settings.login_max_failures_per_account,
+            per_address: settings.login_max_failures_per_address,
+            window: settings.login_failure_window,
+        },
+    );
+    let policy = AuthPolicy {
+        registration_open: settings.registration == Registration::Open,
+        min_kdf_iterations: settings.min_kdf_iterations,
+        refresh_ttl: settings.refresh_ttl,
+    };
+    AuthService::new(store, Arc::new(hasher), tokens, throttle, policy)
+        .await
+        .context("cannot read server secrets from the database")
+}
+
+/// The configured JWT key, or (embedded deployment only) the one in `<data>/jwt.key`,
+/// generated with mode 0600 on first start.
+fn jwt_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
+    if let Some(secret) = &settings.jwt_secret {
+        return Ok(secret.expose().as_bytes().to_vec());
+    }
+    let path = settings.data_dir.join("jwt.key");
+    create_private_dir(&settings.data_dir).with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
+    let fresh: String = rand::random::<[u8; 32]>().iter().map(|b| format!("{b:02x}")).collect();
+    match write_new_private_file(&path, fresh.as_bytes()) {
+        Ok(()) => {
+            tracing::info!(path = %path.display(), "generated a new JWT signing key");
+            Ok(fresh.into_bytes())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let key = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let key = key.trim();
+            if key.len() < 32 {
+                bail!("{} holds fewer than 32 bytes; delete it to generate a new key", path.display());
+            }
+            Ok(key.as_bytes().to_vec())
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot write {}", path.display())),
+    }
+}
+
+fn write_new_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+async fn maintenance(state: AppState) {
+    let mut tick = tokio::time::interval(MAINTENANCE_EVERY);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let keep = state.settings.login_failure_window.max(state.settings.access_ttl);
+        match state.store.prune(Timestamp::now().minus(keep)).await {
+            Ok(rows) => tracing::debug!(rows, "pruned expired sessions and login failures"),
+            Err(e) => tracing::warn!(error = %e, "pruning failed"),
+        }
+    }
+}

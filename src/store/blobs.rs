@@ -1,0 +1,285 @@
+use std::ops::Range;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::{Stream, StreamExt, TryStreamExt};
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::prefix::PrefixStore;
+use object_store::{
+    BackoffConfig, ClientOptions, GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload,
+    RetryConfig, WriteMultipart,
+};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use crate::config::{S3Settings, StorageLocation};
+
+/// Size of one multipart part, and the most a small body is buffered before switching to a
+/// multipart upload. S3 requires at least 5 MiB for every part but the last.
+const PART_SIZE: usize = 8 * 1024 * 1024;
+/// Parts in flight at once during a multipart upload: memory is bounded by
+/// `(PART_INFLIGHT + 1) * PART_SIZE` whatever the body size.
+const PART_INFLIGHT: usize = 2;
+
+/// Boxed error of a body stream.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why a blob operation failed.
+#[derive(Debug, Error)]
+pub enum BlobStoreError {
+    /// The body was longer than the limit; the upload was aborted.
+    #[error("body exceeds {limit} bytes")]
+    TooLarge {
+        /// The limit that was crossed.
+        limit: u64,
+    },
+    /// The body stream itself failed (client disconnected, read error); upload aborted.
+    #[error("request body failed")]
+    Body(#[source] BoxError),
+    /// No object under that key.
+    #[error("object not found")]
+    NotFound,
+    /// The requested range lies outside the object.
+    #[error("range not satisfiable")]
+    RangeNotSatisfiable,
+    /// The object store failed or could not be reached.
+    #[error("object store unavailable")]
+    Unavailable(#[source] object_store::Error),
+    /// The storage URL or its settings are unusable.
+    #[error("{0}")]
+    Config(String),
+}
+
+impl From<object_store::Error> for BlobStoreError {
+    fn from(err: object_store::Error) -> Self {
+        match err {
+            object_store::Error::NotFound { .. } => BlobStoreError::NotFound,
+            other => BlobStoreError::Unavailable(other),
+        }
+    }
+}
+
+/// A byte range `start..end` (end exclusive) of an object.
+pub type ByteRange = Range<u64>;
+
+/// What a completed put stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutOutcome {
+    /// Bytes written.
+    pub size: u64,
+    /// SHA-256 of the bytes, computed while streaming.
+    pub sha256: [u8; 32],
+}
+
+/// An object being read.
+pub struct BlobRead {
+    /// Size of the whole object.
+    pub size: u64,
+    /// The part of it that `body` yields.
+    pub range: ByteRange,
+    /// The bytes, streamed from the store.
+    pub body: BoxStream<'static, Result<Bytes, BlobStoreError>>,
+}
+
+/// Ciphertext storage over `object_store`: S3-compatible servers or a local directory.
+/// Every write streams with bounded memory; nothing here buffers a whole object.
+#[derive(Clone)]
+pub struct BlobStore {
+    inner: Arc<dyn ObjectStore>,
+}
+
+impl std::fmt::Debug for BlobStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobStore").finish_non_exhaustive()
+    }
+}
+
+impl BlobStore {
+    /// Opens the store a [`StorageLocation`] names. A local directory is created (mode 0700)
+    /// if missing.
+    pub fn open(location: &StorageLocation, s3: &S3Settings) -> Result<Self, BlobStoreError> {
+        let inner: Arc<dyn ObjectStore> = match location {
+            StorageLocation::Local(dir) => {
+                crate::config::create_private_dir(dir)
+                    .map_err(|e| BlobStoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
+                let fs = LocalFileSystem::new_with_prefix(dir)
+                    .map_err(|e| BlobStoreError::Config(format!("cannot open {}: {e}", dir.display())))?
+                    .with_automatic_cleanup(true);
+                Arc::new(fs)
+            }
+            StorageLocation::S3 { bucket, prefix } => {
+                let s3 = s3_builder(bucket, s3).build().map_err(|e| {
+                    BlobStoreError::Config(format!("invalid S3 configuration: {e}"))
+                })?;
+                match prefix {
+                    Some(prefix) => Arc::new(PrefixStore::new(s3, prefix.as_str())),
+                    None => Arc::new(s3),
+                }
+            }
+        };
+        Ok(Self { inner })
+    }
+
+    /// An in-process store, for unit tests of the service layer.
+    pub fn in_memory() -> Self {
+        Self { inner: Arc::new(InMemory::new()) }
+    }
+
+    /// Streams `body` to `key`. Bodies up to one part are sent in a single PUT; longer ones
+    /// as a multipart upload with at most a few parts in memory, aborted on any error or when
+    /// the body passes `max_bytes`, so that a failed put leaves nothing behind.
+    pub async fn put_stream<S, E>(&self, key: &str, body: S, max_bytes: u64) -> Result<PutOutcome, BlobStoreError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: Into<BoxError>,
+    {
+        let path = object_path(key)?;
+        let mut body = std::pin::pin!(body);
+        let mut meter = Meter::new(max_bytes);
+        let mut head = Vec::new();
+        let mut buffered = 0usize;
+        while buffered < PART_SIZE {
+            match body.next().await {
+                Some(chunk) => {
+                    let chunk = meter.take(chunk)?;
+                    buffered += chunk.len();
+                    head.push(chunk);
+                }
+                None => {
+                    self.inner.put(&path, PutPayload::from_iter(head)).await?;
+                    return Ok(meter.finish());
+                }
+            }
+        }
+        let upload = self.inner.put_multipart(&path).await?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+        for chunk in head {
+            writer.put(chunk);
+        }
+        let streamed: Result<(), BlobStoreError> = async {
+            while let Some(chunk) = body.next().await {
+                let chunk = meter.take(chunk)?;
+                writer.wait_for_capacity(PART_INFLIGHT).await?;
+                writer.put(chunk);
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(err) = streamed {
+            if let Err(abort) = writer.abort().await {
+                tracing::warn!(error = %abort, "aborting a failed multipart upload failed");
+            }
+            return Err(err);
+        }
+        writer.finish().await?;
+        Ok(meter.finish())
+    }
+
+    /// Reads `key`, or the `range` of it, as a stream. The caller checks the range against
+    /// the object's size; an empty range is refused here.
+    pub async fn get(&self, key: &str, range: Option<ByteRange>) -> Result<BlobRead, BlobStoreError> {
+        let path = object_path(key)?;
+        if range.as_ref().is_some_and(|r| r.start >= r.end) {
+            return Err(BlobStoreError::RangeNotSatisfiable);
+        }
+        let options = GetOptions { range: range.map(GetRange::Bounded), ..GetOptions::default() };
+        let result = self.inner.get_opts(&path, options).await?;
+        Ok(BlobRead {
+            size: result.meta.size,
+            range: result.range.clone(),
+            body: result.into_stream().map_err(BlobStoreError::from).boxed(),
+        })
+    }
+
+    /// Size of the object at `key`.
+    pub async fn size(&self, key: &str) -> Result<u64, BlobStoreError> {
+        Ok(self.inner.head(&object_path(key)?).await?.size)
+    }
+
+    /// Deletes `key`; deleting what is not there succeeds.
+    pub async fn delete(&self, key: &str) -> Result<(), BlobStoreError> {
+        match self.inner.delete(&object_path(key)?).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Keys under `prefix`, for sweeping and tests.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobStoreError> {
+        let prefix = object_path(prefix)?;
+        let metas: Vec<_> = self.inner.list(Some(&prefix)).try_collect().await?;
+        Ok(metas.into_iter().map(|m| m.location.to_string()).collect())
+    }
+
+    /// One cheap request that proves the store answers and the bucket exists.
+    pub async fn probe(&self) -> Result<(), BlobStoreError> {
+        self.inner.list_with_delimiter(Some(&Path::from("_probe"))).await?;
+        Ok(())
+    }
+}
+
+fn object_path(key: &str) -> Result<Path, BlobStoreError> {
+    Path::parse(key).map_err(|_| BlobStoreError::Config("invalid object key".into()))
+}
+
+fn s3_builder(bucket: &str, s3: &S3Settings) -> AmazonS3Builder {
+    let retry = RetryConfig {
+        backoff: BackoffConfig::default(),
+        max_retries: 3,
+        retry_timeout: Duration::from_secs(15),
+    };
+    let client = ClientOptions::new()
+        .with_connect_timeout(Duration::from_secs(5))
+        .with_timeout(Duration::from_secs(120))
+        .with_allow_http(s3.allow_http);
+    let mut builder = AmazonS3Builder::new()
+        .with_bucket_name(bucket)
+        .with_region(&s3.region)
+        .with_retry(retry)
+        .with_client_options(client);
+    if let Some(endpoint) = &s3.endpoint {
+        builder = builder.with_endpoint(endpoint);
+    }
+    if let Some(key) = &s3.access_key_id {
+        builder = builder.with_access_key_id(key);
+    }
+    if let Some(secret) = &s3.secret_access_key {
+        builder = builder.with_secret_access_key(secret.expose());
+    }
+    if let Some(token) = &s3.session_token {
+        builder = builder.with_token(token.expose());
+    }
+    builder
+}
+
+/// Counts and hashes bytes as they pass, refusing more than the limit.
+struct Meter {
+    limit: u64,
+    size: u64,
+    hasher: Sha256,
+}
+
+impl Meter {
+    fn new(limit: u64) -> Self {
+        Self { limit, size: 0, hasher: Sha256::new() }
+    }
+
+    fn take<E: Into<BoxError>>(&mut self, chunk: Result<Bytes, E>) -> Result<Bytes, BlobStoreError> {
+        let chunk = chunk.map_err(|e| BlobStoreError::Body(e.into()))?;
+        self.size += chunk.len() as u64;
+        if self.size > self.limit {
+            return Err(BlobStoreError::TooLarge { limit: self.limit });
+        }
+        self.hasher.update(&chunk);
+        Ok(chunk)
+    }
+
+    fn finish(self) -> PutOutcome {
+        PutOutcome { size: self.size, sha256: self.hasher.finalize().into() }
+    }
+}

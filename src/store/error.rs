@@ -1,0 +1,58 @@
+use thiserror::Error;
+
+/// Why a metadata operation failed.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// A uniqueness rule was violated (for users: the username is taken).
+    #[error("conflict on {0}")]
+    Conflict(&'static str),
+    /// The database could not be reached in time: worth retrying later.
+    #[error("database unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    /// Migrations could not be read or applied.
+    #[error("migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Anything else the database reported.
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(err),
+            sqlx::Error::Database(ref db) if is_transient(db.code().as_deref()) => {
+                StoreError::Unavailable(err)
+            }
+            other => StoreError::Database(other),
+        }
+    }
+}
+
+/// Postgres SQLSTATEs for a server that is shutting down or refusing connections, and SQLite's
+/// BUSY/LOCKED codes: conditions that pass by themselves.
+fn is_transient(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some("57P01" | "57P02" | "57P03" | "53300" | "08000" | "08003" | "08006" | "5" | "6")
+    )
+}
+
+/// Maps a unique-constraint violation to [`StoreError::Conflict`]; everything else as usual.
+pub(crate) trait OnUnique<T> {
+    /// See the trait docs.
+    fn on_unique(self, what: &'static str) -> Result<T, StoreError>;
+}
+
+impl<T> OnUnique<T> for Result<T, sqlx::Error> {
+    fn on_unique(self, what: &'static str) -> Result<T, StoreError> {
+        self.map_err(|err| match &err {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what),
+            _ => StoreError::from(err),
+        })
+    }
+}

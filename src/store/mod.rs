@@ -1,0 +1,105 @@
+//! Persistence: account metadata in Postgres or SQLite, ciphertext in an object store.
+//!
+//! The service layer sees only the [`MetadataStore`] trait and [`BlobStore`]; which database
+//! and which object store sit behind them is decided once, at start-up, from the settings.
+
+mod blobs;
+mod error;
+mod postgres;
+mod records;
+mod sql;
+mod sqlite;
+mod timestamp;
+
+pub use blobs::{BlobRead, BlobStore, BlobStoreError, BoxError, ByteRange, PutOutcome};
+pub use error::StoreError;
+pub use postgres::{PgPoolSettings, PgStore};
+pub use records::{
+    FailureWindow, NewCredentials, NewSession, NewUser, RefreshRotation, Session, User,
+};
+pub use sqlite::SqliteStore;
+pub use timestamp::Timestamp;
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+/// Which database engine a [`MetadataStore`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL: the production deployment, shared by every replica.
+    Postgres,
+    /// SQLite: the embedded single-process deployment.
+    Sqlite,
+}
+
+/// Account and session metadata. Implemented for Postgres and SQLite with the same semantics;
+/// the conformance tests run one story against both.
+#[async_trait]
+pub trait MetadataStore: Send + Sync + 'static {
+    /// The engine behind this store.
+    fn backend(&self) -> Backend;
+
+    /// Applies every pending migration.
+    async fn migrate(&self) -> Result<(), StoreError>;
+
+    /// Versions of the migrations that this binary ships and the database has not applied.
+    async fn pending_migrations(&self) -> Result<Vec<i64>, StoreError>;
+
+    /// A cheap round trip, for readiness probes.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// The 32-byte secret named `name`, created at random on first use and shared by every
+    /// replica from then on.
+    async fn server_secret(&self, name: &str) -> Result<Vec<u8>, StoreError>;
+
+    /// Creates a user; [`StoreError::Conflict`] when the username is taken.
+    async fn create_user(&self, user: &NewUser) -> Result<User, StoreError>;
+
+    /// The user with this (already normalised) username.
+    async fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
+
+    /// The user with this id.
+    async fn user_by_id(&self, id: Uuid) -> Result<Option<User>, StoreError>;
+
+    /// Replaces the stored Argon2 PHC string (a re-hash with current parameters).
+    /// Applies only while the user's security stamp is still `stamp`.
+    async fn rehash_auth(&self, id: Uuid, stamp: i64, phc: &str) -> Result<(), StoreError>;
+
+    /// Replaces the user's credentials and KDF parameters, bumps the security stamp, and
+    /// revokes every session of the user except `keep_session`, atomically. Returns false
+    /// when the user's security stamp is no longer `creds.expected_stamp`.
+    async fn change_credentials(&self, creds: &NewCredentials) -> Result<bool, StoreError>;
+
+    /// Creates a session together with its first refresh token hash.
+    async fn create_session(&self, session: &NewSession) -> Result<(), StoreError>;
+
+    /// The session with this id, revoked or not.
+    async fn session(&self, id: Uuid) -> Result<Option<Session>, StoreError>;
+
+    /// Rotates a refresh token: marks `old_hash` used and stores `new_hash` for the same
+    /// session, extending the session to `expires_at`. Presenting an already-used token
+    /// revokes its session.
+    async fn rotate_refresh_token(
+        &self,
+        old_hash: &[u8],
+        new_hash: &[u8],
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<RefreshRotation, StoreError>;
+
+    /// Revokes one session (idempotent).
+    async fn revoke_session(&self, id: Uuid, now: Timestamp) -> Result<(), StoreError>;
+
+    /// Records one failed login under each of `keys`.
+    async fn record_login_failure(&self, keys: &[&str], now: Timestamp) -> Result<(), StoreError>;
+
+    /// How many failures `key` has since `since`, and when the oldest of them happened.
+    async fn login_failures(&self, key: &str, since: Timestamp) -> Result<FailureWindow, StoreError>;
+
+    /// Forgets the failures recorded under `key` (after a successful login).
+    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Deletes failures older than `before` and sessions that expired before `before`.
+    /// Returns how many rows went.
+    async fn prune(&self, before: Timestamp) -> Result<u64, StoreError>;
+}

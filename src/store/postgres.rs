@@ -1,0 +1,51 @@
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use uuid::Uuid;
+
+use super::error::OnUnique;
+use super::{
+    Backend, FailureWindow, NewCredentials, NewSession, NewUser, RefreshRotation, Session,
+    StoreError, Timestamp, User,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Pool settings for Postgres.
+#[derive(Debug, Clone)]
+pub struct PgPoolSettings {
+    /// Most connections this replica opens.
+    pub max_connections: u32,
+    /// A connection is closed and replaced after this long.
+    pub max_lifetime: Duration,
+    /// How long a request waits for a free connection before failing with 503.
+    pub acquire_timeout: Duration,
+}
+
+/// [`MetadataStore`](super::MetadataStore) on PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects lazily: the pool opens connections on first use, so a database that is down
+    /// at start-up shows as "not ready" instead of a crash loop.
+    pub fn connect(url: &str, settings: &PgPoolSettings) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url)?.application_name("blindvault");
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .max_lifetime(settings.max_lifetime)
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_lazy_with(options);
+        Ok(Self { pool })
+    }
+
+    /// The underlying pool (for tests and maintenance tasks).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+super::sql::impl_metadata_store!(PgStore, sqlx::Postgres, Backend::Postgres, MIGRATOR);

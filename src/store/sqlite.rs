@@ -1,0 +1,47 @@
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use uuid::Uuid;
+
+use super::error::OnUnique;
+use super::{
+    Backend, FailureWindow, NewCredentials, NewSession, NewUser, RefreshRotation, Session,
+    StoreError, Timestamp, User,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// [`MetadataStore`](super::MetadataStore) on an SQLite file: WAL journal, full fsync on
+/// commit (an acknowledged write survives power loss), foreign keys on.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url` (`sqlite://path`).
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    /// The underlying pool (for tests and maintenance tasks).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+super::sql::impl_metadata_store!(SqliteStore, sqlx::Sqlite, Backend::Sqlite, MIGRATOR);
