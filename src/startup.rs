@@ -12,7 +12,9 @@ use tokio::sync::Notify;
 
 use crate::api::{self, App, AppState};
 use crate::config::{DatabaseLocation, Registration, Settings, create_private_dir};
-use crate::service::{AuthPolicy, AuthService, HashCost, LoginThrottle, PasswordHasher, ThrottlePolicy, TokenIssuer};
+use crate::service::{
+    AuthPolicy, AuthService, HashCost, LoginThrottle, PasswordHasher, ThrottlePolicy, TokenIssuer,
+};
 use crate::store::{BlobStore, MetadataStore, PgPoolSettings, PgStore, SqliteStore, Timestamp};
 
 /// How often expired sessions and old login failures are pruned.
@@ -36,22 +38,33 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn MetadataS
                 max_lifetime: settings.database_max_lifetime,
                 acquire_timeout: settings.database_acquire_timeout,
             };
-            Arc::new(PgStore::connect(url.expose(), &pool).context("invalid BLINDVAULT_DATABASE_URL")?)
+            Arc::new(
+                PgStore::connect(url.expose(), &pool).context("invalid BLINDVAULT_DATABASE_URL")?,
+            )
         }
         DatabaseLocation::Sqlite(url) => {
             if let Some(dir) = sqlite_dir(&url) {
-                create_private_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+                create_private_dir(dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
             }
             let max = settings.database_max_connections.min(8);
-            Arc::new(SqliteStore::connect(&url, max).await.context("cannot open the SQLite database")?)
+            Arc::new(
+                SqliteStore::connect(&url, max)
+                    .await
+                    .context("cannot open the SQLite database")?,
+            )
         }
     })
 }
 
 fn sqlite_dir(url: &str) -> Option<&Path> {
-    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = path.split('?').next()?;
-    Path::new(path).parent().filter(|p| !p.as_os_str().is_empty())
+    Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
 }
 
 /// A built server: listener bound, state ready, not yet serving.
@@ -67,11 +80,20 @@ impl Application {
         settings.validate()?;
         let store = open_store(&settings).await?;
         match migrations {
-            Migrations::Apply => store.migrate().await.context("applying migrations failed")?,
+            Migrations::Apply => store
+                .migrate()
+                .await
+                .context("applying migrations failed")?,
             Migrations::Require => {
-                let pending = store.pending_migrations().await.context("cannot read applied migrations")?;
+                let pending = store
+                    .pending_migrations()
+                    .await
+                    .context("cannot read applied migrations")?;
                 if !pending.is_empty() {
-                    bail!("{} migration(s) pending; run `blindvault migrate` first", pending.len());
+                    bail!(
+                        "{} migration(s) pending; run `blindvault migrate` first",
+                        pending.len()
+                    );
                 }
             }
         }
@@ -80,7 +102,12 @@ impl Application {
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
-        let state = AppState(Arc::new(App { settings, store, blobs, auth }));
+        let state = AppState(Arc::new(App {
+            settings,
+            store,
+            blobs,
+            auth,
+        }));
         Ok(Self { listener, state })
     }
 
@@ -96,7 +123,10 @@ impl Application {
 
     /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests
     /// finish for up to the shutdown timeout, and returns.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let grace = self.state.settings.shutdown_timeout;
         let maintenance = tokio::spawn(maintenance(self.state.clone()));
         let stopping = Arc::new(Notify::new());
@@ -119,8 +149,15 @@ impl Application {
     }
 }
 
-async fn build_auth(settings: &Settings, store: Arc<dyn MetadataStore>) -> anyhow::Result<AuthService> {
-    let cost = HashCost { m_kib: settings.argon2_m_kib, t: settings.argon2_t, p: settings.argon2_p };
+async fn build_auth(
+    settings: &Settings,
+    store: Arc<dyn MetadataStore>,
+) -> anyhow::Result<AuthService> {
+    let cost = HashCost {
+        m_kib: settings.argon2_m_kib,
+        t: settings.argon2_t,
+        p: settings.argon2_p,
+    };
     let hasher = PasswordHasher::new(cost, settings.argon2_slots(), settings.argon2_waiting())
         .map_err(|e| anyhow::anyhow!("invalid Argon2 parameters: {e}"))?;
     let secret = jwt_secret(settings)?;
@@ -150,18 +187,26 @@ fn jwt_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
         return Ok(secret.expose().as_bytes().to_vec());
     }
     let path = settings.data_dir.join("jwt.key");
-    create_private_dir(&settings.data_dir).with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
-    let fresh: String = rand::random::<[u8; 32]>().iter().map(|b| format!("{b:02x}")).collect();
+    create_private_dir(&settings.data_dir)
+        .with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
+    let fresh: String = rand::random::<[u8; 32]>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     match write_new_private_file(&path, fresh.as_bytes()) {
         Ok(()) => {
             tracing::info!(path = %path.display(), "generated a new JWT signing key");
             Ok(fresh.into_bytes())
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let key = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let key = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
             let key = key.trim();
             if key.len() < 32 {
-                bail!("{} holds fewer than 32 bytes; delete it to generate a new key", path.display());
+                bail!(
+                    "{} holds fewer than 32 bytes; delete it to generate a new key",
+                    path.display()
+                );
             }
             Ok(key.as_bytes().to_vec())
         }
@@ -172,7 +217,11 @@ fn jwt_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
 fn write_new_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
     file.write_all(contents)?;
     file.sync_all()
 }
@@ -182,7 +231,10 @@ async fn maintenance(state: AppState) {
     tick.tick().await;
     loop {
         tick.tick().await;
-        let keep = state.settings.login_failure_window.max(state.settings.access_ttl);
+        let keep = state
+            .settings
+            .login_failure_window
+            .max(state.settings.access_ttl);
         match state.store.prune(Timestamp::now().minus(keep)).await {
             Ok(rows) => tracing::debug!(rows, "pruned expired sessions and login failures"),
             Err(e) => tracing::warn!(error = %e, "pruning failed"),

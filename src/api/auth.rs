@@ -40,9 +40,16 @@ struct PreloginResponse {
     salt: String,
 }
 
-async fn prelogin(State(app): State<AppState>, ApiJson(req): ApiJson<PreloginRequest>) -> Result<Json<PreloginResponse>, ApiError> {
+async fn prelogin(
+    State(app): State<AppState>,
+    ApiJson(req): ApiJson<PreloginRequest>,
+) -> Result<Json<PreloginResponse>, ApiError> {
     let kdf = app.auth.prelogin(&req.username).await?;
-    Ok(Json(PreloginResponse { kdf: kdf.kdf, iterations: kdf.iterations, salt: to_b64(&kdf.salt) }))
+    Ok(Json(PreloginResponse {
+        kdf: kdf.kdf,
+        iterations: kdf.iterations,
+        salt: to_b64(&kdf.salt),
+    }))
 }
 
 #[derive(Deserialize)]
@@ -62,14 +69,25 @@ struct UserResponse {
     created_at: Timestamp,
 }
 
-async fn register(State(app): State<AppState>, ApiJson(req): ApiJson<RegisterRequest>) -> Result<Response, ApiError> {
+async fn register(
+    State(app): State<AppState>,
+    ApiJson(req): ApiJson<RegisterRequest>,
+) -> Result<Response, ApiError> {
     let registration = Registration {
         username: req.username,
         auth_hash: b64("auth_hash", &req.auth_hash)?,
-        kdf: KdfParams { kdf: req.kdf, iterations: req.iterations, salt: b64("salt", &req.salt)? },
+        kdf: KdfParams {
+            kdf: req.kdf,
+            iterations: req.iterations,
+            salt: b64("salt", &req.salt)?,
+        },
     };
     let user = app.auth.register(registration).await?;
-    let body = UserResponse { user_id: user.id, username: user.username, created_at: user.created_at };
+    let body = UserResponse {
+        user_id: user.id,
+        username: user.username,
+        created_at: user.created_at,
+    };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
@@ -100,7 +118,9 @@ fn token_response(pair: TokenPair) -> Response {
         scope: pair.scope,
     };
     let mut response = Json(body).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
@@ -109,7 +129,12 @@ async fn login(
     ClientIp(client): ClientIp,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let login = Login { username: req.username, auth_hash: b64("auth_hash", &req.auth_hash)?, scope: req.scope, client };
+    let login = Login {
+        username: req.username,
+        auth_hash: b64("auth_hash", &req.auth_hash)?,
+        scope: req.scope,
+        client,
+    };
     Ok(token_response(app.auth.login(login).await?))
 }
 
@@ -119,7 +144,10 @@ struct RefreshRequest {
     refresh_token: String,
 }
 
-async fn refresh(State(app): State<AppState>, ApiJson(req): ApiJson<RefreshRequest>) -> Result<Response, ApiError> {
+async fn refresh(
+    State(app): State<AppState>,
+    ApiJson(req): ApiJson<RefreshRequest>,
+) -> Result<Response, ApiError> {
     Ok(token_response(app.auth.refresh(&req.refresh_token).await?))
 }
 
@@ -132,7 +160,10 @@ struct SessionResponse {
     expires_at: Timestamp,
 }
 
-async fn session(State(app): State<AppState>, auth: Authenticated) -> Result<Json<SessionResponse>, ApiError> {
+async fn session(
+    State(app): State<AppState>,
+    auth: Authenticated,
+) -> Result<Json<SessionResponse>, ApiError> {
     let info = app.auth.session_info(&auth.principal).await?;
     Ok(Json(SessionResponse {
         user_id: info.user_id,

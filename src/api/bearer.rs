@@ -39,7 +39,10 @@ pub struct Authenticated<S: RequiredScope = AnyScope> {
 impl<S: RequiredScope> FromRequestParts<AppState> for Authenticated<S> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -53,6 +56,9 @@ impl<S: RequiredScope> FromRequestParts<AppState> for Authenticated<S> {
         if let Some(scope) = S::SCOPE {
             principal.scopes.require(scope)?;
         }
-        Ok(Self { principal, _scope: PhantomData })
+        Ok(Self {
+            principal,
+            _scope: PhantomData,
+        })
     }
 }

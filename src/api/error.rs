@@ -10,9 +10,13 @@ use crate::service::ServiceError;
 /// Media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// An error response: status, stable code, a human detail, and optional headers.
+/// An error response: status, stable code, a human detail, and optional headers. Boxed, so
+/// that `Result<_, ApiError>` stays small on the happy path.
 #[derive(Debug)]
-pub struct ApiError {
+pub struct ApiError(Box<Inner>);
+
+#[derive(Debug)]
+struct Inner {
     status: StatusCode,
     code: &'static str,
     detail: String,
@@ -37,7 +41,15 @@ struct Problem<'a> {
 impl ApiError {
     /// An error with `status`, `code` and `detail`.
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, code, detail: detail.into(), retry_after: None, challenge: None, extra: None, cause: None }
+        Self(Box::new(Inner {
+            status,
+            code,
+            detail: detail.into(),
+            retry_after: None,
+            challenge: None,
+            extra: None,
+            cause: None,
+        }))
     }
 
     /// `400 malformed_json`.
@@ -47,7 +59,11 @@ impl ApiError {
 
     /// `400 invalid_base64` for `field`.
     pub fn invalid_base64(field: &str) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_base64", format!("`{field}` is not standard padded base64"))
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_base64",
+            format!("`{field}` is not standard padded base64"),
+        )
     }
 
     /// `422 invalid_field`.
@@ -67,29 +83,29 @@ impl ApiError {
 
     /// Adds `Retry-After: seconds`.
     pub fn retry_after(mut self, seconds: u64) -> Self {
-        self.retry_after = Some(seconds.max(1));
+        self.0.retry_after = Some(seconds.max(1));
         self
     }
 
     /// Adds members to the problem object.
     pub fn with_extra(mut self, extra: serde_json::Value) -> Self {
-        self.extra = Some(extra);
+        self.0.extra = Some(extra);
         self
     }
 
     /// Records an internal cause for the log.
     pub fn caused_by(mut self, cause: impl std::fmt::Display) -> Self {
-        self.cause = Some(cause.to_string());
+        self.0.cause = Some(cause.to_string());
         self
     }
 
     /// The stable code.
     pub fn code(&self) -> &'static str {
-        self.code
+        self.0.code
     }
 
     fn challenge(mut self, value: impl Into<String>) -> Self {
-        self.challenge = Some(value.into());
+        self.0.challenge = Some(value.into());
         self
     }
 }
@@ -102,32 +118,59 @@ impl From<ServiceError> for ApiError {
     fn from(err: ServiceError) -> Self {
         use StatusCode as S;
         match err {
-            ServiceError::InvalidField { field, message } => Self::invalid_field(format!("`{field}` {message}")),
-            ServiceError::InvalidCredentials => {
-                Self::new(S::UNAUTHORIZED, "invalid_credentials", "unknown username or wrong auth hash")
-                    .challenge(r#"Bearer realm="blindvault""#)
+            ServiceError::InvalidField { field, message } => {
+                Self::invalid_field(format!("`{field}` {message}"))
             }
-            ServiceError::Unauthenticated => Self::new(S::UNAUTHORIZED, "unauthenticated", "a valid bearer token is required")
-                .challenge(r#"Bearer realm="blindvault""#),
-            ServiceError::TokenExpired => Self::new(S::UNAUTHORIZED, "token_expired", "the token has expired")
-                .challenge(bearer("invalid_token", "token expired")),
-            ServiceError::TokenRevoked => Self::new(S::UNAUTHORIZED, "token_revoked", "the token's session has ended")
-                .challenge(bearer("invalid_token", "session ended")),
-            ServiceError::InsufficientScope(scope) => {
-                Self::new(S::FORBIDDEN, "insufficient_scope", format!("this operation needs the `{scope}` scope"))
-                    .challenge(format!(r#"Bearer realm="blindvault", error="insufficient_scope", scope="{scope}""#))
+            ServiceError::InvalidCredentials => Self::new(
+                S::UNAUTHORIZED,
+                "invalid_credentials",
+                "unknown username or wrong auth hash",
+            )
+            .challenge(r#"Bearer realm="blindvault""#),
+            ServiceError::Unauthenticated => Self::new(
+                S::UNAUTHORIZED,
+                "unauthenticated",
+                "a valid bearer token is required",
+            )
+            .challenge(r#"Bearer realm="blindvault""#),
+            ServiceError::TokenExpired => {
+                Self::new(S::UNAUTHORIZED, "token_expired", "the token has expired")
+                    .challenge(bearer("invalid_token", "token expired"))
             }
-            ServiceError::RegistrationClosed => {
-                Self::new(S::FORBIDDEN, "registration_closed", "this server does not accept new accounts")
+            ServiceError::TokenRevoked => Self::new(
+                S::UNAUTHORIZED,
+                "token_revoked",
+                "the token's session has ended",
+            )
+            .challenge(bearer("invalid_token", "session ended")),
+            ServiceError::InsufficientScope(scope) => Self::new(
+                S::FORBIDDEN,
+                "insufficient_scope",
+                format!("this operation needs the `{scope}` scope"),
+            )
+            .challenge(format!(
+                r#"Bearer realm="blindvault", error="insufficient_scope", scope="{scope}""#
+            )),
+            ServiceError::RegistrationClosed => Self::new(
+                S::FORBIDDEN,
+                "registration_closed",
+                "this server does not accept new accounts",
+            ),
+            ServiceError::UsernameTaken => {
+                Self::new(S::CONFLICT, "username_taken", "that username is taken")
             }
-            ServiceError::UsernameTaken => Self::new(S::CONFLICT, "username_taken", "that username is taken"),
-            ServiceError::RateLimited { retry_after } => {
-                Self::new(S::TOO_MANY_REQUESTS, "rate_limited", "too many failed logins; try again later")
-                    .retry_after(retry_after.as_secs_f64().ceil() as u64)
+            ServiceError::RateLimited { retry_after } => Self::new(
+                S::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many failed logins; try again later",
+            )
+            .retry_after(retry_after.as_secs_f64().ceil() as u64),
+            ServiceError::Saturated => {
+                Self::unavailable("the server is busy; try again shortly", 1)
             }
-            ServiceError::Saturated => Self::unavailable("the server is busy; try again shortly", 1),
             ServiceError::Unavailable(cause) => {
-                Self::unavailable("a storage dependency is unavailable; try again shortly", 5).caused_by(error_chain(&*cause))
+                Self::unavailable("a storage dependency is unavailable; try again shortly", 5)
+                    .caused_by(error_chain(&*cause))
             }
             ServiceError::Internal(cause) => internal().caused_by(format!("{cause:#}")),
         }
@@ -136,7 +179,11 @@ impl From<ServiceError> for ApiError {
 
 /// `500 internal_error`, with nothing about the cause in the body.
 pub fn internal() -> ApiError {
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "the server failed to handle this request")
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "the server failed to handle this request",
+    )
 }
 
 fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
@@ -152,30 +199,31 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let Some(cause) = &self.cause {
-            if self.status.is_server_error() {
-                tracing::error!(code = self.code, cause = %cause, "request failed");
+        let this = *self.0;
+        if let Some(cause) = &this.cause {
+            if this.status.is_server_error() {
+                tracing::error!(code = this.code, cause = %cause, "request failed");
             } else {
-                tracing::info!(code = self.code, cause = %cause, "request refused");
+                tracing::info!(code = this.code, cause = %cause, "request refused");
             }
         }
-        let title = self.status.canonical_reason().unwrap_or("Error");
+        let title = this.status.canonical_reason().unwrap_or("Error");
         let problem = Problem {
             kind: "about:blank",
             title,
-            status: self.status.as_u16(),
-            code: self.code,
-            detail: &self.detail,
-            extra: self.extra.as_ref(),
+            status: this.status.as_u16(),
+            code: this.code,
+            detail: &this.detail,
+            extra: this.extra.as_ref(),
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
-        let mut response = (self.status, body).into_response();
+        let mut response = (this.status, body).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        if let Some(seconds) = self.retry_after {
+        if let Some(seconds) = this.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
-        if let Some(challenge) = self.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        if let Some(challenge) = this.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
             headers.insert(header::WWW_AUTHENTICATE, challenge);
         }
         response

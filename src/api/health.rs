@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use axum::extract::State;
 use axum::Json;
+use axum::extract::State;
 use serde_json::{Value, json};
 
 use super::error::ApiError;
@@ -37,8 +37,10 @@ pub async fn ready(State(app): State<AppState>) -> Result<Json<Value>, ApiError>
         .map(|(name, _)| name)
         .collect();
     tracing::warn!(database = ?database.map(|r| r.err().map(|e| e.to_string())), object_store = ?objects.map(|r| r.err().map(|e| e.to_string())), "not ready");
-    Err(ApiError::unavailable(format!("not ready: {} failed", failed.join(" and ")), 5)
-        .with_extra(json!({"checks": checks})))
+    Err(
+        ApiError::unavailable(format!("not ready: {} failed", failed.join(" and ")), 5)
+            .with_extra(json!({"checks": checks})),
+    )
 }
 
 /// `GET /api/v1/limits`.

@@ -29,7 +29,11 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
         .filter(|v| is_sane(v))
         .map_or_else(|| Uuid::new_v4().to_string(), str::to_owned);
     req.extensions_mut().insert(RequestId(id.clone()));
-    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
     let span = tracing::info_span!(
         "request",
         request_id = %id,
@@ -58,7 +62,10 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
 /// 1 to 128 characters of letters, digits and `-_.:/+=`: enough for UUIDs, trace ids and
 /// the usual proxy formats, and safe to log and echo.
 fn is_sane(id: &str) -> bool {
-    (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=".contains(&b))
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=".contains(&b))
 }
 
 /// `404 not_found` for unknown paths.
@@ -68,7 +75,11 @@ pub async fn not_found() -> ApiError {
 
 /// `405` for a known path with another method.
 pub async fn method_not_allowed() -> ApiError {
-    ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this method is not allowed here")
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this method is not allowed here",
+    )
 }
 
 /// A panic in a handler becomes a plain 500 problem; the panic message is logged, not sent.
@@ -78,7 +89,9 @@ pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response 
         .map(|s| (*s).to_owned())
         .or_else(|| err.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".into());
-    internal().caused_by(format!("handler panicked: {message}")).into_response()
+    internal()
+        .caused_by(format!("handler panicked: {message}"))
+        .into_response()
 }
 
 #[cfg(test)]

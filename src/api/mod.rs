@@ -25,7 +25,10 @@ const AUTH_BODY_LIMIT: usize = 64 * 1024;
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
-        .nest("/auth", auth::router().layer(DefaultBodyLimit::max(AUTH_BODY_LIMIT)))
+        .nest(
+            "/auth",
+            auth::router().layer(DefaultBodyLimit::max(AUTH_BODY_LIMIT)),
+        )
         .route("/limits", get(health::limits));
     Router::new()
         .route("/health", get(health::live))

@@ -88,7 +88,14 @@ impl AuthService {
         policy: AuthPolicy,
     ) -> Result<Self, StoreError> {
         let decoy_key = store.server_secret(DECOY_SECRET).await?;
-        Ok(Self { store, hasher, tokens, throttle, policy, decoy_key })
+        Ok(Self {
+            store,
+            hasher,
+            tokens,
+            throttle,
+            policy,
+            decoy_key,
+        })
     }
 
     /// The hasher, for metrics.
@@ -121,7 +128,10 @@ impl AuthService {
         let username = normalize_username(&reg.username)?;
         check_auth_hash("auth_hash", &reg.auth_hash)?;
         if reg.kdf.kdf != KDF_PBKDF2_SHA256 {
-            return Err(ServiceError::invalid("kdf", "the only supported kdf is pbkdf2-sha256"));
+            return Err(ServiceError::invalid(
+                "kdf",
+                "the only supported kdf is pbkdf2-sha256",
+            ));
         }
         check_salt("salt", &reg.kdf.salt)?;
         let iterations = self.check_iterations(reg.kdf.iterations)?;
@@ -144,13 +154,24 @@ impl AuthService {
     }
 
     /// Replaces the caller's credentials and ends every other session of theirs.
-    pub async fn change_credentials(&self, who: &Principal, change: CredentialChange) -> Result<(), ServiceError> {
+    pub async fn change_credentials(
+        &self,
+        who: &Principal,
+        change: CredentialChange,
+    ) -> Result<(), ServiceError> {
         check_auth_hash("current_auth_hash", &change.current_auth_hash)?;
         check_auth_hash("new_auth_hash", &change.new_auth_hash)?;
         check_salt("new_salt", &change.new_salt)?;
         let iterations = self.check_iterations(change.iterations)?;
-        let user = self.store.user_by_id(who.user_id).await?.ok_or(ServiceError::TokenRevoked)?;
-        let verified = self.hasher.verify(change.current_auth_hash, user.auth_phc.clone()).await?;
+        let user = self
+            .store
+            .user_by_id(who.user_id)
+            .await?
+            .ok_or(ServiceError::TokenRevoked)?;
+        let verified = self
+            .hasher
+            .verify(change.current_auth_hash, user.auth_phc.clone())
+            .await?;
         if !verified.matches {
             return Err(ServiceError::InvalidCredentials);
         }
@@ -199,11 +220,16 @@ pub(super) fn kdf_of(user: &User) -> KdfParams {
 pub fn normalize_username(raw: &str) -> Result<String, ServiceError> {
     let name = raw.to_ascii_lowercase();
     let ok = (3..=64).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._@+-".contains(&b));
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._@+-".contains(&b));
     if ok {
         Ok(name)
     } else {
-        Err(ServiceError::invalid("username", "3 to 64 characters of a-z, 0-9 and . _ @ + -"))
+        Err(ServiceError::invalid(
+            "username",
+            "3 to 64 characters of a-z, 0-9 and . _ @ + -",
+        ))
     }
 }
 
@@ -211,7 +237,10 @@ pub(super) fn check_auth_hash(field: &'static str, hash: &[u8]) -> Result<(), Se
     if hash.len() == AUTH_HASH_LEN {
         Ok(())
     } else {
-        Err(ServiceError::invalid(field, format!("must be {AUTH_HASH_LEN} bytes")))
+        Err(ServiceError::invalid(
+            field,
+            format!("must be {AUTH_HASH_LEN} bytes"),
+        ))
     }
 }
 
@@ -229,7 +258,10 @@ mod tests {
 
     #[test]
     fn usernames_are_lowercased_and_checked() {
-        assert_eq!(normalize_username("Alice.Smith+vault@Example.org").unwrap(), "alice.smith+vault@example.org");
+        assert_eq!(
+            normalize_username("Alice.Smith+vault@Example.org").unwrap(),
+            "alice.smith+vault@example.org"
+        );
         for bad in ["ab", "has space", "ünïcode", &"x".repeat(65), "semi;colon"] {
             assert!(normalize_username(bad).is_err(), "{bad}");
         }

@@ -62,7 +62,10 @@ impl ServiceError {
 
     /// An `invalid_field` error.
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        ServiceError::InvalidField { field, message: message.into() }
+        ServiceError::InvalidField {
+            field,
+            message: message.into(),
+        }
     }
 }
 

@@ -10,8 +10,8 @@ mod throttle;
 mod tokens;
 
 pub use auth::{
-    AUTH_HASH_LEN, AuthPolicy, AuthService, CredentialChange, KDF_PBKDF2_SHA256, KdfParams, Registration,
-    normalize_username,
+    AUTH_HASH_LEN, AuthPolicy, AuthService, CredentialChange, KDF_PBKDF2_SHA256, KdfParams,
+    Registration, normalize_username,
 };
 pub use error::ServiceError;
 pub use hasher::{HashCost, PasswordHasher, Verified};

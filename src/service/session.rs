@@ -4,10 +4,10 @@ use std::net::IpAddr;
 
 use uuid::Uuid;
 
+use super::ServiceError;
 use super::auth::{AuthService, check_auth_hash, normalize_username};
 use super::scope::Scopes;
 use super::tokens::{new_refresh_token, refresh_token_hash};
-use super::ServiceError;
 use crate::store::{NewSession, RefreshRotation, Session, Timestamp};
 
 /// A login attempt, decoded.
@@ -77,17 +77,23 @@ impl AuthService {
         let now = Timestamp::now();
         self.throttle.check(&username, login.client, now).await?;
         let user = self.store.user_by_username(&username).await?;
-        let stored = user.as_ref().map_or_else(|| self.hasher.decoy().to_owned(), |u| u.auth_phc.clone());
+        let stored = user
+            .as_ref()
+            .map_or_else(|| self.hasher.decoy().to_owned(), |u| u.auth_phc.clone());
         let verified = self.hasher.verify(login.auth_hash.clone(), stored).await?;
         let Some(user) = user.filter(|_| verified.matches) else {
-            self.throttle.record_failure(&username, login.client, now).await?;
+            self.throttle
+                .record_failure(&username, login.client, now)
+                .await?;
             tracing::info!(outcome = "invalid_credentials", "login failed");
             return Err(ServiceError::InvalidCredentials);
         };
         self.throttle.record_success(&username).await?;
         if verified.needs_rehash {
             let phc = self.hasher.hash(login.auth_hash).await?;
-            self.store.rehash_auth(user.id, user.security_stamp, &phc).await?;
+            self.store
+                .rehash_auth(user.id, user.security_stamp, &phc)
+                .await?;
             tracing::info!(user_id = %user.id, "stored hash upgraded to current Argon2 parameters");
         }
         let (refresh_token, refresh_hash) = new_refresh_token();
@@ -101,8 +107,15 @@ impl AuthService {
         };
         self.store.create_session(&session).await?;
         tracing::info!(user_id = %user.id, session_id = %session.id, outcome = "ok", "login");
-        let access = self.tokens.issue(user.id, session.id, &session.scope, now)?;
-        Ok(TokenPair { access_token: access.token, expires_in: access.expires_in, refresh_token, scope: session.scope })
+        let access = self
+            .tokens
+            .issue(user.id, session.id, &session.scope, now)?;
+        Ok(TokenPair {
+            access_token: access.token,
+            expires_in: access.expires_in,
+            refresh_token,
+            scope: session.scope,
+        })
     }
 
     /// Exchanges a refresh token for a new pair. The old token stops working; presenting it
@@ -112,7 +125,12 @@ impl AuthService {
         let (refresh_token, new_hash) = new_refresh_token();
         let rotation = self
             .store
-            .rotate_refresh_token(&refresh_token_hash(token), &new_hash, now, now.plus(self.policy.refresh_ttl))
+            .rotate_refresh_token(
+                &refresh_token_hash(token),
+                &new_hash,
+                now,
+                now.plus(self.policy.refresh_ttl),
+            )
             .await?;
         let session = match rotation {
             RefreshRotation::Rotated(session) => session,
@@ -123,15 +141,27 @@ impl AuthService {
             RefreshRotation::SessionEnded(session) => return Err(ended(&session)),
             RefreshRotation::Unknown => return Err(ServiceError::Unauthenticated),
         };
-        let access = self.tokens.issue(session.user_id, session.id, &session.scope, now)?;
-        Ok(TokenPair { access_token: access.token, expires_in: access.expires_in, refresh_token, scope: session.scope })
+        let access = self
+            .tokens
+            .issue(session.user_id, session.id, &session.scope, now)?;
+        Ok(TokenPair {
+            access_token: access.token,
+            expires_in: access.expires_in,
+            refresh_token,
+            scope: session.scope,
+        })
     }
 
     /// Checks a bearer token: signature, expiry, and that its session is still live.
     pub async fn authenticate(&self, bearer: &str) -> Result<Principal, ServiceError> {
         let claims = self.tokens.verify(bearer)?;
-        let scopes = Scopes::parse("scope", &claims.scope).map_err(|_| ServiceError::Unauthenticated)?;
-        let session = self.store.session(claims.sid).await?.ok_or(ServiceError::TokenRevoked)?;
+        let scopes =
+            Scopes::parse("scope", &claims.scope).map_err(|_| ServiceError::Unauthenticated)?;
+        let session = self
+            .store
+            .session(claims.sid)
+            .await?
+            .ok_or(ServiceError::TokenRevoked)?;
         if session.user_id != claims.sub || session.revoked_at.is_some() {
             return Err(ServiceError::TokenRevoked);
         }
@@ -145,7 +175,11 @@ impl AuthService {
 
     /// The caller's session, as `GET /auth/session` shows it.
     pub async fn session_info(&self, who: &Principal) -> Result<SessionInfo, ServiceError> {
-        let user = self.store.user_by_id(who.user_id).await?.ok_or(ServiceError::TokenRevoked)?;
+        let user = self
+            .store
+            .user_by_id(who.user_id)
+            .await?
+            .ok_or(ServiceError::TokenRevoked)?;
         Ok(SessionInfo {
             user_id: user.id,
             username: user.username,
@@ -157,12 +191,18 @@ impl AuthService {
 
     /// Ends the caller's session: its access and refresh tokens stop working.
     pub async fn logout(&self, who: &Principal) -> Result<(), ServiceError> {
-        self.store.revoke_session(who.session_id, Timestamp::now()).await?;
+        self.store
+            .revoke_session(who.session_id, Timestamp::now())
+            .await?;
         tracing::info!(user_id = %who.user_id, session_id = %who.session_id, "logout");
         Ok(())
     }
 }
 
 fn ended(session: &Session) -> ServiceError {
-    if session.revoked_at.is_some() { ServiceError::TokenRevoked } else { ServiceError::TokenExpired }
+    if session.revoked_at.is_some() {
+        ServiceError::TokenRevoked
+    } else {
+        ServiceError::TokenExpired
+    }
 }

@@ -105,10 +105,13 @@ impl BlobStore {
     pub fn open(location: &StorageLocation, s3: &S3Settings) -> Result<Self, BlobStoreError> {
         let inner: Arc<dyn ObjectStore> = match location {
             StorageLocation::Local(dir) => {
-                crate::config::create_private_dir(dir)
-                    .map_err(|e| BlobStoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
+                crate::config::create_private_dir(dir).map_err(|e| {
+                    BlobStoreError::Config(format!("cannot create {}: {e}", dir.display()))
+                })?;
                 let fs = LocalFileSystem::new_with_prefix(dir)
-                    .map_err(|e| BlobStoreError::Config(format!("cannot open {}: {e}", dir.display())))?
+                    .map_err(|e| {
+                        BlobStoreError::Config(format!("cannot open {}: {e}", dir.display()))
+                    })?
                     .with_automatic_cleanup(true);
                 Arc::new(fs)
             }
@@ -127,13 +130,20 @@ impl BlobStore {
 
     /// An in-process store, for unit tests of the service layer.
     pub fn in_memory() -> Self {
-        Self { inner: Arc::new(InMemory::new()) }
+        Self {
+            inner: Arc::new(InMemory::new()),
+        }
     }
 
     /// Streams `body` to `key`. Bodies up to one part are sent in a single PUT; longer ones
     /// as a multipart upload with at most a few parts in memory, aborted on any error or when
     /// the body passes `max_bytes`, so that a failed put leaves nothing behind.
-    pub async fn put_stream<S, E>(&self, key: &str, body: S, max_bytes: u64) -> Result<PutOutcome, BlobStoreError>
+    pub async fn put_stream<S, E>(
+        &self,
+        key: &str,
+        body: S,
+        max_bytes: u64,
+    ) -> Result<PutOutcome, BlobStoreError>
     where
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: Into<BoxError>,
@@ -182,12 +192,19 @@ impl BlobStore {
 
     /// Reads `key`, or the `range` of it, as a stream. The caller checks the range against
     /// the object's size; an empty range is refused here.
-    pub async fn get(&self, key: &str, range: Option<ByteRange>) -> Result<BlobRead, BlobStoreError> {
+    pub async fn get(
+        &self,
+        key: &str,
+        range: Option<ByteRange>,
+    ) -> Result<BlobRead, BlobStoreError> {
         let path = object_path(key)?;
         if range.as_ref().is_some_and(|r| r.start >= r.end) {
             return Err(BlobStoreError::RangeNotSatisfiable);
         }
-        let options = GetOptions { range: range.map(GetRange::Bounded), ..GetOptions::default() };
+        let options = GetOptions {
+            range: range.map(GetRange::Bounded),
+            ..GetOptions::default()
+        };
         let result = self.inner.get_opts(&path, options).await?;
         Ok(BlobRead {
             size: result.meta.size,
@@ -218,7 +235,9 @@ impl BlobStore {
 
     /// One cheap request that proves the store answers and the bucket exists.
     pub async fn probe(&self) -> Result<(), BlobStoreError> {
-        self.inner.list_with_delimiter(Some(&Path::from("_probe"))).await?;
+        self.inner
+            .list_with_delimiter(Some(&Path::from("_probe")))
+            .await?;
         Ok(())
     }
 }
@@ -266,10 +285,17 @@ struct Meter {
 
 impl Meter {
     fn new(limit: u64) -> Self {
-        Self { limit, size: 0, hasher: Sha256::new() }
+        Self {
+            limit,
+            size: 0,
+            hasher: Sha256::new(),
+        }
     }
 
-    fn take<E: Into<BoxError>>(&mut self, chunk: Result<Bytes, E>) -> Result<Bytes, BlobStoreError> {
+    fn take<E: Into<BoxError>>(
+        &mut self,
+        chunk: Result<Bytes, E>,
+    ) -> Result<Bytes, BlobStoreError> {
         let chunk = chunk.map_err(|e| BlobStoreError::Body(e.into()))?;
         self.size += chunk.len() as u64;
         if self.size > self.limit {
@@ -280,6 +306,9 @@ impl Meter {
     }
 
     fn finish(self) -> PutOutcome {
-        PutOutcome { size: self.size, sha256: self.hasher.finalize().into() }
+        PutOutcome {
+            size: self.size,
+            sha256: self.hasher.finalize().into(),
+        }
     }
 }

@@ -33,15 +33,17 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-/// Postgres SQLSTATEs for a server that is shutting down or refusing connections, and SQLite's
-/// BUSY/LOCKED codes: conditions that pass by themselves.
+/// Conditions of the database server rather than of the statement: Postgres SQLSTATE classes
+/// 08 (connection), 28 (authorisation), 3D (no such database), 53 (resources), 57 (operator
+/// intervention: shutdown, admin termination), 58 (system error); SQLite BUSY (5) and LOCKED (6).
 fn is_transient(code: Option<&str>) -> bool {
-    matches!(
-        code,
-        Some("57P01" | "57P02" | "57P03" | "53300" | "08000" | "08003" | "08006" | "5" | "6")
-    )
+    let Some(code) = code else { return false };
+    matches!(code, "5" | "6")
+        || (code.len() == 5
+            && ["08", "28", "3D", "53", "57", "58"]
+                .iter()
+                .any(|class| code.starts_with(class)))
 }
-
 /// Maps a unique-constraint violation to [`StoreError::Conflict`]; everything else as usual.
 pub(crate) trait OnUnique<T> {
     /// See the trait docs.

@@ -94,7 +94,11 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn record_login_failure(&self, keys: &[&str], now: Timestamp) -> Result<(), StoreError>;
 
     /// How many failures `key` has since `since`, and when the oldest of them happened.
-    async fn login_failures(&self, key: &str, since: Timestamp) -> Result<FailureWindow, StoreError>;
+    async fn login_failures(
+        &self,
+        key: &str,
+        since: Timestamp,
+    ) -> Result<FailureWindow, StoreError>;
 
     /// Forgets the failures recorded under `key` (after a successful login).
     async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError>;

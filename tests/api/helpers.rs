@@ -1,0 +1,309 @@
+//! Spawning the real application on port 0 with its own database and object prefix, on
+//! either deployment, and talking to it over HTTP.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use blindvault::store::MetadataStore;
+use blindvault::{Application, Migrations, Settings};
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{Value, json};
+use sqlx::Connection;
+use uuid::Uuid;
+
+/// Cheap Argon2 parameters so that the suite is fast; tests about cost set their own.
+pub const CHEAP_ARGON2: [&str; 6] = [
+    "--argon2-m-kib",
+    "256",
+    "--argon2-t",
+    "1",
+    "--argon2-p",
+    "1",
+];
+
+/// Which deployment a test runs on.
+#[derive(Debug, Clone)]
+pub enum Deployment {
+    /// SQLite + local files.
+    Embedded,
+    /// Postgres + S3 (moto in the suite).
+    Production {
+        admin_url: String,
+        s3_endpoint: String,
+        bucket: String,
+    },
+}
+
+impl Deployment {
+    /// The production deployment if the suite was given Postgres and S3; else `None` after a
+    /// loud message, or a panic when the suite must run everything (CI).
+    pub fn production() -> Option<Self> {
+        let vars = (
+            std::env::var("BLINDVAULT_TEST_DATABASE_URL"),
+            std::env::var("BLINDVAULT_TEST_S3_ENDPOINT"),
+            std::env::var("BLINDVAULT_TEST_S3_BUCKET"),
+        );
+        match vars {
+            (Ok(admin_url), Ok(s3_endpoint), Ok(bucket)) => Some(Self::Production {
+                admin_url,
+                s3_endpoint,
+                bucket,
+            }),
+            _ if std::env::var("BLINDVAULT_TEST_REQUIRE_ALL").is_ok_and(|v| v == "1") => {
+                panic!(
+                    "BLINDVAULT_TEST_REQUIRE_ALL=1 but Postgres/S3 are not configured; run ./scripts/test"
+                )
+            }
+            _ => {
+                eprintln!(
+                    "SKIPPED (production deployment): set BLINDVAULT_TEST_DATABASE_URL, _S3_ENDPOINT and _S3_BUCKET, or run ./scripts/test"
+                );
+                None
+            }
+        }
+    }
+
+    /// Flags that put a fresh, private database and object prefix under a new app.
+    pub async fn fresh_storage(&self, data_dir: &std::path::Path) -> Vec<String> {
+        let mut args = vec!["--data-dir".to_owned(), data_dir.display().to_string()];
+        if let Deployment::Production {
+            admin_url,
+            s3_endpoint,
+            bucket,
+        } = self
+        {
+            let name = format!("bv_test_{}", Uuid::new_v4().simple());
+            let mut admin = sqlx::PgConnection::connect(admin_url)
+                .await
+                .expect("connect to the admin database");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut admin)
+                .await
+                .expect("create a test database");
+            let mut url = url::Url::parse(admin_url).expect("admin url");
+            url.set_path(&name);
+            args.extend([
+                "--database-url".to_owned(),
+                url.to_string(),
+                "--storage-url".to_owned(),
+                format!("s3://{bucket}/{name}"),
+                "--s3-endpoint".to_owned(),
+                s3_endpoint.clone(),
+                "--s3-allow-http".to_owned(),
+                "true".to_owned(),
+                "--s3-access-key-id".to_owned(),
+                "test".to_owned(),
+                "--s3-secret-access-key".to_owned(),
+                "test".to_owned(),
+                "--jwt-secret".to_owned(),
+                "integration-test-secret-0123456789abcdef".to_owned(),
+            ]);
+        }
+        args
+    }
+}
+
+/// A running application and a client for it.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+    /// The metadata store behind it, to check what is at rest.
+    pub store: Arc<dyn MetadataStore>,
+    /// The HTTP client.
+    pub client: reqwest::Client,
+    /// The flags it was started with (storage included), to start a sibling on the same data.
+    pub args: Vec<String>,
+    /// Keeps the data directory alive.
+    pub dir: Arc<tempfile::TempDir>,
+    /// The deployment.
+    pub deployment: Deployment,
+}
+
+/// Spawns an app with fresh storage and cheap hashing.
+pub async fn spawn_app(deployment: &Deployment) -> TestApp {
+    spawn_app_with(deployment, &[]).await
+}
+
+/// Spawns an app with fresh storage and the given extra flags (later flags win).
+pub async fn spawn_app_with(deployment: &Deployment, extra: &[&str]) -> TestApp {
+    let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
+    let mut args = deployment.fresh_storage(dir.path()).await;
+    args.extend(["--listen", "127.0.0.1:0"].map(String::from));
+    args.extend(CHEAP_ARGON2.map(String::from));
+    args.extend(extra.iter().map(|s| s.to_string()));
+    start(deployment.clone(), args, dir).await
+}
+
+impl TestApp {
+    /// Starts another app on the same database and objects, with `extra` flags on top.
+    pub async fn sibling(&self, extra: &[&str]) -> TestApp {
+        let mut args = self.args.clone();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        start(self.deployment.clone(), args, Arc::clone(&self.dir)).await
+    }
+
+    /// `METHOD path` with an optional bearer token and JSON body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.address, path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post(&self, path: &str, body: Value) -> Response {
+        self.call(Method::POST, path, None, Some(body)).await
+    }
+
+    /// Registers a new random user; returns its credentials.
+    pub async fn register(&self) -> Creds {
+        let creds = Creds::random();
+        let resp = self
+            .post("/api/v1/auth/register", creds.register_body())
+            .await;
+        assert_eq!(
+            resp.status(),
+            StatusCode::CREATED,
+            "{}",
+            resp.text().await.unwrap_or_default()
+        );
+        creds
+    }
+
+    /// Logs in; returns the token response body.
+    pub async fn login(&self, creds: &Creds) -> Value {
+        let resp = self.post("/api/v1/auth/login", creds.login_body()).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp.json().await.expect("token json")
+    }
+}
+
+async fn start(deployment: Deployment, args: Vec<String>, dir: Arc<tempfile::TempDir>) -> TestApp {
+    let settings = Settings::from_args(&args).expect("test settings parse");
+    let app = Application::build(settings, Migrations::Apply)
+        .await
+        .expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let store = Arc::clone(&app.state().store);
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    TestApp {
+        address,
+        store,
+        client,
+        args,
+        dir,
+        deployment,
+    }
+}
+
+/// A user's credentials as a client would hold them.
+#[derive(Debug, Clone)]
+pub struct Creds {
+    /// Username.
+    pub username: String,
+    /// H_auth.
+    pub auth_hash: Vec<u8>,
+    /// KDF salt.
+    pub salt: Vec<u8>,
+}
+
+impl Creds {
+    /// A random user.
+    pub fn random() -> Self {
+        Self {
+            username: format!("user-{}", &Uuid::new_v4().simple().to_string()[..12]),
+            auth_hash: rand_bytes(32),
+            salt: rand_bytes(32),
+        }
+    }
+
+    /// Body for `/auth/register`.
+    pub fn register_body(&self) -> Value {
+        json!({
+            "username": self.username,
+            "auth_hash": b64(&self.auth_hash),
+            "salt": b64(&self.salt),
+            "kdf": "pbkdf2-sha256",
+            "iterations": 600000,
+        })
+    }
+
+    /// Body for `/auth/login`.
+    pub fn login_body(&self) -> Value {
+        json!({"username": self.username, "auth_hash": b64(&self.auth_hash)})
+    }
+}
+
+/// Standard padded base64.
+pub fn b64(bytes: &[u8]) -> String {
+    STANDARD.encode(bytes)
+}
+
+/// `n` random bytes.
+pub fn rand_bytes(n: usize) -> Vec<u8> {
+    (0..n).map(|_| rand::random::<u8>()).collect()
+}
+
+/// Asserts a problem+json response with `status` and `code`; returns the body.
+pub async fn assert_problem(resp: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(resp.status(), status, "unexpected status");
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    assert!(resp.headers().contains_key("x-request-id"));
+    let body: Value = resp.json().await.expect("problem json");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status.as_u16());
+    assert_eq!(body["type"], "about:blank");
+    assert!(
+        body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
+    body
+}
+
+/// Runs each named `async fn(Deployment)` on both deployments as separate tests.
+macro_rules! on_both_deployments {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Deployment::Embedded).await
+                }
+            )*
+        }
+        mod production {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(deployment) = $crate::helpers::Deployment::production() {
+                        super::$name(deployment).await
+                    }
+                }
+            )*
+        }
+    };
+}
+pub(crate) use on_both_deployments;

@@ -1,0 +1,12 @@
+//! The integration suite: the real router over HTTP, on both deployments.
+
+mod blobs;
+mod cli;
+mod credentials;
+mod errors;
+mod health;
+mod helpers;
+mod login;
+mod register;
+mod throttle;
+mod tokens;

@@ -1,0 +1,105 @@
+use reqwest::StatusCode;
+
+use crate::helpers::{
+    Creds, Deployment, assert_problem, on_both_deployments, spawn_app, spawn_app_with,
+};
+
+on_both_deployments!(
+    failed_logins_lock_the_account,
+    failed_logins_lock_the_address,
+    forwarded_addresses_count_only_behind_trusted_proxies,
+);
+
+async fn failed_logins_lock_the_account(d: Deployment) {
+    let app = spawn_app(&d).await;
+    let creds = app.register().await;
+    let mut wrong = creds.clone();
+    wrong.auth_hash[0] ^= 1;
+    for _ in 0..10 {
+        let resp = app.post("/api/v1/auth/login", wrong.login_body()).await;
+        assert_problem(resp, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    }
+    // The 11th attempt is refused before any hashing, even with the right hash.
+    let resp = app.post("/api/v1/auth/login", creds.login_body()).await;
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=900).contains(&retry), "{retry}");
+    assert_problem(resp, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    // Another replica shares the counters.
+    let replica = app.sibling(&[]).await;
+    let resp = replica.post("/api/v1/auth/login", creds.login_body()).await;
+    assert_problem(resp, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    // Another account from the same address is unaffected (its limit is 100).
+    let other = app.register().await;
+    app.login(&other).await;
+}
+
+async fn failed_logins_lock_the_address(d: Deployment) {
+    let app = spawn_app_with(&d, &["--login-max-failures-per-address", "3"]).await;
+    let creds = app.register().await;
+    for _ in 0..3 {
+        let resp = app
+            .post("/api/v1/auth/login", Creds::random().login_body())
+            .await;
+        assert_problem(resp, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    }
+    let resp = app.post("/api/v1/auth/login", creds.login_body()).await;
+    assert!(resp.headers().contains_key("retry-after"));
+    assert_problem(resp, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+}
+
+async fn forwarded_addresses_count_only_behind_trusted_proxies(d: Deployment) {
+    let login_from = |app: &crate::helpers::TestApp, creds: &Creds, xff: &'static str| {
+        app.client
+            .post(format!("{}/api/v1/auth/login", app.address))
+            .header("x-forwarded-for", xff)
+            .json(&creds.login_body())
+            .send()
+    };
+    // Behind a trusted proxy, each forwarded client has its own budget.
+    let app = spawn_app_with(
+        &d,
+        &[
+            "--login-max-failures-per-address",
+            "2",
+            "--trusted-proxies",
+            "127.0.0.0/8,::1/128",
+        ],
+    )
+    .await;
+    for _ in 0..2 {
+        let resp = login_from(&app, &Creds::random(), "198.51.100.1")
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    }
+    let resp = login_from(&app, &Creds::random(), "198.51.100.1")
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let resp = login_from(&app, &Creds::random(), "198.51.100.2")
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        StatusCode::UNAUTHORIZED,
+        "another client is not locked out"
+    );
+
+    // Without trust, X-Forwarded-For is ignored: spoofing it does not buy more attempts.
+    let app = spawn_app(&d).await;
+    let app = app
+        .sibling(&["--login-max-failures-per-address", "2"])
+        .await;
+    for xff in ["203.0.113.1", "203.0.113.2"] {
+        let resp = login_from(&app, &Creds::random(), xff).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    }
+    let resp = login_from(&app, &Creds::random(), "203.0.113.3")
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+}
