@@ -1,0 +1,230 @@
+//! One typed settings tree, read once: command-line flag > environment variable > default.
+//!
+//! Every setting has a flag and a `BLINDVAULT_*` (or standard `AWS_*`) variable; `--help`
+//! lists them. [`Settings::validate`] turns anything unusable into one line naming the setting.
+
+mod effective;
+mod resolve;
+mod types;
+
+pub use resolve::{ConfigError, create_private_dir, parse_duration};
+pub use types::{DatabaseLocation, LogFormat, Registration, Secret, StorageLocation};
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, Args};
+use ipnet::IpNet;
+
+/// S3 client settings, named as the AWS tools name them.
+#[derive(Debug, Clone, Args)]
+pub struct S3Settings {
+    /// S3 endpoint for MinIO, Garage and other S3-compatible servers (AWS when unset)
+    #[arg(long = "s3-endpoint", env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// S3 region
+    #[arg(long = "s3-region", env = "AWS_REGION", default_value = "us-east-1")]
+    pub region: String,
+    /// S3 access key id
+    #[arg(
+        long = "s3-access-key-id",
+        env = "AWS_ACCESS_KEY_ID",
+        hide_env_values = true
+    )]
+    pub access_key_id: Option<String>,
+    /// S3 secret access key
+    #[arg(
+        long = "s3-secret-access-key",
+        env = "AWS_SECRET_ACCESS_KEY",
+        hide_env_values = true
+    )]
+    pub secret_access_key: Option<Secret>,
+    /// S3 session token (temporary credentials)
+    #[arg(
+        long = "s3-session-token",
+        env = "AWS_SESSION_TOKEN",
+        hide_env_values = true
+    )]
+    pub session_token: Option<Secret>,
+    /// Allow plain-HTTP S3 endpoints
+    #[arg(long = "s3-allow-http", env = "AWS_ALLOW_HTTP", default_value = "false",
+          action = ArgAction::Set, value_parser = BoolishValueParser::new(), value_name = "BOOL")]
+    pub allow_http: bool,
+}
+
+/// Everything the server is configured by.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Address to listen on
+    #[arg(
+        long,
+        env = "BLINDVAULT_LISTEN",
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR"
+    )]
+    pub listen: SocketAddr,
+    /// Directory for the embedded deployment's database, objects and generated keys
+    #[arg(
+        long,
+        env = "BLINDVAULT_DATA_DIR",
+        default_value = "./data",
+        value_name = "DIR"
+    )]
+    pub data_dir: PathBuf,
+    /// Metadata database: postgres://... or sqlite://path [default: sqlite://<data-dir>/blindvault.db]
+    #[arg(
+        long,
+        env = "BLINDVAULT_DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub database_url: Option<Secret>,
+    #[arg(
+        long = "database-url-fallback",
+        env = "DATABASE_URL",
+        hide = true,
+        hide_env_values = true
+    )]
+    database_url_fallback: Option<Secret>,
+    /// Most database connections this process opens
+    #[arg(
+        long,
+        env = "BLINDVAULT_DATABASE_MAX_CONNECTIONS",
+        default_value_t = 16,
+        value_name = "N"
+    )]
+    pub database_max_connections: u32,
+    /// Database connections are replaced after this long
+    #[arg(long, env = "BLINDVAULT_DATABASE_MAX_LIFETIME", default_value = "30m", value_parser = parse_duration, value_name = "DURATION")]
+    pub database_max_lifetime: Duration,
+    /// How long a request waits for a database connection before answering 503
+    #[arg(long, env = "BLINDVAULT_DATABASE_ACQUIRE_TIMEOUT", default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
+    pub database_acquire_timeout: Duration,
+    /// Object storage: s3://bucket[/prefix] or file://path [default: file://<data-dir>/objects]
+    #[arg(long, env = "BLINDVAULT_STORAGE_URL", value_name = "URL")]
+    pub storage_url: Option<String>,
+    #[command(flatten)]
+    pub s3: S3Settings,
+    /// Key that signs access tokens, at least 32 bytes; required with Postgres so that
+    /// replicas share it [default: generated into <data-dir>/jwt.key]
+    #[arg(
+        long,
+        env = "BLINDVAULT_JWT_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub jwt_secret: Option<Secret>,
+    /// Argon2id memory cost in KiB
+    #[arg(
+        long,
+        env = "BLINDVAULT_ARGON2_M_KIB",
+        default_value_t = 19456,
+        value_name = "KIB"
+    )]
+    pub argon2_m_kib: u32,
+    /// Argon2id iterations
+    #[arg(
+        long,
+        env = "BLINDVAULT_ARGON2_T",
+        default_value_t = 2,
+        value_name = "N"
+    )]
+    pub argon2_t: u32,
+    /// Argon2id parallelism
+    #[arg(
+        long,
+        env = "BLINDVAULT_ARGON2_P",
+        default_value_t = 1,
+        value_name = "N"
+    )]
+    pub argon2_p: u32,
+    /// Argon2 hashes computed at once [default: number of cores]
+    #[arg(long, env = "BLINDVAULT_ARGON2_CONCURRENCY", value_name = "N")]
+    pub argon2_concurrency: Option<usize>,
+    /// Hashes that may wait for a slot; beyond that requests get 503 [default: 16 per slot]
+    #[arg(long, env = "BLINDVAULT_ARGON2_QUEUE", value_name = "N")]
+    pub argon2_queue: Option<usize>,
+    /// Access-token lifetime
+    #[arg(long, env = "BLINDVAULT_ACCESS_TTL", default_value = "15m", value_parser = parse_duration, value_name = "DURATION")]
+    pub access_ttl: Duration,
+    /// Refresh-token lifetime (sliding: every refresh extends it)
+    #[arg(long, env = "BLINDVAULT_REFRESH_TTL", default_value = "30d", value_parser = parse_duration, value_name = "DURATION")]
+    pub refresh_ttl: Duration,
+    /// Whether new accounts may register
+    #[arg(
+        long,
+        env = "BLINDVAULT_REGISTRATION",
+        value_enum,
+        default_value = "open"
+    )]
+    pub registration: Registration,
+    /// Lowest PBKDF2 iteration count accepted at registration
+    #[arg(
+        long,
+        env = "BLINDVAULT_MIN_KDF_ITERATIONS",
+        default_value_t = 600_000,
+        value_name = "N"
+    )]
+    pub min_kdf_iterations: u32,
+    /// Failed logins per account within the window before 429
+    #[arg(
+        long,
+        env = "BLINDVAULT_LOGIN_MAX_FAILURES_PER_ACCOUNT",
+        default_value_t = 10,
+        value_name = "N"
+    )]
+    pub login_max_failures_per_account: u32,
+    /// Failed logins per client address within the window before 429
+    #[arg(
+        long,
+        env = "BLINDVAULT_LOGIN_MAX_FAILURES_PER_ADDRESS",
+        default_value_t = 100,
+        value_name = "N"
+    )]
+    pub login_max_failures_per_address: u32,
+    /// The window over which failed logins are counted
+    #[arg(long, env = "BLINDVAULT_LOGIN_FAILURE_WINDOW", default_value = "15m", value_parser = parse_duration, value_name = "DURATION")]
+    pub login_failure_window: Duration,
+    /// Proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For is believed
+    #[arg(
+        long,
+        env = "BLINDVAULT_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_name = "CIDRS"
+    )]
+    pub trusted_proxies: Vec<IpNet>,
+    /// Largest vault accepted in a JSON body, in bytes of ciphertext
+    #[arg(long, env = "BLINDVAULT_MAX_JSON_VAULT_BYTES", default_value_t = 16 * 1024 * 1024, value_name = "BYTES")]
+    pub max_json_vault_bytes: u64,
+    /// Largest vault accepted as a stream, in bytes of ciphertext
+    #[arg(long, env = "BLINDVAULT_MAX_VAULT_BYTES", default_value_t = 10 * 1024 * 1024 * 1024, value_name = "BYTES")]
+    pub max_vault_bytes: u64,
+    /// How long a stop waits for in-flight requests
+    #[arg(long, env = "BLINDVAULT_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    pub shutdown_timeout: Duration,
+    /// Log format [default: pretty on a terminal, else json]; filter with RUST_LOG
+    #[arg(long, env = "BLINDVAULT_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(clap::Parser)]
+#[command(no_binary_name = true, args_override_self = true)]
+struct SettingsOnly {
+    #[command(flatten)]
+    settings: Settings,
+}
+
+impl Settings {
+    /// Parses settings from flags (after the environment and defaults), as `serve` would.
+    /// For embedding and tests.
+    pub fn from_args<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::Parser;
+        SettingsOnly::try_parse_from(args).map(|s| s.settings)
+    }
+}

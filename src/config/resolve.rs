@@ -1,0 +1,257 @@
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use thiserror::Error;
+
+use super::{DatabaseLocation, LogFormat, Settings, StorageLocation};
+
+/// A setting that cannot be used, with the variable that holds it.
+#[derive(Debug, Error)]
+#[error("invalid {setting}: {message}")]
+pub struct ConfigError {
+    /// The environment variable naming the setting.
+    pub setting: &'static str,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+fn invalid(setting: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        setting,
+        message: message.into(),
+    }
+}
+
+impl Settings {
+    /// Where metadata lives.
+    pub fn database(&self) -> Result<DatabaseLocation, ConfigError> {
+        let Some(url) = self
+            .database_url
+            .as_ref()
+            .or(self.database_url_fallback.as_ref())
+        else {
+            let path = self.data_dir.join("blindvault.db");
+            return Ok(DatabaseLocation::Sqlite(format!(
+                "sqlite://{}",
+                path.display()
+            )));
+        };
+        let raw = url.expose();
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            Ok(DatabaseLocation::Postgres(url.clone()))
+        } else if raw.starts_with("sqlite:") {
+            Ok(DatabaseLocation::Sqlite(raw.to_owned()))
+        } else {
+            Err(invalid(
+                "BLINDVAULT_DATABASE_URL",
+                "expected postgres://... or sqlite://path",
+            ))
+        }
+    }
+
+    /// Where ciphertext lives.
+    pub fn storage(&self) -> Result<StorageLocation, ConfigError> {
+        let Some(url) = &self.storage_url else {
+            return Ok(StorageLocation::Local(self.data_dir.join("objects")));
+        };
+        if let Some(path) = url.strip_prefix("file://") {
+            if path.is_empty() {
+                return Err(invalid(
+                    "BLINDVAULT_STORAGE_URL",
+                    "file:// needs a directory",
+                ));
+            }
+            return Ok(StorageLocation::Local(PathBuf::from(path)));
+        }
+        let Some(rest) = url.strip_prefix("s3://") else {
+            return Err(invalid(
+                "BLINDVAULT_STORAGE_URL",
+                "expected s3://bucket[/prefix] or file://path",
+            ));
+        };
+        let (bucket, prefix) = match rest.split_once('/') {
+            Some((b, p)) => (
+                b,
+                Some(p.trim_matches('/').to_owned()).filter(|p| !p.is_empty()),
+            ),
+            None => (rest, None),
+        };
+        let valid_bucket = (3..=63).contains(&bucket.len())
+            && bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        if !valid_bucket {
+            return Err(invalid(
+                "BLINDVAULT_STORAGE_URL",
+                "the bucket name is not a valid S3 bucket name",
+            ));
+        }
+        Ok(StorageLocation::S3 {
+            bucket: bucket.to_owned(),
+            prefix,
+        })
+    }
+
+    /// Argon2 hashes computed at once.
+    pub fn argon2_slots(&self) -> usize {
+        self.argon2_concurrency
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+
+    /// Argon2 hashes that may wait for a slot.
+    pub fn argon2_waiting(&self) -> usize {
+        self.argon2_queue.unwrap_or(16 * self.argon2_slots())
+    }
+
+    /// The log format: as set, or pretty on a terminal and JSON elsewhere.
+    pub fn log_format(&self) -> LogFormat {
+        use std::io::IsTerminal;
+        self.log_format
+            .unwrap_or(if std::io::stderr().is_terminal() {
+                LogFormat::Pretty
+            } else {
+                LogFormat::Json
+            })
+    }
+
+    /// Checks every setting that can be checked without I/O.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let database = self.database()?;
+        self.storage()?;
+        if let Some(secret) = &self.jwt_secret {
+            if secret.expose().len() < 32 {
+                return Err(invalid(
+                    "BLINDVAULT_JWT_SECRET",
+                    "must be at least 32 bytes",
+                ));
+            }
+        } else if matches!(database, DatabaseLocation::Postgres(_)) {
+            return Err(invalid(
+                "BLINDVAULT_JWT_SECRET",
+                "required when the database is Postgres, so that every replica signs with the same key",
+            ));
+        }
+        argon2::Params::new(self.argon2_m_kib, self.argon2_t, self.argon2_p, Some(32)).map_err(
+            |e| {
+                invalid(
+                    "BLINDVAULT_ARGON2_M_KIB",
+                    format!("Argon2 parameters rejected: {e}"),
+                )
+            },
+        )?;
+        if self.argon2_m_kib < 8 * self.argon2_p {
+            return Err(invalid(
+                "BLINDVAULT_ARGON2_M_KIB",
+                "must be at least 8 × BLINDVAULT_ARGON2_P",
+            ));
+        }
+        if self.argon2_concurrency == Some(0) {
+            return Err(invalid(
+                "BLINDVAULT_ARGON2_CONCURRENCY",
+                "must be at least 1",
+            ));
+        }
+        let durations = [
+            ("BLINDVAULT_ACCESS_TTL", self.access_ttl),
+            ("BLINDVAULT_REFRESH_TTL", self.refresh_ttl),
+            ("BLINDVAULT_LOGIN_FAILURE_WINDOW", self.login_failure_window),
+            (
+                "BLINDVAULT_DATABASE_ACQUIRE_TIMEOUT",
+                self.database_acquire_timeout,
+            ),
+        ];
+        if let Some((name, _)) = durations.iter().find(|(_, d)| d.is_zero()) {
+            return Err(invalid(name, "must be longer than zero"));
+        }
+        if self.refresh_ttl < self.access_ttl {
+            return Err(invalid(
+                "BLINDVAULT_REFRESH_TTL",
+                "must not be shorter than BLINDVAULT_ACCESS_TTL",
+            ));
+        }
+        if self.min_kdf_iterations < 100_000 {
+            return Err(invalid(
+                "BLINDVAULT_MIN_KDF_ITERATIONS",
+                "must be at least 100000",
+            ));
+        }
+        if self.database_max_connections == 0 {
+            return Err(invalid(
+                "BLINDVAULT_DATABASE_MAX_CONNECTIONS",
+                "must be at least 1",
+            ));
+        }
+        if self.max_json_vault_bytes == 0 || self.max_json_vault_bytes > self.max_vault_bytes {
+            return Err(invalid(
+                "BLINDVAULT_MAX_JSON_VAULT_BYTES",
+                "must be at least 1 and at most BLINDVAULT_MAX_VAULT_BYTES",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Parses `15m`, `30d`, `500ms`, `1h 30m`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|_| format!("'{s}' is not a duration such as 30s, 15m or 30d"))
+}
+
+/// Creates `dir` and its parents; a directory this creates is readable by its owner only.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Settings {
+        Settings::from_args(args.iter().copied()).unwrap()
+    }
+
+    #[test]
+    fn storage_urls() {
+        let s = parse(&["--storage-url", "s3://vaults/prod/eu"]);
+        assert_eq!(
+            s.storage().unwrap(),
+            StorageLocation::S3 {
+                bucket: "vaults".into(),
+                prefix: Some("prod/eu".into())
+            }
+        );
+        assert!(
+            parse(&["--storage-url", "s3://Bad_Bucket"])
+                .storage()
+                .is_err()
+        );
+        assert!(parse(&["--storage-url", "ftp://x"]).storage().is_err());
+        assert_eq!(
+            parse(&["--data-dir", "/srv/bv"]).storage().unwrap(),
+            StorageLocation::Local(PathBuf::from("/srv/bv/objects"))
+        );
+    }
+
+    #[test]
+    fn postgres_requires_a_jwt_secret_and_redacts_passwords() {
+        let s = parse(&["--database-url", "postgres://app:hunter2@db/bv"]);
+        let err = s.validate().unwrap_err();
+        assert_eq!(err.setting, "BLINDVAULT_JWT_SECRET");
+        let printed = format!("{:?}", s.effective());
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(
+            printed.contains("postgres://app:%3Credacted%3E@db/bv")
+                || printed.contains("<redacted>")
+        );
+    }
+
+    #[test]
+    fn zero_durations_are_refused() {
+        let err = parse(&["--access-ttl", "0s"]).validate().unwrap_err();
+        assert_eq!(err.setting, "BLINDVAULT_ACCESS_TTL");
+    }
+}
