@@ -107,15 +107,7 @@ impl AuthService {
         };
         self.store.create_session(&session).await?;
         tracing::info!(user_id = %user.id, session_id = %session.id, outcome = "ok", "login");
-        let access = self
-            .tokens
-            .issue(user.id, session.id, &session.scope, now)?;
-        Ok(TokenPair {
-            access_token: access.token,
-            expires_in: access.expires_in,
-            refresh_token,
-            scope: session.scope,
-        })
+        self.token_pair(user.id, session.id, session.scope, refresh_token, now)
     }
 
     /// Exchanges a refresh token for a new pair. The old token stops working; presenting it
@@ -141,14 +133,29 @@ impl AuthService {
             RefreshRotation::SessionEnded(session) => return Err(ended(&session)),
             RefreshRotation::Unknown => return Err(ServiceError::Unauthenticated),
         };
-        let access = self
-            .tokens
-            .issue(session.user_id, session.id, &session.scope, now)?;
+        self.token_pair(
+            session.user_id,
+            session.id,
+            session.scope,
+            refresh_token,
+            now,
+        )
+    }
+
+    fn token_pair(
+        &self,
+        user: Uuid,
+        session: Uuid,
+        scope: String,
+        refresh_token: String,
+        now: Timestamp,
+    ) -> Result<TokenPair, ServiceError> {
+        let access = self.tokens.issue(user, session, &scope, now)?;
         Ok(TokenPair {
             access_token: access.token,
             expires_in: access.expires_in,
             refresh_token,
-            scope: session.scope,
+            scope,
         })
     }
 

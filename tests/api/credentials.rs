@@ -78,12 +78,7 @@ async fn changing_credentials_revokes_other_sessions(d: Deployment) {
         json!({"kdf": "pbkdf2-sha256", "iterations": 700000, "salt": b64(&next.salt)})
     );
 
-    let user = app
-        .store
-        .user_by_username(&creds.username)
-        .await
-        .unwrap()
-        .unwrap();
+    let user = app.stored_user(&creds.username).await;
     assert_eq!(user.security_stamp, 2);
 }
 
@@ -119,12 +114,7 @@ async fn credential_changes_need_the_current_hash_and_scope(d: Deployment) {
 
     let mut login = creds.login_body();
     login["scope"] = json!("vault:read vault:write");
-    let narrow: Value = app
-        .post("/api/v1/auth/login", login)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let narrow: Value = app.login_with(login).await;
     let resp = app
         .call(
             Method::PUT,
@@ -153,12 +143,7 @@ async fn credential_changes_need_the_current_hash_and_scope(d: Deployment) {
 
     // Nothing changed.
     app.login(&creds).await;
-    let user = app
-        .store
-        .user_by_username(&creds.username)
-        .await
-        .unwrap()
-        .unwrap();
+    let user = app.stored_user(&creds.username).await;
     assert_eq!(
         (user.security_stamp, user.kdf_salt),
         (1, creds.salt.clone())

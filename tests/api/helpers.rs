@@ -183,6 +183,24 @@ impl TestApp {
         creds
     }
 
+    /// The stored user named `username` (which must exist).
+    pub async fn stored_user(&self, username: &str) -> blindvault::store::User {
+        self.store
+            .user_by_username(username)
+            .await
+            .expect("store answers")
+            .expect("user exists")
+    }
+
+    /// `POST /auth/login` with `body`; returns the JSON answer, whatever the status.
+    pub async fn login_with(&self, body: Value) -> Value {
+        self.post("/api/v1/auth/login", body)
+            .await
+            .json()
+            .await
+            .expect("json")
+    }
+
     /// Logs in; returns the token response body.
     pub async fn login(&self, creds: &Creds) -> Value {
         let resp = self.post("/api/v1/auth/login", creds.login_body()).await;

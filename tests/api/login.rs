@@ -93,13 +93,7 @@ async fn scopes_can_be_narrowed(d: Deployment) {
 async fn old_hashes_are_upgraded_on_login(d: Deployment) {
     let app = spawn_app(&d).await;
     let creds = app.register().await;
-    let before = app
-        .store
-        .user_by_username(&creds.username)
-        .await
-        .unwrap()
-        .unwrap()
-        .auth_phc;
+    let before = app.stored_user(&creds.username).await.auth_phc;
     assert!(before.contains("m=256,t=1,p=1"));
 
     // The operator raises the cost; the next successful login re-hashes.
@@ -112,23 +106,11 @@ async fn old_hashes_are_upgraded_on_login(d: Deployment) {
         .post("/api/v1/auth/login", wrong.login_body())
         .await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-    let unchanged = app
-        .store
-        .user_by_username(&creds.username)
-        .await
-        .unwrap()
-        .unwrap()
-        .auth_phc;
+    let unchanged = app.stored_user(&creds.username).await.auth_phc;
     assert_eq!(unchanged, before, "a failed login changes nothing");
 
     stronger.login(&creds).await;
-    let after = app
-        .store
-        .user_by_username(&creds.username)
-        .await
-        .unwrap()
-        .unwrap()
-        .auth_phc;
+    let after = app.stored_user(&creds.username).await.auth_phc;
     assert!(
         after.starts_with("$argon2id$v=19$m=512,t=2,p=1$"),
         "{after}"

@@ -34,21 +34,11 @@ async fn session_reports_the_presented_token(d: Deployment) {
     let creds = app.register().await;
     let mut body = creds.login_body();
     body["scope"] = json!("account vault:read");
-    let tokens: Value = app
-        .post("/api/v1/auth/login", body)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let tokens: Value = app.login_with(body).await;
     let resp = session(&app, access(&tokens)).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let info: Value = resp.json().await.unwrap();
-    let user = app
-        .store
-        .user_by_username(&creds.username)
-        .await
-        .unwrap()
-        .unwrap();
+    let user = app.stored_user(&creds.username).await;
     assert_eq!(info["user_id"], user.id.to_string());
     assert_eq!(info["username"], creds.username);
     assert_eq!(info["scope"], "vault:read account");
