@@ -58,10 +58,7 @@ pub fn main() -> ExitCode {
         eprintln!("error: {err}");
         return ExitCode::from(2);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");
@@ -80,40 +77,25 @@ pub fn main() -> ExitCode {
 
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Serve {
-            no_migrate,
-            settings,
-        } => {
+        Command::Serve { no_migrate, settings } => {
             telemetry::init(settings.log_format());
-            let migrations = if no_migrate {
-                Migrations::Require
-            } else {
-                Migrations::Apply
-            };
+            let migrations = if no_migrate { Migrations::Require } else { Migrations::Apply };
             let app = Application::build(*settings, migrations).await?;
-            tracing::info!(
-                port = app.port(),
-                version = env!("CARGO_PKG_VERSION"),
-                "blindvault listening"
-            );
+            tracing::info!(port = app.port(), version = env!("CARGO_PKG_VERSION"), "blindvault listening");
             app.run_until_stopped(shutdown_signal()).await?;
             tracing::info!("stopped");
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate { check, settings } => {
             telemetry::init(settings.log_format());
-            let store = open_store(&settings).await?;
+            let store = open_store(&settings).await?.meta;
             let pending = store.pending_migrations().await?;
             if check {
                 for version in &pending {
                     println!("pending {version}");
                 }
                 println!("{} migration(s) pending", pending.len());
-                return Ok(if pending.is_empty() {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::FAILURE
-                });
+                return Ok(if pending.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
             }
             store.migrate().await?;
             println!("applied {} migration(s)", pending.len());
@@ -131,10 +113,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
 /// Resolves on SIGTERM or SIGINT.
 async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+    else {
         tracing::error!("cannot install signal handlers; stop with SIGKILL");
         return std::future::pending().await;
     };
@@ -147,10 +127,7 @@ async fn shutdown_signal() {
 /// Help and version go to stdout as usual; a bad value becomes one line naming the
 /// setting by its flag and its environment variable.
 fn clap_error(err: clap::Error) -> ExitCode {
-    if !matches!(
-        err.kind(),
-        ErrorKind::InvalidValue | ErrorKind::ValueValidation
-    ) {
+    if !matches!(err.kind(), ErrorKind::InvalidValue | ErrorKind::ValueValidation) {
         let _ = err.print();
         return ExitCode::from(if err.use_stderr() { 2 } else { 0 });
     }
@@ -159,10 +136,7 @@ fn clap_error(err: clap::Error) -> ExitCode {
         _ => String::new(),
     };
     let env = env_of(&flag).map(|e| format!(" ({e})")).unwrap_or_default();
-    let reason = match (
-        std::error::Error::source(&err),
-        err.get(ContextKind::ValidValue),
-    ) {
+    let reason = match (std::error::Error::source(&err), err.get(ContextKind::ValidValue)) {
         (Some(source), _) => source.to_string(),
         (None, Some(ContextValue::Strings(valid))) => {
             format!("expected one of: {}", valid.join(", "))

@@ -13,9 +13,10 @@ use tokio::sync::Notify;
 use crate::api::{self, App, AppState};
 use crate::config::{DatabaseLocation, Registration, Settings, create_private_dir};
 use crate::service::{
-    AuthPolicy, AuthService, HashCost, LoginThrottle, PasswordHasher, ThrottlePolicy, TokenIssuer,
+    AuthPolicy, AuthService, HashCost, LoginThrottle, PasswordHasher, Sweeper, ThrottlePolicy, TokenIssuer,
+    VaultLimits, VaultService, VaultTiming,
 };
-use crate::store::{BlobStore, MetadataStore, PgPoolSettings, PgStore, SqliteStore, Timestamp};
+use crate::store::{BlobStore, MetadataStore, PgPoolSettings, PgStore, SqliteStore, Timestamp, VaultStore};
 
 /// How often expired sessions and old login failures are pruned.
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(600);
@@ -29,8 +30,22 @@ pub enum Migrations {
     Require,
 }
 
-/// Opens the metadata store the settings name. The SQLite file's directory is created.
-pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn MetadataStore>> {
+/// The database behind both store traits.
+#[derive(Clone)]
+pub struct Stores {
+    /// Accounts and sessions.
+    pub meta: Arc<dyn MetadataStore>,
+    /// Vaults and the object queue.
+    pub vaults: Arc<dyn VaultStore>,
+}
+
+fn stores<T: MetadataStore + VaultStore>(store: T) -> Stores {
+    let store = Arc::new(store);
+    Stores { meta: store.clone(), vaults: store }
+}
+
+/// Opens the database the settings name. The SQLite file's directory is created.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Stores> {
     Ok(match settings.database()? {
         DatabaseLocation::Postgres(url) => {
             let pool = PgPoolSettings {
@@ -38,33 +53,22 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn MetadataS
                 max_lifetime: settings.database_max_lifetime,
                 acquire_timeout: settings.database_acquire_timeout,
             };
-            Arc::new(
-                PgStore::connect(url.expose(), &pool).context("invalid BLINDVAULT_DATABASE_URL")?,
-            )
+            stores(PgStore::connect(url.expose(), &pool).context("invalid BLINDVAULT_DATABASE_URL")?)
         }
         DatabaseLocation::Sqlite(url) => {
             if let Some(dir) = sqlite_dir(&url) {
-                create_private_dir(dir)
-                    .with_context(|| format!("cannot create {}", dir.display()))?;
+                create_private_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
             }
             let max = settings.database_max_connections.min(8);
-            Arc::new(
-                SqliteStore::connect(&url, max)
-                    .await
-                    .context("cannot open the SQLite database")?,
-            )
+            stores(SqliteStore::connect(&url, max).await.context("cannot open the SQLite database")?)
         }
     })
 }
 
 fn sqlite_dir(url: &str) -> Option<&Path> {
-    let path = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = path.split('?').next()?;
-    Path::new(path)
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
+    Path::new(path).parent().filter(|p| !p.as_os_str().is_empty())
 }
 
 /// A built server: listener bound, state ready, not yet serving.
@@ -78,36 +82,34 @@ impl Application {
     /// services and binds the listener.
     pub async fn build(settings: Settings, migrations: Migrations) -> anyhow::Result<Self> {
         settings.validate()?;
-        let store = open_store(&settings).await?;
+        let Stores { meta: store, vaults: vault_store } = open_store(&settings).await?;
         match migrations {
-            Migrations::Apply => store
-                .migrate()
-                .await
-                .context("applying migrations failed")?,
+            Migrations::Apply => store.migrate().await.context("applying migrations failed")?,
             Migrations::Require => {
-                let pending = store
-                    .pending_migrations()
-                    .await
-                    .context("cannot read applied migrations")?;
+                let pending = store.pending_migrations().await.context("cannot read applied migrations")?;
                 if !pending.is_empty() {
-                    bail!(
-                        "{} migration(s) pending; run `blindvault migrate` first",
-                        pending.len()
-                    );
+                    bail!("{} migration(s) pending; run `blindvault migrate` first", pending.len());
                 }
             }
         }
         let blobs = BlobStore::open(&settings.storage()?, &settings.s3)?;
         let auth = build_auth(&settings, Arc::clone(&store)).await?;
+        let vaults = VaultService::new(
+            Arc::clone(&vault_store),
+            blobs.clone(),
+            VaultLimits {
+                max_json_bytes: settings.max_json_vault_bytes,
+                max_vault_bytes: settings.max_vault_bytes,
+                quota_bytes: settings.quota_bytes,
+                quota_vaults: settings.quota_vaults,
+            },
+            VaultTiming { delete_grace: settings.delete_grace, upload_timeout: settings.upload_timeout },
+        );
+        let sweeper = Sweeper::new(vault_store, blobs.clone());
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
-        let state = AppState(Arc::new(App {
-            settings,
-            store,
-            blobs,
-            auth,
-        }));
+        let state = AppState(Arc::new(App { settings, store, blobs, auth, vaults, sweeper }));
         Ok(Self { listener, state })
     }
 
@@ -129,6 +131,7 @@ impl Application {
     ) -> std::io::Result<()> {
         let grace = self.state.settings.shutdown_timeout;
         let maintenance = tokio::spawn(maintenance(self.state.clone()));
+        let sweeping = tokio::spawn(sweep(self.state.clone()));
         let stopping = Arc::new(Notify::new());
         let signal = Arc::clone(&stopping);
         let app = api::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
@@ -145,19 +148,13 @@ impl Application {
             }
         };
         maintenance.abort();
+        sweeping.abort();
         result
     }
 }
 
-async fn build_auth(
-    settings: &Settings,
-    store: Arc<dyn MetadataStore>,
-) -> anyhow::Result<AuthService> {
-    let cost = HashCost {
-        m_kib: settings.argon2_m_kib,
-        t: settings.argon2_t,
-        p: settings.argon2_p,
-    };
+async fn build_auth(settings: &Settings, store: Arc<dyn MetadataStore>) -> anyhow::Result<AuthService> {
+    let cost = HashCost { m_kib: settings.argon2_m_kib, t: settings.argon2_t, p: settings.argon2_p };
     let hasher = PasswordHasher::new(cost, settings.argon2_slots(), settings.argon2_waiting())
         .map_err(|e| anyhow::anyhow!("invalid Argon2 parameters: {e}"))?;
     let secret = jwt_secret(settings)?;
@@ -189,24 +186,18 @@ fn jwt_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
     let path = settings.data_dir.join("jwt.key");
     create_private_dir(&settings.data_dir)
         .with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
-    let fresh: String = rand::random::<[u8; 32]>()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let fresh: String = rand::random::<[u8; 32]>().iter().map(|b| format!("{b:02x}")).collect();
     match write_new_private_file(&path, fresh.as_bytes()) {
         Ok(()) => {
             tracing::info!(path = %path.display(), "generated a new JWT signing key");
             Ok(fresh.into_bytes())
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let key = std::fs::read_to_string(&path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
+            let key =
+                std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
             let key = key.trim();
             if key.len() < 32 {
-                bail!(
-                    "{} holds fewer than 32 bytes; delete it to generate a new key",
-                    path.display()
-                );
+                bail!("{} holds fewer than 32 bytes; delete it to generate a new key", path.display());
             }
             Ok(key.as_bytes().to_vec())
         }
@@ -217,11 +208,7 @@ fn jwt_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
 fn write_new_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
     file.write_all(contents)?;
     file.sync_all()
 }
@@ -231,13 +218,22 @@ async fn maintenance(state: AppState) {
     tick.tick().await;
     loop {
         tick.tick().await;
-        let keep = state
-            .settings
-            .login_failure_window
-            .max(state.settings.access_ttl);
+        let keep = state.settings.login_failure_window.max(state.settings.access_ttl);
         match state.store.prune(Timestamp::now().minus(keep)).await {
             Ok(rows) => tracing::debug!(rows, "pruned expired sessions and login failures"),
             Err(e) => tracing::warn!(error = %e, "pruning failed"),
+        }
+    }
+}
+
+/// Runs the object sweeper every `BLINDVAULT_SWEEP_INTERVAL`.
+async fn sweep(state: AppState) {
+    let mut tick = tokio::time::interval(state.settings.sweep_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = state.sweeper.sweep(Timestamp::now()).await {
+            tracing::warn!(error = %e, "sweep failed");
         }
     }
 }

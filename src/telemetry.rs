@@ -11,11 +11,8 @@ const DEFAULT_FILTER: &str = "info,sqlx=warn,object_store=warn,hyper=warn,aws_co
 /// Installs the global subscriber, writing to stderr. Safe to call more than once (later
 /// calls do nothing), so tests may call it freely.
 pub fn init(format: LogFormat) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder
             .json()

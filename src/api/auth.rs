@@ -45,11 +45,7 @@ async fn prelogin(
     ApiJson(req): ApiJson<PreloginRequest>,
 ) -> Result<Json<PreloginResponse>, ApiError> {
     let kdf = app.auth.prelogin(&req.username).await?;
-    Ok(Json(PreloginResponse {
-        kdf: kdf.kdf,
-        iterations: kdf.iterations,
-        salt: to_b64(&kdf.salt),
-    }))
+    Ok(Json(PreloginResponse { kdf: kdf.kdf, iterations: kdf.iterations, salt: to_b64(&kdf.salt) }))
 }
 
 #[derive(Deserialize)]
@@ -76,18 +72,10 @@ async fn register(
     let registration = Registration {
         username: req.username,
         auth_hash: b64("auth_hash", &req.auth_hash)?,
-        kdf: KdfParams {
-            kdf: req.kdf,
-            iterations: req.iterations,
-            salt: b64("salt", &req.salt)?,
-        },
+        kdf: KdfParams { kdf: req.kdf, iterations: req.iterations, salt: b64("salt", &req.salt)? },
     };
     let user = app.auth.register(registration).await?;
-    let body = UserResponse {
-        user_id: user.id,
-        username: user.username,
-        created_at: user.created_at,
-    };
+    let body = UserResponse { user_id: user.id, username: user.username, created_at: user.created_at };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
@@ -118,9 +106,7 @@ fn token_response(pair: TokenPair) -> Response {
         scope: pair.scope,
     };
     let mut response = Json(body).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 

@@ -28,6 +28,18 @@ impl RequiredScope for AccountScope {
     const SCOPE: Option<Scope> = Some(Scope::Account);
 }
 
+/// The `vault:read` scope.
+pub struct ReadScope;
+impl RequiredScope for ReadScope {
+    const SCOPE: Option<Scope> = Some(Scope::VaultRead);
+}
+
+/// The `vault:write` scope.
+pub struct WriteScope;
+impl RequiredScope for WriteScope {
+    const SCOPE: Option<Scope> = Some(Scope::VaultWrite);
+}
+
 /// A caller authenticated by `Authorization: Bearer <access token>` whose token carries
 /// scope `S`. Rejects with 401 (no, bad, expired or revoked token) or 403 (scope).
 pub struct Authenticated<S: RequiredScope = AnyScope> {
@@ -39,10 +51,7 @@ pub struct Authenticated<S: RequiredScope = AnyScope> {
 impl<S: RequiredScope> FromRequestParts<AppState> for Authenticated<S> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -56,9 +65,6 @@ impl<S: RequiredScope> FromRequestParts<AppState> for Authenticated<S> {
         if let Some(scope) = S::SCOPE {
             principal.scopes.require(scope)?;
         }
-        Ok(Self {
-            principal,
-            _scope: PhantomData,
-        })
+        Ok(Self { principal, _scope: PhantomData })
     }
 }

@@ -1,7 +1,7 @@
 //! Every error leaves as RFC 9457 `application/problem+json` with a stable `code`. The cause,
 //! if any, goes to the log under the request's span, never into the body.
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -20,8 +20,7 @@ struct Inner {
     status: StatusCode,
     code: &'static str,
     detail: String,
-    retry_after: Option<u64>,
-    challenge: Option<String>,
+    headers: Vec<(HeaderName, HeaderValue)>,
     extra: Option<serde_json::Value>,
     cause: Option<String>,
 }
@@ -45,8 +44,7 @@ impl ApiError {
             status,
             code,
             detail: detail.into(),
-            retry_after: None,
-            challenge: None,
+            headers: Vec::new(),
             extra: None,
             cause: None,
         }))
@@ -82,8 +80,13 @@ impl ApiError {
     }
 
     /// Adds `Retry-After: seconds`.
-    pub fn retry_after(mut self, seconds: u64) -> Self {
-        self.0.retry_after = Some(seconds.max(1));
+    pub fn retry_after(self, seconds: u64) -> Self {
+        self.with_header(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)))
+    }
+
+    /// Adds a response header.
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.0.headers.push((name, value));
         self
     }
 
@@ -104,9 +107,11 @@ impl ApiError {
         self.0.code
     }
 
-    fn challenge(mut self, value: impl Into<String>) -> Self {
-        self.0.challenge = Some(value.into());
-        self
+    fn challenge(self, value: impl Into<String>) -> Self {
+        match HeaderValue::from_str(&value.into()) {
+            Ok(v) => self.with_header(header::WWW_AUTHENTICATE, v),
+            Err(_) => self,
+        }
     }
 }
 
@@ -121,53 +126,77 @@ impl From<ServiceError> for ApiError {
             ServiceError::InvalidField { field, message } => {
                 Self::invalid_field(format!("`{field}` {message}"))
             }
-            ServiceError::InvalidCredentials => Self::new(
-                S::UNAUTHORIZED,
-                "invalid_credentials",
-                "unknown username or wrong auth hash",
-            )
-            .challenge(r#"Bearer realm="blindvault""#),
-            ServiceError::Unauthenticated => Self::new(
-                S::UNAUTHORIZED,
-                "unauthenticated",
-                "a valid bearer token is required",
-            )
-            .challenge(r#"Bearer realm="blindvault""#),
+            ServiceError::InvalidCredentials => {
+                Self::new(S::UNAUTHORIZED, "invalid_credentials", "unknown username or wrong auth hash")
+                    .challenge(r#"Bearer realm="blindvault""#)
+            }
+            ServiceError::Unauthenticated => {
+                Self::new(S::UNAUTHORIZED, "unauthenticated", "a valid bearer token is required")
+                    .challenge(r#"Bearer realm="blindvault""#)
+            }
             ServiceError::TokenExpired => {
                 Self::new(S::UNAUTHORIZED, "token_expired", "the token has expired")
                     .challenge(bearer("invalid_token", "token expired"))
             }
-            ServiceError::TokenRevoked => Self::new(
-                S::UNAUTHORIZED,
-                "token_revoked",
-                "the token's session has ended",
-            )
-            .challenge(bearer("invalid_token", "session ended")),
+            ServiceError::TokenRevoked => {
+                Self::new(S::UNAUTHORIZED, "token_revoked", "the token's session has ended")
+                    .challenge(bearer("invalid_token", "session ended"))
+            }
             ServiceError::InsufficientScope(scope) => Self::new(
                 S::FORBIDDEN,
                 "insufficient_scope",
                 format!("this operation needs the `{scope}` scope"),
             )
-            .challenge(format!(
-                r#"Bearer realm="blindvault", error="insufficient_scope", scope="{scope}""#
-            )),
-            ServiceError::RegistrationClosed => Self::new(
-                S::FORBIDDEN,
-                "registration_closed",
-                "this server does not accept new accounts",
+            .challenge(format!(r#"Bearer realm="blindvault", error="insufficient_scope", scope="{scope}""#)),
+            ServiceError::RegistrationClosed => {
+                Self::new(S::FORBIDDEN, "registration_closed", "this server does not accept new accounts")
+            }
+            ServiceError::UsernameTaken => Self::new(S::CONFLICT, "username_taken", "that username is taken"),
+            ServiceError::RateLimited { retry_after } => {
+                Self::new(S::TOO_MANY_REQUESTS, "rate_limited", "too many failed logins; try again later")
+                    .retry_after(retry_after.as_secs_f64().ceil() as u64)
+            }
+            ServiceError::NotFound => Self::not_found(),
+            ServiceError::VaultExists => {
+                Self::new(S::CONFLICT, "vault_exists", "a vault with this id exists with other content")
+            }
+            ServiceError::PreconditionFailed { current } => {
+                let err = Self::new(
+                    S::PRECONDITION_FAILED,
+                    "precondition_failed",
+                    "the vault is not at the expected revision",
+                );
+                match current.and_then(|etag| HeaderValue::from_str(&format!("\"{etag}\"")).ok()) {
+                    Some(etag) => err.with_header(header::ETAG, etag),
+                    None => err,
+                }
+            }
+            ServiceError::TooLarge { limit } => Self::new(
+                S::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the vault exceeds the limit of {limit} bytes"),
             ),
-            ServiceError::UsernameTaken => {
-                Self::new(S::CONFLICT, "username_taken", "that username is taken")
-            }
-            ServiceError::RateLimited { retry_after } => Self::new(
-                S::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "too many failed logins; try again later",
+            ServiceError::QuotaExceeded { what } => Self::new(
+                S::PAYLOAD_TOO_LARGE,
+                "quota_exceeded",
+                format!("this write would exceed your quota of {what}"),
+            ),
+            ServiceError::RangeNotSatisfiable { size } => Self::new(
+                S::RANGE_NOT_SATISFIABLE,
+                "range_not_satisfiable",
+                "the range lies outside the vault",
             )
-            .retry_after(retry_after.as_secs_f64().ceil() as u64),
-            ServiceError::Saturated => {
-                Self::unavailable("the server is busy; try again shortly", 1)
-            }
+            .with_header(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&format!("bytes */{size}"))
+                    .unwrap_or(HeaderValue::from_static("bytes */0")),
+            ),
+            ServiceError::IncompleteBody => Self::new(
+                S::BAD_REQUEST,
+                "incomplete_body",
+                "the request body ended early; nothing was stored",
+            ),
+            ServiceError::Saturated => Self::unavailable("the server is busy; try again shortly", 1),
             ServiceError::Unavailable(cause) => {
                 Self::unavailable("a storage dependency is unavailable; try again shortly", 5)
                     .caused_by(error_chain(&*cause))
@@ -220,11 +249,8 @@ impl IntoResponse for ApiError {
         let mut response = (this.status, body).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        if let Some(seconds) = this.retry_after {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        }
-        if let Some(challenge) = this.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
-            headers.insert(header::WWW_AUTHENTICATE, challenge);
+        for (name, value) in this.headers {
+            headers.insert(name, value);
         }
         response
     }

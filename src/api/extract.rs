@@ -31,34 +31,26 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 "expected Content-Type: application/json",
             ));
         }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|rejection| match rejection {
-                BytesRejection::FailedToBufferBody(_)
-                    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE =>
-                {
-                    ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "payload_too_large",
-                        "the request body is too large",
-                    )
-                }
-                _ => ApiError::malformed_json("the request body could not be read"),
-            })?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| match rejection {
+            BytesRejection::FailedToBufferBody(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "the request body is too large",
+                )
+            }
+            _ => ApiError::malformed_json("the request body could not be read"),
+        })?;
         parse_json(&bytes).map(ApiJson)
     }
 }
 
 fn is_json(value: Option<&header::HeaderValue>) -> bool {
-    let Some(essence) = value
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-    else {
+    let Some(essence) = value.and_then(|v| v.to_str().ok()).and_then(|v| v.split(';').next()) else {
         return false;
     };
     let essence = essence.trim().to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 /// Parses a JSON document into `T` with the error mapping of [`ApiJson`].
@@ -69,17 +61,14 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = err.into_inner();
         let message = strip_position(&inner.to_string());
         match inner.classify() {
-            serde_json::error::Category::Data => ApiError::invalid_field(if path == "." {
-                message
-            } else {
-                format!("`{path}`: {message}")
-            }),
+            serde_json::error::Category::Data => {
+                ApiError::invalid_field(if path == "." { message } else { format!("`{path}`: {message}") })
+            }
             _ => ApiError::malformed_json(format!("the body is not valid JSON: {message}")),
         }
     })?;
-    de.end().map_err(|_| {
-        ApiError::malformed_json("the body has trailing characters after the JSON value")
-    })?;
+    de.end()
+        .map_err(|_| ApiError::malformed_json("the body has trailing characters after the JSON value"))?;
     Ok(value)
 }
 
@@ -92,9 +81,7 @@ fn strip_position(message: &str) -> String {
 
 /// Decodes a standard, padded base64 field; `400 invalid_base64` otherwise.
 pub fn b64(field: &str, value: &str) -> Result<Vec<u8>, ApiError> {
-    STANDARD
-        .decode(value)
-        .map_err(|_| ApiError::invalid_base64(field))
+    STANDARD.decode(value).map_err(|_| ApiError::invalid_base64(field))
 }
 
 /// Encodes bytes as standard padded base64.
@@ -110,42 +97,26 @@ pub struct ClientIp(pub IpAddr);
 impl FromRequestParts<AppState> for ClientIp {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip())
             .ok_or_else(|| super::error::internal().caused_by("no peer address on the request"))?;
         let trusted = &state.settings.trusted_proxies;
-        let forwarded = parts
-            .headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok());
+        let forwarded = parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
         Ok(ClientIp(client_ip(peer, forwarded, trusted)))
     }
 }
 
-fn client_ip<'a>(
-    peer: IpAddr,
-    forwarded: impl Iterator<Item = &'a str>,
-    trusted: &[IpNet],
-) -> IpAddr {
+fn client_ip<'a>(peer: IpAddr, forwarded: impl Iterator<Item = &'a str>, trusted: &[IpNet]) -> IpAddr {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(&peer) {
         return peer;
     }
-    let hops: Vec<IpAddr> = forwarded
-        .flat_map(|v| v.split(','))
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
-    hops.into_iter()
-        .rev()
-        .find(|ip| !is_trusted(ip))
-        .unwrap_or(peer)
+    let hops: Vec<IpAddr> =
+        forwarded.flat_map(|v| v.split(',')).filter_map(|s| s.trim().parse().ok()).collect();
+    hops.into_iter().rev().find(|ip| !is_trusted(ip)).unwrap_or(peer)
 }
 
 #[cfg(test)]
@@ -158,10 +129,7 @@ mod tests {
         let proxy: IpAddr = "10.1.1.1".parse().unwrap();
         let stranger: IpAddr = "203.0.113.9".parse().unwrap();
         let xff = ["198.51.100.7, 203.0.113.5, 10.2.2.2"];
-        assert_eq!(
-            client_ip(proxy, xff.into_iter(), &trusted),
-            "203.0.113.5".parse::<IpAddr>().unwrap()
-        );
+        assert_eq!(client_ip(proxy, xff.into_iter(), &trusted), "203.0.113.5".parse::<IpAddr>().unwrap());
         assert_eq!(client_ip(stranger, xff.into_iter(), &trusted), stranger);
         assert_eq!(client_ip(proxy, ["garbage"].into_iter(), &trusted), proxy);
     }
@@ -174,31 +142,11 @@ mod tests {
         struct Body {
             name: String,
         }
-        assert_eq!(
-            parse_json::<Body>(b"{\"name\": ").unwrap_err().code(),
-            "malformed_json"
-        );
-        assert_eq!(
-            parse_json::<Body>(b"{\"name\": 1}").unwrap_err().code(),
-            "invalid_field"
-        );
-        assert_eq!(
-            parse_json::<Body>(b"{\"name\": \"a\", \"x\": 1}")
-                .unwrap_err()
-                .code(),
-            "invalid_field"
-        );
-        assert_eq!(
-            parse_json::<Body>(b"{\"name\": \"a\"} {}")
-                .unwrap_err()
-                .code(),
-            "malformed_json"
-        );
-        assert!(is_json(Some(&header::HeaderValue::from_static(
-            "application/json; charset=utf-8"
-        ))));
-        assert!(!is_json(Some(&header::HeaderValue::from_static(
-            "text/plain"
-        ))));
+        assert_eq!(parse_json::<Body>(b"{\"name\": ").unwrap_err().code(), "malformed_json");
+        assert_eq!(parse_json::<Body>(b"{\"name\": 1}").unwrap_err().code(), "invalid_field");
+        assert_eq!(parse_json::<Body>(b"{\"name\": \"a\", \"x\": 1}").unwrap_err().code(), "invalid_field");
+        assert_eq!(parse_json::<Body>(b"{\"name\": \"a\"} {}").unwrap_err().code(), "malformed_json");
+        assert!(is_json(Some(&header::HeaderValue::from_static("application/json; charset=utf-8"))));
+        assert!(!is_json(Some(&header::HeaderValue::from_static("text/plain"))));
     }
 }

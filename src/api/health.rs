@@ -37,10 +37,8 @@ pub async fn ready(State(app): State<AppState>) -> Result<Json<Value>, ApiError>
         .map(|(name, _)| name)
         .collect();
     tracing::warn!(database = ?database.map(|r| r.err().map(|e| e.to_string())), object_store = ?objects.map(|r| r.err().map(|e| e.to_string())), "not ready");
-    Err(
-        ApiError::unavailable(format!("not ready: {} failed", failed.join(" and ")), 5)
-            .with_extra(json!({"checks": checks})),
-    )
+    Err(ApiError::unavailable(format!("not ready: {} failed", failed.join(" and ")), 5)
+        .with_extra(json!({"checks": checks})))
 }
 
 /// `GET /api/v1/limits`.
@@ -51,5 +49,7 @@ pub async fn limits(State(app): State<AppState>) -> Json<Value> {
         "max_vault_bytes": s.max_vault_bytes,
         "min_kdf_iterations": s.min_kdf_iterations,
         "registration": s.registration.as_str(),
+        "quota_bytes": s.quota_bytes,
+        "quota_vaults": s.quota_vaults,
     }))
 }

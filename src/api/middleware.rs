@@ -29,11 +29,7 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
         .filter(|v| is_sane(v))
         .map_or_else(|| Uuid::new_v4().to_string(), str::to_owned);
     req.extensions_mut().insert(RequestId(id.clone()));
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-        .to_owned();
+    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
     let span = tracing::info_span!(
         "request",
         request_id = %id,
@@ -62,10 +58,7 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
 /// 1 to 128 characters of letters, digits and `-_.:/+=`: enough for UUIDs, trace ids and
 /// the usual proxy formats, and safe to log and echo.
 fn is_sane(id: &str) -> bool {
-    (1..=128).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=".contains(&b))
+    (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:/+=".contains(&b))
 }
 
 /// `404 not_found` for unknown paths.
@@ -89,9 +82,7 @@ pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response 
         .map(|s| (*s).to_owned())
         .or_else(|| err.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".into());
-    internal()
-        .caused_by(format!("handler panicked: {message}"))
-        .into_response()
+    internal().caused_by(format!("handler panicked: {message}")).into_response()
 }
 
 #[cfg(test)]

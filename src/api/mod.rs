@@ -1,21 +1,25 @@
 //! HTTP only: routes, extractors and the mapping of results to responses. Handlers extract
 //! their inputs, call one service function and shape the answer.
 
+mod account;
 mod auth;
 mod bearer;
+mod content;
 mod error;
 mod extract;
 mod health;
 mod middleware;
+mod preconditions;
 mod state;
+mod vaults;
 
-pub use bearer::{AccountScope, AnyScope, Authenticated, RequiredScope};
+pub use bearer::{AccountScope, AnyScope, Authenticated, ReadScope, RequiredScope, WriteScope};
 pub use error::{ApiError, PROBLEM_JSON};
 pub use middleware::{RequestId, X_REQUEST_ID};
 pub use state::{App, AppState};
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
+use axum::routing::{delete, get};
 use axum::{Router, middleware as mw};
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -24,11 +28,13 @@ const AUTH_BODY_LIMIT: usize = 64 * 1024;
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
+    // Base64 makes 3 bytes 4; the rest of a vault's JSON is small.
+    let json_vault_limit =
+        (state.settings.max_json_vault_bytes as usize).saturating_mul(4) / 3 + AUTH_BODY_LIMIT;
     let api = Router::new()
-        .nest(
-            "/auth",
-            auth::router().layer(DefaultBodyLimit::max(AUTH_BODY_LIMIT)),
-        )
+        .nest("/auth", auth::router().layer(DefaultBodyLimit::max(AUTH_BODY_LIMIT)))
+        .nest("/vault", vaults::router().layer(DefaultBodyLimit::max(json_vault_limit)))
+        .route("/account", delete(account::delete_account).layer(DefaultBodyLimit::max(AUTH_BODY_LIMIT)))
         .route("/limits", get(health::limits));
     Router::new()
         .route("/health", get(health::live))

@@ -2,7 +2,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::config::Settings;
-use crate::service::AuthService;
+use crate::service::{AuthService, Sweeper, VaultService};
 use crate::store::{BlobStore, MetadataStore};
 
 /// Everything a request handler may reach: settings, stores and services.
@@ -15,6 +15,10 @@ pub struct App {
     pub blobs: BlobStore,
     /// Authentication and accounts.
     pub auth: AuthService,
+    /// Vaults.
+    pub vaults: VaultService,
+    /// The object sweeper.
+    pub sweeper: Sweeper,
 }
 
 /// The router's state: one cheap clone of the shared [`App`].

@@ -27,32 +27,13 @@ impl Settings {
             ("BLINDVAULT_LISTEN", self.listen.to_string()),
             ("BLINDVAULT_DATA_DIR", self.data_dir.display().to_string()),
             ("BLINDVAULT_DATABASE_URL", database),
-            (
-                "BLINDVAULT_DATABASE_MAX_CONNECTIONS",
-                self.database_max_connections.to_string(),
-            ),
-            (
-                "BLINDVAULT_DATABASE_MAX_LIFETIME",
-                show(self.database_max_lifetime),
-            ),
-            (
-                "BLINDVAULT_DATABASE_ACQUIRE_TIMEOUT",
-                show(self.database_acquire_timeout),
-            ),
+            ("BLINDVAULT_DATABASE_MAX_CONNECTIONS", self.database_max_connections.to_string()),
+            ("BLINDVAULT_DATABASE_MAX_LIFETIME", show(self.database_max_lifetime)),
+            ("BLINDVAULT_DATABASE_ACQUIRE_TIMEOUT", show(self.database_acquire_timeout)),
             ("BLINDVAULT_STORAGE_URL", storage),
-            (
-                "AWS_ENDPOINT_URL",
-                self.s3.endpoint.clone().unwrap_or_default(),
-            ),
+            ("AWS_ENDPOINT_URL", self.s3.endpoint.clone().unwrap_or_default()),
             ("AWS_REGION", self.s3.region.clone()),
-            (
-                "AWS_ACCESS_KEY_ID",
-                self.s3
-                    .access_key_id
-                    .as_ref()
-                    .map_or("", |_| "<redacted>")
-                    .to_owned(),
-            ),
+            ("AWS_ACCESS_KEY_ID", self.s3.access_key_id.as_ref().map_or("", |_| "<redacted>").to_owned()),
             ("AWS_SECRET_ACCESS_KEY", opt(&self.s3.secret_access_key)),
             ("AWS_SESSION_TOKEN", opt(&self.s3.session_token)),
             ("AWS_ALLOW_HTTP", self.s3.allow_http.to_string()),
@@ -60,47 +41,31 @@ impl Settings {
             ("BLINDVAULT_ARGON2_M_KIB", self.argon2_m_kib.to_string()),
             ("BLINDVAULT_ARGON2_T", self.argon2_t.to_string()),
             ("BLINDVAULT_ARGON2_P", self.argon2_p.to_string()),
-            (
-                "BLINDVAULT_ARGON2_CONCURRENCY",
-                self.argon2_slots().to_string(),
-            ),
+            ("BLINDVAULT_ARGON2_CONCURRENCY", self.argon2_slots().to_string()),
             ("BLINDVAULT_ARGON2_QUEUE", self.argon2_waiting().to_string()),
             ("BLINDVAULT_ACCESS_TTL", show(self.access_ttl)),
             ("BLINDVAULT_REFRESH_TTL", show(self.refresh_ttl)),
-            (
-                "BLINDVAULT_REGISTRATION",
-                self.registration.as_str().to_owned(),
-            ),
-            (
-                "BLINDVAULT_MIN_KDF_ITERATIONS",
-                self.min_kdf_iterations.to_string(),
-            ),
-            (
-                "BLINDVAULT_LOGIN_MAX_FAILURES_PER_ACCOUNT",
-                self.login_max_failures_per_account.to_string(),
-            ),
-            (
-                "BLINDVAULT_LOGIN_MAX_FAILURES_PER_ADDRESS",
-                self.login_max_failures_per_address.to_string(),
-            ),
-            (
-                "BLINDVAULT_LOGIN_FAILURE_WINDOW",
-                show(self.login_failure_window),
-            ),
+            ("BLINDVAULT_REGISTRATION", self.registration.as_str().to_owned()),
+            ("BLINDVAULT_MIN_KDF_ITERATIONS", self.min_kdf_iterations.to_string()),
+            ("BLINDVAULT_LOGIN_MAX_FAILURES_PER_ACCOUNT", self.login_max_failures_per_account.to_string()),
+            ("BLINDVAULT_LOGIN_MAX_FAILURES_PER_ADDRESS", self.login_max_failures_per_address.to_string()),
+            ("BLINDVAULT_LOGIN_FAILURE_WINDOW", show(self.login_failure_window)),
             ("BLINDVAULT_TRUSTED_PROXIES", proxies.join(",")),
+            ("BLINDVAULT_MAX_JSON_VAULT_BYTES", self.max_json_vault_bytes.to_string()),
+            ("BLINDVAULT_MAX_VAULT_BYTES", self.max_vault_bytes.to_string()),
             (
-                "BLINDVAULT_MAX_JSON_VAULT_BYTES",
-                self.max_json_vault_bytes.to_string(),
+                "BLINDVAULT_QUOTA_BYTES",
+                self.quota_bytes.map_or_else(|| "unlimited".into(), |q| q.to_string()),
             ),
             (
-                "BLINDVAULT_MAX_VAULT_BYTES",
-                self.max_vault_bytes.to_string(),
+                "BLINDVAULT_QUOTA_VAULTS",
+                self.quota_vaults.map_or_else(|| "unlimited".into(), |q| q.to_string()),
             ),
+            ("BLINDVAULT_DELETE_GRACE", show(self.delete_grace)),
+            ("BLINDVAULT_UPLOAD_TIMEOUT", show(self.upload_timeout)),
+            ("BLINDVAULT_SWEEP_INTERVAL", show(self.sweep_interval)),
             ("BLINDVAULT_SHUTDOWN_TIMEOUT", show(self.shutdown_timeout)),
-            (
-                "BLINDVAULT_LOG_FORMAT",
-                format!("{:?}", self.log_format()).to_lowercase(),
-            ),
+            ("BLINDVAULT_LOG_FORMAT", format!("{:?}", self.log_format()).to_lowercase()),
         ]
     }
 }

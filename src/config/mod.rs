@@ -28,25 +28,13 @@ pub struct S3Settings {
     #[arg(long = "s3-region", env = "AWS_REGION", default_value = "us-east-1")]
     pub region: String,
     /// S3 access key id
-    #[arg(
-        long = "s3-access-key-id",
-        env = "AWS_ACCESS_KEY_ID",
-        hide_env_values = true
-    )]
+    #[arg(long = "s3-access-key-id", env = "AWS_ACCESS_KEY_ID", hide_env_values = true)]
     pub access_key_id: Option<String>,
     /// S3 secret access key
-    #[arg(
-        long = "s3-secret-access-key",
-        env = "AWS_SECRET_ACCESS_KEY",
-        hide_env_values = true
-    )]
+    #[arg(long = "s3-secret-access-key", env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
     pub secret_access_key: Option<Secret>,
     /// S3 session token (temporary credentials)
-    #[arg(
-        long = "s3-session-token",
-        env = "AWS_SESSION_TOKEN",
-        hide_env_values = true
-    )]
+    #[arg(long = "s3-session-token", env = "AWS_SESSION_TOKEN", hide_env_values = true)]
     pub session_token: Option<Secret>,
     /// Allow plain-HTTP S3 endpoints
     #[arg(long = "s3-allow-http", env = "AWS_ALLOW_HTTP", default_value = "false",
@@ -58,43 +46,18 @@ pub struct S3Settings {
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
     /// Address to listen on
-    #[arg(
-        long,
-        env = "BLINDVAULT_LISTEN",
-        default_value = "127.0.0.1:8080",
-        value_name = "ADDR"
-    )]
+    #[arg(long, env = "BLINDVAULT_LISTEN", default_value = "127.0.0.1:8080", value_name = "ADDR")]
     pub listen: SocketAddr,
     /// Directory for the embedded deployment's database, objects and generated keys
-    #[arg(
-        long,
-        env = "BLINDVAULT_DATA_DIR",
-        default_value = "./data",
-        value_name = "DIR"
-    )]
+    #[arg(long, env = "BLINDVAULT_DATA_DIR", default_value = "./data", value_name = "DIR")]
     pub data_dir: PathBuf,
     /// Metadata database: postgres://... or sqlite://path [default: sqlite://<data-dir>/blindvault.db]
-    #[arg(
-        long,
-        env = "BLINDVAULT_DATABASE_URL",
-        hide_env_values = true,
-        value_name = "URL"
-    )]
+    #[arg(long, env = "BLINDVAULT_DATABASE_URL", hide_env_values = true, value_name = "URL")]
     pub database_url: Option<Secret>,
-    #[arg(
-        long = "database-url-fallback",
-        env = "DATABASE_URL",
-        hide = true,
-        hide_env_values = true
-    )]
+    #[arg(long = "database-url-fallback", env = "DATABASE_URL", hide = true, hide_env_values = true)]
     database_url_fallback: Option<Secret>,
     /// Most database connections this process opens
-    #[arg(
-        long,
-        env = "BLINDVAULT_DATABASE_MAX_CONNECTIONS",
-        default_value_t = 16,
-        value_name = "N"
-    )]
+    #[arg(long, env = "BLINDVAULT_DATABASE_MAX_CONNECTIONS", default_value_t = 16, value_name = "N")]
     pub database_max_connections: u32,
     /// Database connections are replaced after this long
     #[arg(long, env = "BLINDVAULT_DATABASE_MAX_LIFETIME", default_value = "30m", value_parser = parse_duration, value_name = "DURATION")]
@@ -109,36 +72,16 @@ pub struct Settings {
     pub s3: S3Settings,
     /// Key that signs access tokens, at least 32 bytes; required with Postgres so that
     /// replicas share it [default: generated into <data-dir>/jwt.key]
-    #[arg(
-        long,
-        env = "BLINDVAULT_JWT_SECRET",
-        hide_env_values = true,
-        value_name = "SECRET"
-    )]
+    #[arg(long, env = "BLINDVAULT_JWT_SECRET", hide_env_values = true, value_name = "SECRET")]
     pub jwt_secret: Option<Secret>,
     /// Argon2id memory cost in KiB
-    #[arg(
-        long,
-        env = "BLINDVAULT_ARGON2_M_KIB",
-        default_value_t = 19456,
-        value_name = "KIB"
-    )]
+    #[arg(long, env = "BLINDVAULT_ARGON2_M_KIB", default_value_t = 19456, value_name = "KIB")]
     pub argon2_m_kib: u32,
     /// Argon2id iterations
-    #[arg(
-        long,
-        env = "BLINDVAULT_ARGON2_T",
-        default_value_t = 2,
-        value_name = "N"
-    )]
+    #[arg(long, env = "BLINDVAULT_ARGON2_T", default_value_t = 2, value_name = "N")]
     pub argon2_t: u32,
     /// Argon2id parallelism
-    #[arg(
-        long,
-        env = "BLINDVAULT_ARGON2_P",
-        default_value_t = 1,
-        value_name = "N"
-    )]
+    #[arg(long, env = "BLINDVAULT_ARGON2_P", default_value_t = 1, value_name = "N")]
     pub argon2_p: u32,
     /// Argon2 hashes computed at once [default: number of cores]
     #[arg(long, env = "BLINDVAULT_ARGON2_CONCURRENCY", value_name = "N")]
@@ -153,47 +96,22 @@ pub struct Settings {
     #[arg(long, env = "BLINDVAULT_REFRESH_TTL", default_value = "30d", value_parser = parse_duration, value_name = "DURATION")]
     pub refresh_ttl: Duration,
     /// Whether new accounts may register
-    #[arg(
-        long,
-        env = "BLINDVAULT_REGISTRATION",
-        value_enum,
-        default_value = "open"
-    )]
+    #[arg(long, env = "BLINDVAULT_REGISTRATION", value_enum, default_value = "open")]
     pub registration: Registration,
     /// Lowest PBKDF2 iteration count accepted at registration
-    #[arg(
-        long,
-        env = "BLINDVAULT_MIN_KDF_ITERATIONS",
-        default_value_t = 600_000,
-        value_name = "N"
-    )]
+    #[arg(long, env = "BLINDVAULT_MIN_KDF_ITERATIONS", default_value_t = 600_000, value_name = "N")]
     pub min_kdf_iterations: u32,
     /// Failed logins per account within the window before 429
-    #[arg(
-        long,
-        env = "BLINDVAULT_LOGIN_MAX_FAILURES_PER_ACCOUNT",
-        default_value_t = 10,
-        value_name = "N"
-    )]
+    #[arg(long, env = "BLINDVAULT_LOGIN_MAX_FAILURES_PER_ACCOUNT", default_value_t = 10, value_name = "N")]
     pub login_max_failures_per_account: u32,
     /// Failed logins per client address within the window before 429
-    #[arg(
-        long,
-        env = "BLINDVAULT_LOGIN_MAX_FAILURES_PER_ADDRESS",
-        default_value_t = 100,
-        value_name = "N"
-    )]
+    #[arg(long, env = "BLINDVAULT_LOGIN_MAX_FAILURES_PER_ADDRESS", default_value_t = 100, value_name = "N")]
     pub login_max_failures_per_address: u32,
     /// The window over which failed logins are counted
     #[arg(long, env = "BLINDVAULT_LOGIN_FAILURE_WINDOW", default_value = "15m", value_parser = parse_duration, value_name = "DURATION")]
     pub login_failure_window: Duration,
     /// Proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For is believed
-    #[arg(
-        long,
-        env = "BLINDVAULT_TRUSTED_PROXIES",
-        value_delimiter = ',',
-        value_name = "CIDRS"
-    )]
+    #[arg(long, env = "BLINDVAULT_TRUSTED_PROXIES", value_delimiter = ',', value_name = "CIDRS")]
     pub trusted_proxies: Vec<IpNet>,
     /// Largest vault accepted in a JSON body, in bytes of ciphertext
     #[arg(long, env = "BLINDVAULT_MAX_JSON_VAULT_BYTES", default_value_t = 16 * 1024 * 1024, value_name = "BYTES")]
@@ -201,6 +119,21 @@ pub struct Settings {
     /// Largest vault accepted as a stream, in bytes of ciphertext
     #[arg(long, env = "BLINDVAULT_MAX_VAULT_BYTES", default_value_t = 10 * 1024 * 1024 * 1024, value_name = "BYTES")]
     pub max_vault_bytes: u64,
+    /// Most ciphertext bytes one user may store [default: unlimited]
+    #[arg(long, env = "BLINDVAULT_QUOTA_BYTES", value_name = "BYTES")]
+    pub quota_bytes: Option<u64>,
+    /// Most vaults one user may hold [default: unlimited]
+    #[arg(long, env = "BLINDVAULT_QUOTA_VAULTS", value_name = "N")]
+    pub quota_vaults: Option<u64>,
+    /// How long a replaced or deleted revision stays readable for requests already streaming it
+    #[arg(long, env = "BLINDVAULT_DELETE_GRACE", default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
+    pub delete_grace: Duration,
+    /// An upload that has not committed after this long is abandoned and swept
+    #[arg(long, env = "BLINDVAULT_UPLOAD_TIMEOUT", default_value = "24h", value_parser = parse_duration, value_name = "DURATION")]
+    pub upload_timeout: Duration,
+    /// How often the object sweeper runs
+    #[arg(long, env = "BLINDVAULT_SWEEP_INTERVAL", default_value = "1m", value_parser = parse_duration, value_name = "DURATION")]
+    pub sweep_interval: Duration,
     /// How long a stop waits for in-flight requests
     #[arg(long, env = "BLINDVAULT_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
     pub shutdown_timeout: Duration,

@@ -16,25 +16,15 @@ pub struct ConfigError {
 }
 
 fn invalid(setting: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError {
-        setting,
-        message: message.into(),
-    }
+    ConfigError { setting, message: message.into() }
 }
 
 impl Settings {
     /// Where metadata lives.
     pub fn database(&self) -> Result<DatabaseLocation, ConfigError> {
-        let Some(url) = self
-            .database_url
-            .as_ref()
-            .or(self.database_url_fallback.as_ref())
-        else {
+        let Some(url) = self.database_url.as_ref().or(self.database_url_fallback.as_ref()) else {
             let path = self.data_dir.join("blindvault.db");
-            return Ok(DatabaseLocation::Sqlite(format!(
-                "sqlite://{}",
-                path.display()
-            )));
+            return Ok(DatabaseLocation::Sqlite(format!("sqlite://{}", path.display())));
         };
         let raw = url.expose();
         if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
@@ -42,10 +32,7 @@ impl Settings {
         } else if raw.starts_with("sqlite:") {
             Ok(DatabaseLocation::Sqlite(raw.to_owned()))
         } else {
-            Err(invalid(
-                "BLINDVAULT_DATABASE_URL",
-                "expected postgres://... or sqlite://path",
-            ))
+            Err(invalid("BLINDVAULT_DATABASE_URL", "expected postgres://... or sqlite://path"))
         }
     }
 
@@ -56,46 +43,28 @@ impl Settings {
         };
         if let Some(path) = url.strip_prefix("file://") {
             if path.is_empty() {
-                return Err(invalid(
-                    "BLINDVAULT_STORAGE_URL",
-                    "file:// needs a directory",
-                ));
+                return Err(invalid("BLINDVAULT_STORAGE_URL", "file:// needs a directory"));
             }
             return Ok(StorageLocation::Local(PathBuf::from(path)));
         }
         let Some(rest) = url.strip_prefix("s3://") else {
-            return Err(invalid(
-                "BLINDVAULT_STORAGE_URL",
-                "expected s3://bucket[/prefix] or file://path",
-            ));
+            return Err(invalid("BLINDVAULT_STORAGE_URL", "expected s3://bucket[/prefix] or file://path"));
         };
         let (bucket, prefix) = match rest.split_once('/') {
-            Some((b, p)) => (
-                b,
-                Some(p.trim_matches('/').to_owned()).filter(|p| !p.is_empty()),
-            ),
+            Some((b, p)) => (b, Some(p.trim_matches('/').to_owned()).filter(|p| !p.is_empty())),
             None => (rest, None),
         };
         let valid_bucket = (3..=63).contains(&bucket.len())
-            && bucket
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+            && bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
         if !valid_bucket {
-            return Err(invalid(
-                "BLINDVAULT_STORAGE_URL",
-                "the bucket name is not a valid S3 bucket name",
-            ));
+            return Err(invalid("BLINDVAULT_STORAGE_URL", "the bucket name is not a valid S3 bucket name"));
         }
-        Ok(StorageLocation::S3 {
-            bucket: bucket.to_owned(),
-            prefix,
-        })
+        Ok(StorageLocation::S3 { bucket: bucket.to_owned(), prefix })
     }
 
     /// Argon2 hashes computed at once.
     pub fn argon2_slots(&self) -> usize {
-        self.argon2_concurrency
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        self.argon2_concurrency.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
     }
 
     /// Argon2 hashes that may wait for a slot.
@@ -106,12 +75,11 @@ impl Settings {
     /// The log format: as set, or pretty on a terminal and JSON elsewhere.
     pub fn log_format(&self) -> LogFormat {
         use std::io::IsTerminal;
-        self.log_format
-            .unwrap_or(if std::io::stderr().is_terminal() {
-                LogFormat::Pretty
-            } else {
-                LogFormat::Json
-            })
+        self.log_format.unwrap_or(if std::io::stderr().is_terminal() {
+            LogFormat::Pretty
+        } else {
+            LogFormat::Json
+        })
     }
 
     /// Checks every setting that can be checked without I/O.
@@ -120,10 +88,7 @@ impl Settings {
         self.storage()?;
         if let Some(secret) = &self.jwt_secret {
             if secret.expose().len() < 32 {
-                return Err(invalid(
-                    "BLINDVAULT_JWT_SECRET",
-                    "must be at least 32 bytes",
-                ));
+                return Err(invalid("BLINDVAULT_JWT_SECRET", "must be at least 32 bytes"));
             }
         } else if matches!(database, DatabaseLocation::Postgres(_)) {
             return Err(invalid(
@@ -131,55 +96,33 @@ impl Settings {
                 "required when the database is Postgres, so that every replica signs with the same key",
             ));
         }
-        argon2::Params::new(self.argon2_m_kib, self.argon2_t, self.argon2_p, Some(32)).map_err(
-            |e| {
-                invalid(
-                    "BLINDVAULT_ARGON2_M_KIB",
-                    format!("Argon2 parameters rejected: {e}"),
-                )
-            },
-        )?;
+        argon2::Params::new(self.argon2_m_kib, self.argon2_t, self.argon2_p, Some(32))
+            .map_err(|e| invalid("BLINDVAULT_ARGON2_M_KIB", format!("Argon2 parameters rejected: {e}")))?;
         if self.argon2_m_kib < 8 * self.argon2_p {
-            return Err(invalid(
-                "BLINDVAULT_ARGON2_M_KIB",
-                "must be at least 8 × BLINDVAULT_ARGON2_P",
-            ));
+            return Err(invalid("BLINDVAULT_ARGON2_M_KIB", "must be at least 8 × BLINDVAULT_ARGON2_P"));
         }
         if self.argon2_concurrency == Some(0) {
-            return Err(invalid(
-                "BLINDVAULT_ARGON2_CONCURRENCY",
-                "must be at least 1",
-            ));
+            return Err(invalid("BLINDVAULT_ARGON2_CONCURRENCY", "must be at least 1"));
         }
         let durations = [
             ("BLINDVAULT_ACCESS_TTL", self.access_ttl),
             ("BLINDVAULT_REFRESH_TTL", self.refresh_ttl),
             ("BLINDVAULT_LOGIN_FAILURE_WINDOW", self.login_failure_window),
-            (
-                "BLINDVAULT_DATABASE_ACQUIRE_TIMEOUT",
-                self.database_acquire_timeout,
-            ),
+            ("BLINDVAULT_DATABASE_ACQUIRE_TIMEOUT", self.database_acquire_timeout),
+            ("BLINDVAULT_UPLOAD_TIMEOUT", self.upload_timeout),
+            ("BLINDVAULT_SWEEP_INTERVAL", self.sweep_interval),
         ];
         if let Some((name, _)) = durations.iter().find(|(_, d)| d.is_zero()) {
             return Err(invalid(name, "must be longer than zero"));
         }
         if self.refresh_ttl < self.access_ttl {
-            return Err(invalid(
-                "BLINDVAULT_REFRESH_TTL",
-                "must not be shorter than BLINDVAULT_ACCESS_TTL",
-            ));
+            return Err(invalid("BLINDVAULT_REFRESH_TTL", "must not be shorter than BLINDVAULT_ACCESS_TTL"));
         }
         if self.min_kdf_iterations < 100_000 {
-            return Err(invalid(
-                "BLINDVAULT_MIN_KDF_ITERATIONS",
-                "must be at least 100000",
-            ));
+            return Err(invalid("BLINDVAULT_MIN_KDF_ITERATIONS", "must be at least 100000"));
         }
         if self.database_max_connections == 0 {
-            return Err(invalid(
-                "BLINDVAULT_DATABASE_MAX_CONNECTIONS",
-                "must be at least 1",
-            ));
+            return Err(invalid("BLINDVAULT_DATABASE_MAX_CONNECTIONS", "must be at least 1"));
         }
         if self.max_json_vault_bytes == 0 || self.max_json_vault_bytes > self.max_vault_bytes {
             return Err(invalid(
@@ -193,17 +136,13 @@ impl Settings {
 
 /// Parses `15m`, `30d`, `500ms`, `1h 30m`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s)
-        .map_err(|_| format!("'{s}' is not a duration such as 30s, 15m or 30d"))
+    humantime::parse_duration(s).map_err(|_| format!("'{s}' is not a duration such as 30s, 15m or 30d"))
 }
 
 /// Creates `dir` and its parents; a directory this creates is readable by its owner only.
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
 }
 
 #[cfg(test)]
@@ -219,16 +158,9 @@ mod tests {
         let s = parse(&["--storage-url", "s3://vaults/prod/eu"]);
         assert_eq!(
             s.storage().unwrap(),
-            StorageLocation::S3 {
-                bucket: "vaults".into(),
-                prefix: Some("prod/eu".into())
-            }
+            StorageLocation::S3 { bucket: "vaults".into(), prefix: Some("prod/eu".into()) }
         );
-        assert!(
-            parse(&["--storage-url", "s3://Bad_Bucket"])
-                .storage()
-                .is_err()
-        );
+        assert!(parse(&["--storage-url", "s3://Bad_Bucket"]).storage().is_err());
         assert!(parse(&["--storage-url", "ftp://x"]).storage().is_err());
         assert_eq!(
             parse(&["--data-dir", "/srv/bv"]).storage().unwrap(),
@@ -243,10 +175,7 @@ mod tests {
         assert_eq!(err.setting, "BLINDVAULT_JWT_SECRET");
         let printed = format!("{:?}", s.effective());
         assert!(!printed.contains("hunter2"), "{printed}");
-        assert!(
-            printed.contains("postgres://app:%3Credacted%3E@db/bv")
-                || printed.contains("<redacted>")
-        );
+        assert!(printed.contains("postgres://app:%3Credacted%3E@db/bv") || printed.contains("<redacted>"));
     }
 
     #[test]

@@ -88,14 +88,7 @@ impl AuthService {
         policy: AuthPolicy,
     ) -> Result<Self, StoreError> {
         let decoy_key = store.server_secret(DECOY_SECRET).await?;
-        Ok(Self {
-            store,
-            hasher,
-            tokens,
-            throttle,
-            policy,
-            decoy_key,
-        })
+        Ok(Self { store, hasher, tokens, throttle, policy, decoy_key })
     }
 
     /// The hasher, for metrics.
@@ -128,10 +121,7 @@ impl AuthService {
         let username = normalize_username(&reg.username)?;
         check_auth_hash("auth_hash", &reg.auth_hash)?;
         if reg.kdf.kdf != KDF_PBKDF2_SHA256 {
-            return Err(ServiceError::invalid(
-                "kdf",
-                "the only supported kdf is pbkdf2-sha256",
-            ));
+            return Err(ServiceError::invalid("kdf", "the only supported kdf is pbkdf2-sha256"));
         }
         check_salt("salt", &reg.kdf.salt)?;
         let iterations = self.check_iterations(reg.kdf.iterations)?;
@@ -163,15 +153,8 @@ impl AuthService {
         check_auth_hash("new_auth_hash", &change.new_auth_hash)?;
         check_salt("new_salt", &change.new_salt)?;
         let iterations = self.check_iterations(change.iterations)?;
-        let user = self
-            .store
-            .user_by_id(who.user_id)
-            .await?
-            .ok_or(ServiceError::TokenRevoked)?;
-        let verified = self
-            .hasher
-            .verify(change.current_auth_hash, user.auth_phc.clone())
-            .await?;
+        let user = self.store.user_by_id(who.user_id).await?.ok_or(ServiceError::TokenRevoked)?;
+        let verified = self.hasher.verify(change.current_auth_hash, user.auth_phc.clone()).await?;
         if !verified.matches {
             return Err(ServiceError::InvalidCredentials);
         }
@@ -194,6 +177,17 @@ impl AuthService {
         }
         tracing::info!(user_id = %user.id, "credentials changed; other sessions revoked");
         Ok(())
+    }
+
+    /// Re-confirms the caller's credentials before an irreversible change.
+    pub async fn confirm(&self, who: &Principal, auth_hash: Vec<u8>) -> Result<(), ServiceError> {
+        check_auth_hash("auth_hash", &auth_hash)?;
+        let user = self.store.user_by_id(who.user_id).await?.ok_or(ServiceError::TokenRevoked)?;
+        if self.hasher.verify(auth_hash, user.auth_phc).await?.matches {
+            Ok(())
+        } else {
+            Err(ServiceError::InvalidCredentials)
+        }
     }
 
     fn check_iterations(&self, iterations: u64) -> Result<i64, ServiceError> {
@@ -220,16 +214,11 @@ pub(super) fn kdf_of(user: &User) -> KdfParams {
 pub fn normalize_username(raw: &str) -> Result<String, ServiceError> {
     let name = raw.to_ascii_lowercase();
     let ok = (3..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._@+-".contains(&b));
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._@+-".contains(&b));
     if ok {
         Ok(name)
     } else {
-        Err(ServiceError::invalid(
-            "username",
-            "3 to 64 characters of a-z, 0-9 and . _ @ + -",
-        ))
+        Err(ServiceError::invalid("username", "3 to 64 characters of a-z, 0-9 and . _ @ + -"))
     }
 }
 
@@ -237,10 +226,7 @@ pub(super) fn check_auth_hash(field: &'static str, hash: &[u8]) -> Result<(), Se
     if hash.len() == AUTH_HASH_LEN {
         Ok(())
     } else {
-        Err(ServiceError::invalid(
-            field,
-            format!("must be {AUTH_HASH_LEN} bytes"),
-        ))
+        Err(ServiceError::invalid(field, format!("must be {AUTH_HASH_LEN} bytes")))
     }
 }
 

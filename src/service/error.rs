@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use crate::store::StoreError;
+use crate::store::{BlobStoreError, StoreError};
 
 /// Why a service operation was refused or failed. The API layer maps each variant to one
 /// status and stable problem `code`.
@@ -43,6 +43,39 @@ pub enum ServiceError {
         /// When the client may try again.
         retry_after: Duration,
     },
+    /// No such vault (or not the caller's).
+    #[error("not found")]
+    NotFound,
+    /// A vault with that id exists with other content (`POST`).
+    #[error("vault exists")]
+    VaultExists,
+    /// The vault is not at the revision the precondition names; its current etag, if any.
+    #[error("precondition failed")]
+    PreconditionFailed {
+        /// The current etag (unquoted), when the vault exists.
+        current: Option<String>,
+    },
+    /// The body passed a size limit; nothing was stored.
+    #[error("payload too large")]
+    TooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The write would pass the user's quota; nothing was stored.
+    #[error("quota exceeded")]
+    QuotaExceeded {
+        /// What ran out.
+        what: &'static str,
+    },
+    /// The requested byte range lies outside the vault.
+    #[error("range not satisfiable")]
+    RangeNotSatisfiable {
+        /// The vault's size.
+        size: u64,
+    },
+    /// The request body broke off before its end; nothing was stored.
+    #[error("request body incomplete")]
+    IncompleteBody,
     /// The hashing queue is full.
     #[error("server saturated")]
     Saturated,
@@ -62,10 +95,7 @@ impl ServiceError {
 
     /// An `invalid_field` error.
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        ServiceError::InvalidField {
-            field,
-            message: message.into(),
-        }
+        ServiceError::InvalidField { field, message: message.into() }
     }
 }
 
@@ -75,6 +105,21 @@ impl From<StoreError> for ServiceError {
             StoreError::Unavailable(_) => ServiceError::Unavailable(Box::new(err)),
             StoreError::Conflict("username") => ServiceError::UsernameTaken,
             other => ServiceError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<BlobStoreError> for ServiceError {
+    fn from(err: BlobStoreError) -> Self {
+        match err {
+            BlobStoreError::TooLarge { limit } => ServiceError::TooLarge { limit },
+            BlobStoreError::Body(_) => ServiceError::IncompleteBody,
+            BlobStoreError::NotFound => {
+                ServiceError::Internal(anyhow::anyhow!("a committed vault object is missing"))
+            }
+            BlobStoreError::RangeNotSatisfiable => ServiceError::RangeNotSatisfiable { size: 0 },
+            BlobStoreError::Unavailable(_) => ServiceError::Unavailable(Box::new(err)),
+            BlobStoreError::Config(message) => ServiceError::internal(message),
         }
     }
 }

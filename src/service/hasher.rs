@@ -54,11 +54,7 @@ impl PasswordHasher {
     /// A hasher with the given cost, concurrency and queue bound.
     pub fn new(cost: HashCost, slots: usize, queue: usize) -> Result<Self, argon2::Error> {
         params(cost)?;
-        let decoy = phc(
-            cost,
-            &rand::random::<[u8; SALT_LEN]>(),
-            &rand::random::<[u8; OUTPUT_LEN]>(),
-        );
+        let decoy = phc(cost, &rand::random::<[u8; SALT_LEN]>(), &rand::random::<[u8; OUTPUT_LEN]>());
         Ok(Self {
             cost,
             slots: Arc::new(Semaphore::new(slots.max(1))),
@@ -88,17 +84,11 @@ impl PasswordHasher {
     }
 
     /// Checks `secret` against a stored PHC string in constant time.
-    pub async fn verify(
-        self: &Arc<Self>,
-        secret: Vec<u8>,
-        stored: String,
-    ) -> Result<Verified, ServiceError> {
+    pub async fn verify(self: &Arc<Self>, secret: Vec<u8>, stored: String) -> Result<Verified, ServiceError> {
         let configured = self.cost;
         self.run(move |hasher| {
             let Some(parsed) = Parsed::from_phc(&stored) else {
-                return Err(ServiceError::internal(
-                    "stored password hash is not an Argon2id PHC string",
-                ));
+                return Err(ServiceError::internal("stored password hash is not an Argon2id PHC string"));
             };
             let out = hasher.compute(parsed.cost, &secret, &parsed.salt)?;
             Ok(Verified {
@@ -119,12 +109,9 @@ impl PasswordHasher {
         T: Send + 'static,
         F: FnOnce(&PasswordHasher) -> Result<T, ServiceError> + Send + 'static,
     {
-        let _queued = QueueSlot::enter(&self.waiting, self.queue + self.slot_count)
-            .ok_or(ServiceError::Saturated)?;
-        let permit = Arc::clone(&self.slots)
-            .acquire_owned()
-            .await
-            .map_err(|_| ServiceError::Saturated)?;
+        let _queued =
+            QueueSlot::enter(&self.waiting, self.queue + self.slot_count).ok_or(ServiceError::Saturated)?;
+        let permit = Arc::clone(&self.slots).acquire_owned().await.map_err(|_| ServiceError::Saturated)?;
         let this = Arc::clone(self);
         let span = tracing::Span::current();
         let handle = tokio::task::spawn_blocking(move || {
@@ -132,19 +119,11 @@ impl PasswordHasher {
             let _permit = permit;
             job(&this)
         });
-        handle
-            .await
-            .map_err(|e| ServiceError::internal(format!("argon2 task failed: {e}")))?
+        handle.await.map_err(|e| ServiceError::internal(format!("argon2 task failed: {e}")))?
     }
 
-    fn compute(
-        &self,
-        cost: HashCost,
-        secret: &[u8],
-        salt: &[u8],
-    ) -> Result<[u8; OUTPUT_LEN], ServiceError> {
-        let params =
-            params(cost).map_err(|e| ServiceError::internal(format!("argon2 parameters: {e}")))?;
+    fn compute(&self, cost: HashCost, secret: &[u8], salt: &[u8]) -> Result<[u8; OUTPUT_LEN], ServiceError> {
+        let params = params(cost).map_err(|e| ServiceError::internal(format!("argon2 parameters: {e}")))?;
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
         let blocks = params.block_count();
         let mut buffer = self.take_buffer(blocks);
@@ -231,11 +210,7 @@ impl Parsed {
         ) else {
             return None;
         };
-        let mut cost = HashCost {
-            m_kib: 0,
-            t: 0,
-            p: 0,
-        };
+        let mut cost = HashCost { m_kib: 0, t: 0, p: 0 };
         for kv in params.split(',') {
             let (k, v) = kv.split_once('=')?;
             let v: u32 = v.parse().ok()?;
@@ -258,53 +233,21 @@ impl Parsed {
 mod tests {
     use super::*;
 
-    const CHEAP: HashCost = HashCost {
-        m_kib: 64,
-        t: 1,
-        p: 1,
-    };
+    const CHEAP: HashCost = HashCost { m_kib: 64, t: 1, p: 1 };
 
     #[tokio::test]
     async fn hash_then_verify_and_detect_old_parameters() {
         let hasher = Arc::new(PasswordHasher::new(CHEAP, 2, 4).unwrap());
         let stored = hasher.hash(b"secret".to_vec()).await.unwrap();
         assert!(stored.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
-        let ok = hasher
-            .verify(b"secret".to_vec(), stored.clone())
-            .await
-            .unwrap();
-        assert_eq!(
-            ok,
-            Verified {
-                matches: true,
-                needs_rehash: false
-            }
-        );
-        let bad = hasher
-            .verify(b"secreT".to_vec(), stored.clone())
-            .await
-            .unwrap();
+        let ok = hasher.verify(b"secret".to_vec(), stored.clone()).await.unwrap();
+        assert_eq!(ok, Verified { matches: true, needs_rehash: false });
+        let bad = hasher.verify(b"secreT".to_vec(), stored.clone()).await.unwrap();
         assert!(!bad.matches);
 
-        let stronger = Arc::new(
-            PasswordHasher::new(
-                HashCost {
-                    m_kib: 128,
-                    ..CHEAP
-                },
-                1,
-                1,
-            )
-            .unwrap(),
-        );
+        let stronger = Arc::new(PasswordHasher::new(HashCost { m_kib: 128, ..CHEAP }, 1, 1).unwrap());
         let old = stronger.verify(b"secret".to_vec(), stored).await.unwrap();
-        assert_eq!(
-            old,
-            Verified {
-                matches: true,
-                needs_rehash: true
-            }
-        );
+        assert_eq!(old, Verified { matches: true, needs_rehash: true });
     }
 
     #[tokio::test]
@@ -328,14 +271,7 @@ mod tests {
     fn phc_round_trip_and_rejects_other_algorithms() {
         let s = phc(CHEAP, &[1, 2, 3], &[4, 5, 6]);
         let parsed = Parsed::from_phc(&s).unwrap();
-        assert_eq!(
-            parsed,
-            Parsed {
-                cost: CHEAP,
-                salt: vec![1, 2, 3],
-                hash: vec![4, 5, 6]
-            }
-        );
+        assert_eq!(parsed, Parsed { cost: CHEAP, salt: vec![1, 2, 3], hash: vec![4, 5, 6] });
         assert!(Parsed::from_phc(&s.replace("argon2id", "argon2i")).is_none());
         assert!(Parsed::from_phc("$argon2id$v=19$m=1,t=1,x=2$AA$AA").is_none());
     }
@@ -345,10 +281,7 @@ mod tests {
         let hasher = Arc::new(PasswordHasher::new(CHEAP, 1, 0).unwrap());
         let counter = &hasher.waiting;
         let held = QueueSlot::enter(counter, 1).unwrap();
-        assert!(matches!(
-            hasher.hash(b"x".to_vec()).await,
-            Err(ServiceError::Saturated)
-        ));
+        assert!(matches!(hasher.hash(b"x".to_vec()).await, Err(ServiceError::Saturated)));
         drop(held);
         assert!(hasher.hash(b"x".to_vec()).await.is_ok());
     }

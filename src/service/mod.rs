@@ -6,16 +6,24 @@ mod error;
 mod hasher;
 mod scope;
 mod session;
+mod sweeper;
 mod throttle;
 mod tokens;
+mod vault_id;
+mod vault_write;
+mod vaults;
 
 pub use auth::{
-    AUTH_HASH_LEN, AuthPolicy, AuthService, CredentialChange, KDF_PBKDF2_SHA256, KdfParams,
-    Registration, normalize_username,
+    AUTH_HASH_LEN, AuthPolicy, AuthService, CredentialChange, KDF_PBKDF2_SHA256, KdfParams, Registration,
+    normalize_username,
 };
 pub use error::ServiceError;
 pub use hasher::{HashCost, PasswordHasher, Verified};
 pub use scope::{Scope, Scopes};
 pub use session::{Login, Principal, SessionInfo, TokenPair};
+pub use sweeper::{SweepReport, Sweeper};
 pub use throttle::{LoginThrottle, ThrottlePolicy};
 pub use tokens::{Claims, TokenIssuer};
+pub use vault_id::VaultId;
+pub use vault_write::{VaultWrite, WriteMode, Written};
+pub use vaults::{Page, VaultLimits, VaultService, VaultTiming};

@@ -44,22 +44,16 @@ impl Scopes {
     pub fn parse(field: &'static str, text: &str) -> Result<Self, ServiceError> {
         let mut bits = 0;
         for name in text.split(' ').filter(|s| !s.is_empty()) {
-            let scope = Scope::ALL
-                .into_iter()
-                .find(|s| s.as_str() == name)
-                .ok_or_else(|| {
-                    ServiceError::invalid(
-                        field,
-                        "scopes are a space-separated subset of `vault:read vault:write account`",
-                    )
-                })?;
+            let scope = Scope::ALL.into_iter().find(|s| s.as_str() == name).ok_or_else(|| {
+                ServiceError::invalid(
+                    field,
+                    "scopes are a space-separated subset of `vault:read vault:write account`",
+                )
+            })?;
             bits |= scope.bit();
         }
         if bits == 0 {
-            return Err(ServiceError::invalid(
-                field,
-                "at least one scope is required",
-            ));
+            return Err(ServiceError::invalid(field, "at least one scope is required"));
         }
         Ok(Self(bits))
     }
@@ -71,21 +65,14 @@ impl Scopes {
 
     /// `Ok` when `scope` is in the set, else `insufficient_scope`.
     pub fn require(self, scope: Scope) -> Result<(), ServiceError> {
-        if self.contains(scope) {
-            Ok(())
-        } else {
-            Err(ServiceError::InsufficientScope(scope.as_str()))
-        }
+        if self.contains(scope) { Ok(()) } else { Err(ServiceError::InsufficientScope(scope.as_str())) }
     }
 }
 
 impl fmt::Display for Scopes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> = Scope::ALL
-            .into_iter()
-            .filter(|s| self.contains(*s))
-            .map(Scope::as_str)
-            .collect();
+        let names: Vec<&str> =
+            Scope::ALL.into_iter().filter(|s| self.contains(*s)).map(Scope::as_str).collect();
         f.write_str(&names.join(" "))
     }
 }
@@ -102,9 +89,6 @@ mod tests {
         assert_eq!(Scopes::all().to_string(), "vault:read vault:write account");
         assert!(Scopes::parse("scope", "vault:admin").is_err());
         assert!(Scopes::parse("scope", " ").is_err());
-        assert!(matches!(
-            s.require(Scope::VaultWrite),
-            Err(ServiceError::InsufficientScope("vault:write"))
-        ));
+        assert!(matches!(s.require(Scope::VaultWrite), Err(ServiceError::InsufficientScope("vault:write"))));
     }
 }

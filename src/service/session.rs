@@ -77,23 +77,17 @@ impl AuthService {
         let now = Timestamp::now();
         self.throttle.check(&username, login.client, now).await?;
         let user = self.store.user_by_username(&username).await?;
-        let stored = user
-            .as_ref()
-            .map_or_else(|| self.hasher.decoy().to_owned(), |u| u.auth_phc.clone());
+        let stored = user.as_ref().map_or_else(|| self.hasher.decoy().to_owned(), |u| u.auth_phc.clone());
         let verified = self.hasher.verify(login.auth_hash.clone(), stored).await?;
         let Some(user) = user.filter(|_| verified.matches) else {
-            self.throttle
-                .record_failure(&username, login.client, now)
-                .await?;
+            self.throttle.record_failure(&username, login.client, now).await?;
             tracing::info!(outcome = "invalid_credentials", "login failed");
             return Err(ServiceError::InvalidCredentials);
         };
         self.throttle.record_success(&username).await?;
         if verified.needs_rehash {
             let phc = self.hasher.hash(login.auth_hash).await?;
-            self.store
-                .rehash_auth(user.id, user.security_stamp, &phc)
-                .await?;
+            self.store.rehash_auth(user.id, user.security_stamp, &phc).await?;
             tracing::info!(user_id = %user.id, "stored hash upgraded to current Argon2 parameters");
         }
         let (refresh_token, refresh_hash) = new_refresh_token();
@@ -133,13 +127,7 @@ impl AuthService {
             RefreshRotation::SessionEnded(session) => return Err(ended(&session)),
             RefreshRotation::Unknown => return Err(ServiceError::Unauthenticated),
         };
-        self.token_pair(
-            session.user_id,
-            session.id,
-            session.scope,
-            refresh_token,
-            now,
-        )
+        self.token_pair(session.user_id, session.id, session.scope, refresh_token, now)
     }
 
     fn token_pair(
@@ -151,24 +139,14 @@ impl AuthService {
         now: Timestamp,
     ) -> Result<TokenPair, ServiceError> {
         let access = self.tokens.issue(user, session, &scope, now)?;
-        Ok(TokenPair {
-            access_token: access.token,
-            expires_in: access.expires_in,
-            refresh_token,
-            scope,
-        })
+        Ok(TokenPair { access_token: access.token, expires_in: access.expires_in, refresh_token, scope })
     }
 
     /// Checks a bearer token: signature, expiry, and that its session is still live.
     pub async fn authenticate(&self, bearer: &str) -> Result<Principal, ServiceError> {
         let claims = self.tokens.verify(bearer)?;
-        let scopes =
-            Scopes::parse("scope", &claims.scope).map_err(|_| ServiceError::Unauthenticated)?;
-        let session = self
-            .store
-            .session(claims.sid)
-            .await?
-            .ok_or(ServiceError::TokenRevoked)?;
+        let scopes = Scopes::parse("scope", &claims.scope).map_err(|_| ServiceError::Unauthenticated)?;
+        let session = self.store.session(claims.sid).await?.ok_or(ServiceError::TokenRevoked)?;
         if session.user_id != claims.sub || session.revoked_at.is_some() {
             return Err(ServiceError::TokenRevoked);
         }
@@ -182,11 +160,7 @@ impl AuthService {
 
     /// The caller's session, as `GET /auth/session` shows it.
     pub async fn session_info(&self, who: &Principal) -> Result<SessionInfo, ServiceError> {
-        let user = self
-            .store
-            .user_by_id(who.user_id)
-            .await?
-            .ok_or(ServiceError::TokenRevoked)?;
+        let user = self.store.user_by_id(who.user_id).await?.ok_or(ServiceError::TokenRevoked)?;
         Ok(SessionInfo {
             user_id: user.id,
             username: user.username,
@@ -198,18 +172,12 @@ impl AuthService {
 
     /// Ends the caller's session: its access and refresh tokens stop working.
     pub async fn logout(&self, who: &Principal) -> Result<(), ServiceError> {
-        self.store
-            .revoke_session(who.session_id, Timestamp::now())
-            .await?;
+        self.store.revoke_session(who.session_id, Timestamp::now()).await?;
         tracing::info!(user_id = %who.user_id, session_id = %who.session_id, "logout");
         Ok(())
     }
 }
 
 fn ended(session: &Session) -> ServiceError {
-    if session.revoked_at.is_some() {
-        ServiceError::TokenRevoked
-    } else {
-        ServiceError::TokenExpired
-    }
+    if session.revoked_at.is_some() { ServiceError::TokenRevoked } else { ServiceError::TokenExpired }
 }

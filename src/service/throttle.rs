@@ -32,12 +32,7 @@ impl LoginThrottle {
     }
 
     /// `RateLimited` when the account or the address has used up its failures.
-    pub async fn check(
-        &self,
-        username: &str,
-        client: IpAddr,
-        now: Timestamp,
-    ) -> Result<(), ServiceError> {
+    pub async fn check(&self, username: &str, client: IpAddr, now: Timestamp) -> Result<(), ServiceError> {
         let since = now.minus(self.policy.window);
         let limits = [
             (account_key(username), self.policy.per_account),
@@ -69,9 +64,7 @@ impl LoginThrottle {
 
     /// A successful login clears the account's failures (not the address's).
     pub async fn record_success(&self, username: &str) -> Result<(), ServiceError> {
-        self.store
-            .clear_login_failures(&account_key(username))
-            .await?;
+        self.store.clear_login_failures(&account_key(username)).await?;
         Ok(())
     }
 }
@@ -103,9 +96,6 @@ mod tests {
         let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
         let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
         assert_eq!(address_key(a), address_key(b));
-        assert_eq!(
-            address_key("::ffff:10.0.0.1".parse().unwrap()),
-            "address:10.0.0.1"
-        );
+        assert_eq!(address_key("::ffff:10.0.0.1".parse().unwrap()), "address:10.0.0.1");
     }
 }

@@ -95,10 +95,7 @@ impl TokenIssuer {
         header.kid = Some(self.kid.clone());
         let token = jsonwebtoken::encode(&header, &claims, &self.encoding)
             .map_err(|e| ServiceError::internal(format!("signing a token: {e}")))?;
-        Ok(AccessToken {
-            token,
-            expires_in: self.access_ttl.as_secs(),
-        })
+        Ok(AccessToken { token, expires_in: self.access_ttl.as_secs() })
     }
 
     /// Verifies signature, algorithm, issuer, audience and expiry.
@@ -137,33 +134,16 @@ mod tests {
     fn issue_verify_and_refuse_tampering() {
         let issuer = TokenIssuer::new(&[9u8; 32], Duration::from_secs(60));
         let (user, session) = (Uuid::new_v4(), Uuid::new_v4());
-        let t = issuer
-            .issue(user, session, "vault:read", Timestamp::now())
-            .unwrap();
+        let t = issuer.issue(user, session, "vault:read", Timestamp::now()).unwrap();
         let claims = issuer.verify(&t.token).unwrap();
-        assert_eq!(
-            (claims.sub, claims.sid, claims.scope.as_str()),
-            (user, session, "vault:read")
-        );
+        assert_eq!((claims.sub, claims.sid, claims.scope.as_str()), (user, session, "vault:read"));
 
         let other = TokenIssuer::new(&[8u8; 32], Duration::from_secs(60));
-        assert!(matches!(
-            other.verify(&t.token),
-            Err(ServiceError::Unauthenticated)
-        ));
+        assert!(matches!(other.verify(&t.token), Err(ServiceError::Unauthenticated)));
 
-        let expired = issuer
-            .issue(
-                user,
-                session,
-                "account",
-                Timestamp::now().minus(Duration::from_secs(120)),
-            )
-            .unwrap();
-        assert!(matches!(
-            issuer.verify(&expired.token),
-            Err(ServiceError::TokenExpired)
-        ));
+        let expired =
+            issuer.issue(user, session, "account", Timestamp::now().minus(Duration::from_secs(120))).unwrap();
+        assert!(matches!(issuer.verify(&expired.token), Err(ServiceError::TokenExpired)));
     }
 
     #[test]

@@ -11,8 +11,8 @@ use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
 use object_store::{
-    BackoffConfig, ClientOptions, GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload,
-    RetryConfig, WriteMultipart,
+    BackoffConfig, ClientOptions, GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
+    WriteMultipart,
 };
 use sha2::{Digest, Sha256};
 use thiserror::Error;
@@ -105,20 +105,17 @@ impl BlobStore {
     pub fn open(location: &StorageLocation, s3: &S3Settings) -> Result<Self, BlobStoreError> {
         let inner: Arc<dyn ObjectStore> = match location {
             StorageLocation::Local(dir) => {
-                crate::config::create_private_dir(dir).map_err(|e| {
-                    BlobStoreError::Config(format!("cannot create {}: {e}", dir.display()))
-                })?;
+                crate::config::create_private_dir(dir)
+                    .map_err(|e| BlobStoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
                 let fs = LocalFileSystem::new_with_prefix(dir)
-                    .map_err(|e| {
-                        BlobStoreError::Config(format!("cannot open {}: {e}", dir.display()))
-                    })?
+                    .map_err(|e| BlobStoreError::Config(format!("cannot open {}: {e}", dir.display())))?
                     .with_automatic_cleanup(true);
                 Arc::new(fs)
             }
             StorageLocation::S3 { bucket, prefix } => {
-                let s3 = s3_builder(bucket, s3).build().map_err(|e| {
-                    BlobStoreError::Config(format!("invalid S3 configuration: {e}"))
-                })?;
+                let s3 = s3_builder(bucket, s3)
+                    .build()
+                    .map_err(|e| BlobStoreError::Config(format!("invalid S3 configuration: {e}")))?;
                 match prefix {
                     Some(prefix) => Arc::new(PrefixStore::new(s3, prefix.as_str())),
                     None => Arc::new(s3),
@@ -130,9 +127,7 @@ impl BlobStore {
 
     /// An in-process store, for unit tests of the service layer.
     pub fn in_memory() -> Self {
-        Self {
-            inner: Arc::new(InMemory::new()),
-        }
+        Self { inner: Arc::new(InMemory::new()) }
     }
 
     /// Streams `body` to `key`. Bodies up to one part are sent in a single PUT; longer ones
@@ -192,19 +187,12 @@ impl BlobStore {
 
     /// Reads `key`, or the `range` of it, as a stream. The caller checks the range against
     /// the object's size; an empty range is refused here.
-    pub async fn get(
-        &self,
-        key: &str,
-        range: Option<ByteRange>,
-    ) -> Result<BlobRead, BlobStoreError> {
+    pub async fn get(&self, key: &str, range: Option<ByteRange>) -> Result<BlobRead, BlobStoreError> {
         let path = object_path(key)?;
         if range.as_ref().is_some_and(|r| r.start >= r.end) {
             return Err(BlobStoreError::RangeNotSatisfiable);
         }
-        let options = GetOptions {
-            range: range.map(GetRange::Bounded),
-            ..GetOptions::default()
-        };
+        let options = GetOptions { range: range.map(GetRange::Bounded), ..GetOptions::default() };
         let result = self.inner.get_opts(&path, options).await?;
         Ok(BlobRead {
             size: result.meta.size,
@@ -235,9 +223,7 @@ impl BlobStore {
 
     /// One cheap request that proves the store answers and the bucket exists.
     pub async fn probe(&self) -> Result<(), BlobStoreError> {
-        self.inner
-            .list_with_delimiter(Some(&Path::from("_probe")))
-            .await?;
+        self.inner.list_with_delimiter(Some(&Path::from("_probe"))).await?;
         Ok(())
     }
 }
@@ -285,17 +271,10 @@ struct Meter {
 
 impl Meter {
     fn new(limit: u64) -> Self {
-        Self {
-            limit,
-            size: 0,
-            hasher: Sha256::new(),
-        }
+        Self { limit, size: 0, hasher: Sha256::new() }
     }
 
-    fn take<E: Into<BoxError>>(
-        &mut self,
-        chunk: Result<Bytes, E>,
-    ) -> Result<Bytes, BlobStoreError> {
+    fn take<E: Into<BoxError>>(&mut self, chunk: Result<Bytes, E>) -> Result<Bytes, BlobStoreError> {
         let chunk = chunk.map_err(|e| BlobStoreError::Body(e.into()))?;
         self.size += chunk.len() as u64;
         if self.size > self.limit {
@@ -306,9 +285,6 @@ impl Meter {
     }
 
     fn finish(self) -> PutOutcome {
-        PutOutcome {
-            size: self.size,
-            sha256: self.hasher.finalize().into(),
-        }
+        PutOutcome { size: self.size, sha256: self.hasher.finalize().into() }
     }
 }

@@ -40,9 +40,7 @@ fn is_transient(code: Option<&str>) -> bool {
     let Some(code) = code else { return false };
     matches!(code, "5" | "6")
         || (code.len() == 5
-            && ["08", "28", "3D", "53", "57", "58"]
-                .iter()
-                .any(|class| code.starts_with(class)))
+            && ["08", "28", "3D", "53", "57", "58"].iter().any(|class| code.starts_with(class)))
 }
 /// Maps a unique-constraint violation to [`StoreError::Conflict`]; everything else as usual.
 pub(crate) trait OnUnique<T> {

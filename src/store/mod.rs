@@ -8,17 +8,20 @@ mod error;
 mod postgres;
 mod records;
 mod sql;
+mod sql_vaults;
 mod sqlite;
 mod timestamp;
+mod vaults;
 
 pub use blobs::{BlobRead, BlobStore, BlobStoreError, BoxError, ByteRange, PutOutcome};
 pub use error::StoreError;
 pub use postgres::{PgPoolSettings, PgStore};
-pub use records::{
-    FailureWindow, NewCredentials, NewSession, NewUser, RefreshRotation, Session, User,
-};
+pub use records::{FailureWindow, NewCredentials, NewSession, NewUser, RefreshRotation, Session, User};
 pub use sqlite::SqliteStore;
 pub use timestamp::Timestamp;
+pub use vaults::{
+    ChangeOutcome, CreateOutcome, Expect, NewRevision, Usage, Vault, VaultStore, object_key, user_prefix,
+};
 
 use async_trait::async_trait;
 use uuid::Uuid;
@@ -94,11 +97,7 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn record_login_failure(&self, keys: &[&str], now: Timestamp) -> Result<(), StoreError>;
 
     /// How many failures `key` has since `since`, and when the oldest of them happened.
-    async fn login_failures(
-        &self,
-        key: &str,
-        since: Timestamp,
-    ) -> Result<FailureWindow, StoreError>;
+    async fn login_failures(&self, key: &str, since: Timestamp) -> Result<FailureWindow, StoreError>;
 
     /// Forgets the failures recorded under `key` (after a successful login).
     async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError>;

@@ -5,10 +5,14 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use uuid::Uuid;
 
 use super::error::OnUnique;
+use super::vaults::{ChangeOutcome, CreateOutcome, Expect, NewRevision, Usage, Vault};
 use super::{
-    Backend, FailureWindow, NewCredentials, NewSession, NewUser, RefreshRotation, Session,
-    StoreError, Timestamp, User,
+    Backend, FailureWindow, NewCredentials, NewSession, NewUser, RefreshRotation, Session, StoreError,
+    Timestamp, User,
 };
+
+/// Advisory-lock key of the object sweeper ("bvsweep" in ASCII).
+const SWEEP_LOCK_KEY: i64 = 0x0062_7673_7765_6570;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -42,6 +46,14 @@ impl PgStore {
         Ok(Self { pool })
     }
 
+    /// Session-independent, transaction-scoped advisory lock: only one replica sweeps at a time.
+    async fn try_sweep_lock(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>) -> Result<bool, StoreError> {
+        Ok(sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+            .bind(SWEEP_LOCK_KEY)
+            .fetch_one(&mut **tx)
+            .await?)
+    }
+
     /// The underlying pool (for tests and maintenance tasks).
     pub fn pool(&self) -> &PgPool {
         &self.pool
@@ -49,3 +61,4 @@ impl PgStore {
 }
 
 super::sql::impl_metadata_store!(PgStore, sqlx::Postgres, Backend::Postgres, MIGRATOR);
+super::sql_vaults::impl_vault_store!(PgStore, sqlx::Postgres);

@@ -66,11 +66,10 @@ macro_rules! impl_metadata_store {
                 .bind(Timestamp::now())
                 .execute(&self.pool)
                 .await?;
-                let value: Vec<u8> =
-                    sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
-                        .bind(name)
-                        .fetch_one(&self.pool)
-                        .await?;
+                let value: Vec<u8> = sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
+                    .bind(name)
+                    .fetch_one(&self.pool)
+                    .await?;
                 Ok(value)
             }
 
@@ -169,8 +168,7 @@ macro_rules! impl_metadata_store {
                 .bind(session.expires_at)
                 .execute(&mut *tx)
                 .await?;
-                insert_refresh_token(&mut *tx, &session.refresh_hash, session.id, session.now)
-                    .await?;
+                insert_refresh_token(&mut *tx, &session.refresh_hash, session.id, session.now).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -203,12 +201,11 @@ macro_rules! impl_metadata_store {
                 .fetch_optional(&mut *tx)
                 .await?;
                 let Some(session_id) = claimed else {
-                    let known: Option<Uuid> = sqlx::query_scalar(
-                        "SELECT session_id FROM refresh_tokens WHERE token_hash = $1",
-                    )
-                    .bind(old_hash)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+                    let known: Option<Uuid> =
+                        sqlx::query_scalar("SELECT session_id FROM refresh_tokens WHERE token_hash = $1")
+                            .bind(old_hash)
+                            .fetch_optional(&mut *tx)
+                            .await?;
                     let Some(session_id) = known else {
                         return Ok(RefreshRotation::Unknown);
                     };
@@ -245,11 +242,7 @@ macro_rules! impl_metadata_store {
                 revoke(&self.pool, id, now).await
             }
 
-            async fn record_login_failure(
-                &self,
-                keys: &[&str],
-                now: Timestamp,
-            ) -> Result<(), StoreError> {
+            async fn record_login_failure(&self, keys: &[&str], now: Timestamp) -> Result<(), StoreError> {
                 let mut tx = self.pool.begin().await?;
                 for key in keys {
                     sqlx::query("INSERT INTO login_failures (key, failed_at) VALUES ($1, $2)")
@@ -262,11 +255,7 @@ macro_rules! impl_metadata_store {
                 Ok(())
             }
 
-            async fn login_failures(
-                &self,
-                key: &str,
-                since: Timestamp,
-            ) -> Result<FailureWindow, StoreError> {
+            async fn login_failures(&self, key: &str, since: Timestamp) -> Result<FailureWindow, StoreError> {
                 Ok(sqlx::query_as::<_, FailureWindow>(
                     "SELECT COUNT(*) AS count, MIN(failed_at) AS oldest \
                      FROM login_failures WHERE key = $1 AND failed_at > $2",
@@ -291,12 +280,11 @@ macro_rules! impl_metadata_store {
                     .execute(&self.pool)
                     .await?
                     .rows_affected();
-                let sessions =
-                    sqlx::query("DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $1")
-                        .bind(before)
-                        .execute(&self.pool)
-                        .await?
-                        .rows_affected();
+                let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $1")
+                    .bind(before)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
                 Ok(failures + sessions)
             }
         }

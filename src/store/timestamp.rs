@@ -39,18 +39,12 @@ impl Timestamp {
 
     /// This instant plus `d` (saturating).
     pub fn plus(self, d: Duration) -> Self {
-        Self(
-            self.0
-                .saturating_add(time::Duration::try_from(d).unwrap_or(time::Duration::MAX)),
-        )
+        Self(self.0.saturating_add(time::Duration::try_from(d).unwrap_or(time::Duration::MAX)))
     }
 
     /// This instant minus `d` (saturating).
     pub fn minus(self, d: Duration) -> Self {
-        Self(
-            self.0
-                .saturating_sub(time::Duration::try_from(d).unwrap_or(time::Duration::MAX)),
-        )
+        Self(self.0.saturating_sub(time::Duration::try_from(d).unwrap_or(time::Duration::MAX)))
     }
 
     /// How long from `self` until `later`; zero when `later` is not after `self`.
@@ -120,14 +114,8 @@ mod tests {
         let t = Timestamp::from_unix_millis(1_795_000_000_123);
         assert_eq!(t.unix_millis(), 1_795_000_000_123);
         assert_eq!(t.rfc3339(), "2026-11-18T11:06:40.123Z");
-        assert_eq!(
-            t.plus(Duration::from_secs(2)).unix_millis(),
-            1_795_000_002_123
-        );
+        assert_eq!(t.plus(Duration::from_secs(2)).unix_millis(), 1_795_000_002_123);
         assert_eq!(t.until(t.minus(Duration::from_secs(1))), Duration::ZERO);
-        assert_eq!(
-            t.minus(Duration::from_secs(1)).until(t),
-            Duration::from_secs(1)
-        );
+        assert_eq!(t.minus(Duration::from_secs(1)).until(t), Duration::from_secs(1));
     }
 }

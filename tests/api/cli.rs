@@ -23,14 +23,8 @@ fn config_prints_settings_with_secrets_redacted() {
     let out = blindvault(
         &["config"],
         &[
-            (
-                "BLINDVAULT_DATABASE_URL",
-                "postgres://app:pg-password-123@db.internal:5432/bv",
-            ),
-            (
-                "BLINDVAULT_JWT_SECRET",
-                "jwt-secret-value-that-is-long-enough-0123",
-            ),
+            ("BLINDVAULT_DATABASE_URL", "postgres://app:pg-password-123@db.internal:5432/bv"),
+            ("BLINDVAULT_JWT_SECRET", "jwt-secret-value-that-is-long-enough-0123"),
             ("AWS_SECRET_ACCESS_KEY", "aws-secret-456"),
             ("BLINDVAULT_STORAGE_URL", "s3://vaults/prod"),
             ("BLINDVAULT_ARGON2_M_KIB", "65536"),
@@ -41,10 +35,7 @@ fn config_prints_settings_with_secrets_redacted() {
     for secret in ["pg-password-123", "jwt-secret-value", "aws-secret-456"] {
         assert!(!stdout.contains(secret), "{secret} leaked:\n{stdout}");
     }
-    assert!(
-        stdout.contains("BLINDVAULT_ARGON2_M_KIB=65536\n"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("BLINDVAULT_ARGON2_M_KIB=65536\n"), "{stdout}");
     assert!(stdout.contains("BLINDVAULT_STORAGE_URL=s3://vaults/prod\n"));
     assert!(stdout.contains("BLINDVAULT_DATABASE_URL=postgres://app:"));
     assert!(stdout.contains("@db.internal:5432/bv"));
@@ -57,42 +48,22 @@ fn a_bad_value_stops_start_up_with_one_line_naming_it() {
     let cases: [(&str, &str, &str); 4] = [
         ("BLINDVAULT_ARGON2_M_KIB", "lots", "BLINDVAULT_ARGON2_M_KIB"),
         ("BLINDVAULT_ACCESS_TTL", "soon", "BLINDVAULT_ACCESS_TTL"),
-        (
-            "BLINDVAULT_REGISTRATION",
-            "maybe",
-            "BLINDVAULT_REGISTRATION",
-        ),
-        (
-            "BLINDVAULT_STORAGE_URL",
-            "ftp://x",
-            "BLINDVAULT_STORAGE_URL",
-        ),
+        ("BLINDVAULT_REGISTRATION", "maybe", "BLINDVAULT_REGISTRATION"),
+        ("BLINDVAULT_STORAGE_URL", "ftp://x", "BLINDVAULT_STORAGE_URL"),
     ];
     for (name, value, named) in cases {
         let dir = tempfile::tempdir().unwrap();
-        let out = blindvault(
-            &["serve", "--data-dir", dir.path().to_str().unwrap()],
-            &[(name, value)],
-        );
+        let out = blindvault(&["serve", "--data-dir", dir.path().to_str().unwrap()], &[(name, value)]);
         assert_eq!(out.status.code(), Some(2), "{name}={value}");
         let stderr = text(&out.stderr);
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
-        assert!(
-            stderr.starts_with("error: ") && stderr.contains(named),
-            "{stderr}"
-        );
+        assert!(stderr.starts_with("error: ") && stderr.contains(named), "{stderr}");
     }
     // Postgres without a shared JWT secret is refused, and the URL's password is not echoed.
-    let out = blindvault(
-        &["serve"],
-        &[("DATABASE_URL", "postgres://u:topsecret@127.0.0.1:1/x")],
-    );
+    let out = blindvault(&["serve"], &[("DATABASE_URL", "postgres://u:topsecret@127.0.0.1:1/x")]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
-    assert!(
-        stderr.contains("BLINDVAULT_JWT_SECRET") && !stderr.contains("topsecret"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("BLINDVAULT_JWT_SECRET") && !stderr.contains("topsecret"), "{stderr}");
 }
 
 #[test]
@@ -123,13 +94,8 @@ fn migrate_check(args: &[&str]) -> Output {
 async fn migrations_apply_once_and_check_reports_pending(storage: Vec<String>) {
     let args: Vec<&str> = storage.iter().map(String::as_str).collect();
     let out = migrate_check(&args);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "fresh database has pending migrations: {}",
-        text(&out.stderr)
-    );
-    assert!(text(&out.stdout).contains("1 migration(s) pending"));
+    assert_eq!(out.status.code(), Some(1), "fresh database has pending migrations: {}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("2 migration(s) pending"));
     let mut apply = vec!["migrate"];
     apply.extend_from_slice(&args);
     let out = blindvault(&apply, &[]);
@@ -141,10 +107,8 @@ async fn migrations_apply_once_and_check_reports_pending(storage: Vec<String>) {
 #[tokio::test]
 async fn migrate_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    migrations_apply_once_and_check_reports_pending(
-        Deployment::Embedded.fresh_storage(dir.path()).await,
-    )
-    .await;
+    migrations_apply_once_and_check_reports_pending(Deployment::Embedded.fresh_storage(dir.path()).await)
+        .await;
 }
 
 #[tokio::test]
@@ -160,80 +124,41 @@ async fn migrate_on_postgres() {
 fn no_migrate_refuses_an_unmigrated_database() {
     let dir = tempfile::tempdir().unwrap();
     let out = blindvault(
-        &[
-            "serve",
-            "--no-migrate",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            dir.path().to_str().unwrap(),
-        ],
+        &["serve", "--no-migrate", "--listen", "127.0.0.1:0", "--data-dir", dir.path().to_str().unwrap()],
         &[],
     );
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("blindvault migrate"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("blindvault migrate"), "{}", text(&out.stderr));
 }
 
 #[test]
 fn sigterm_stops_the_server_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let listen = format!("127.0.0.1:{port}");
     let child = Command::new(env!("CARGO_BIN_EXE_blindvault"))
-        .args([
-            "serve",
-            "--listen",
-            &listen,
-            "--data-dir",
-            dir.path().to_str().unwrap(),
-        ])
+        .args(["serve", "--listen", &listen, "--data-dir", dir.path().to_str().unwrap()])
         .env("BLINDVAULT_LOG_FORMAT", "json")
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let started = Instant::now();
     while std::net::TcpStream::connect(&listen).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "server did not start"
-        );
+        assert!(started.elapsed() < Duration::from_secs(30), "server did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(dir.path().join("blindvault.db").exists());
     let key = dir.path().join("jwt.key");
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
 
     let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let logs = text(&out.stderr);
-    assert!(
-        logs.contains("SIGTERM received") && logs.contains("\"stopped\""),
-        "{logs}"
-    );
+    assert!(logs.contains("SIGTERM received") && logs.contains("\"stopped\""), "{logs}");
     for line in logs.lines() {
-        assert!(
-            serde_json::from_str::<serde_json::Value>(line).is_ok(),
-            "not JSON: {line}"
-        );
+        assert!(serde_json::from_str::<serde_json::Value>(line).is_ok(), "not JSON: {line}");
     }
 }

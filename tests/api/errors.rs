@@ -11,13 +11,9 @@ on_both_deployments!(
 
 async fn unknown_paths_and_methods_are_problems(d: Deployment) {
     let app = spawn_app(&d).await;
-    let resp = app
-        .call(Method::GET, "/api/v1/nothing-here", None, None)
-        .await;
+    let resp = app.call(Method::GET, "/api/v1/nothing-here", None, None).await;
     assert_problem(resp, StatusCode::NOT_FOUND, "not_found").await;
-    let resp = app
-        .call(Method::DELETE, "/api/v1/auth/login", None, None)
-        .await;
+    let resp = app.call(Method::DELETE, "/api/v1/auth/login", None, None).await;
     assert_problem(resp, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
 }
 
@@ -25,31 +21,19 @@ async fn bad_json_is_refused_by_kind(d: Deployment) {
     let app = spawn_app(&d).await;
     let url = format!("{}/api/v1/auth/register", app.address);
     let send = |body: &'static str, content_type: &'static str| {
-        app.client
-            .post(&url)
-            .header("content-type", content_type)
-            .body(body)
-            .send()
+        app.client.post(&url).header("content-type", content_type).body(body).send()
     };
 
     let resp = send("{\"username\": ", "application/json").await.unwrap();
     assert_problem(resp, StatusCode::BAD_REQUEST, "malformed_json").await;
 
     let resp = send("{\"username\": \"abc\"}", "text/plain").await.unwrap();
-    assert_problem(
-        resp,
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported_media_type",
-    )
-    .await;
+    assert_problem(resp, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").await;
 
     let body = r#"{"username":"abc","auth_hash":"AA==","salt":"AA==","kdf":"pbkdf2-sha256","iterations":600000,"admin":true}"#;
     let resp = send(body, "application/json").await.unwrap();
     let problem = assert_problem(resp, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await;
-    assert!(
-        problem["detail"].as_str().unwrap().contains("admin"),
-        "{problem}"
-    );
+    assert!(problem["detail"].as_str().unwrap().contains("admin"), "{problem}");
 
     let body = r#"{"username":"abc","auth_hash":"not base64!","salt":"AA==","kdf":"pbkdf2-sha256","iterations":600000}"#;
     let resp = send(body, "application/json").await.unwrap();
@@ -57,25 +41,18 @@ async fn bad_json_is_refused_by_kind(d: Deployment) {
     assert!(problem["detail"].as_str().unwrap().contains("auth_hash"));
 
     // Unpadded base64 is not the standard form the contract names.
-    let body = r#"{"username":"abc","auth_hash":"AA","salt":"AA==","kdf":"pbkdf2-sha256","iterations":600000}"#;
+    let body =
+        r#"{"username":"abc","auth_hash":"AA","salt":"AA==","kdf":"pbkdf2-sha256","iterations":600000}"#;
     let resp = send(body, "application/json").await.unwrap();
     assert_problem(resp, StatusCode::BAD_REQUEST, "invalid_base64").await;
 
     let big = format!("{{\"username\": \"{}\"}}", "a".repeat(200 * 1024));
-    let resp = app
-        .client
-        .post(&url)
-        .header("content-type", "application/json")
-        .body(big)
-        .send()
-        .await
-        .unwrap();
+    let resp =
+        app.client.post(&url).header("content-type", "application/json").body(big).send().await.unwrap();
     assert_problem(resp, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
 
     // None of that created anything.
-    let resp = app
-        .post("/api/v1/auth/prelogin", json!({"username": "abc"}))
-        .await;
+    let resp = app.post("/api/v1/auth/prelogin", json!({"username": "abc"})).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(app.store.user_by_username("abc").await.unwrap().is_none());
 }
@@ -83,22 +60,10 @@ async fn bad_json_is_refused_by_kind(d: Deployment) {
 async fn request_ids_are_echoed_when_sane(d: Deployment) {
     let app = spawn_app(&d).await;
     let url = format!("{}/health", app.address);
-    let resp = app
-        .client
-        .get(&url)
-        .header("x-request-id", "trace-42.abc")
-        .send()
-        .await
-        .unwrap();
+    let resp = app.client.get(&url).header("x-request-id", "trace-42.abc").send().await.unwrap();
     assert_eq!(resp.headers()["x-request-id"], "trace-42.abc");
 
-    let resp = app
-        .client
-        .get(&url)
-        .header("x-request-id", "bad id with spaces")
-        .send()
-        .await
-        .unwrap();
+    let resp = app.client.get(&url).header("x-request-id", "bad id with spaces").send().await.unwrap();
     let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
     assert_ne!(id, "bad id with spaces");
     assert!(uuid::Uuid::parse_str(&id).is_ok());

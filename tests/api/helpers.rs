@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use blindvault::api::AppState;
 use blindvault::store::MetadataStore;
 use blindvault::{Application, Migrations, Settings};
 use reqwest::{Method, Response, StatusCode};
@@ -13,14 +14,7 @@ use sqlx::Connection;
 use uuid::Uuid;
 
 /// Cheap Argon2 parameters so that the suite is fast; tests about cost set their own.
-pub const CHEAP_ARGON2: [&str; 6] = [
-    "--argon2-m-kib",
-    "256",
-    "--argon2-t",
-    "1",
-    "--argon2-p",
-    "1",
-];
+pub const CHEAP_ARGON2: [&str; 6] = ["--argon2-m-kib", "256", "--argon2-t", "1", "--argon2-p", "1"];
 
 /// Which deployment a test runs on.
 #[derive(Debug, Clone)]
@@ -28,11 +22,7 @@ pub enum Deployment {
     /// SQLite + local files.
     Embedded,
     /// Postgres + S3 (moto in the suite).
-    Production {
-        admin_url: String,
-        s3_endpoint: String,
-        bucket: String,
-    },
+    Production { admin_url: String, s3_endpoint: String, bucket: String },
 }
 
 impl Deployment {
@@ -45,15 +35,11 @@ impl Deployment {
             std::env::var("BLINDVAULT_TEST_S3_BUCKET"),
         );
         match vars {
-            (Ok(admin_url), Ok(s3_endpoint), Ok(bucket)) => Some(Self::Production {
-                admin_url,
-                s3_endpoint,
-                bucket,
-            }),
+            (Ok(admin_url), Ok(s3_endpoint), Ok(bucket)) => {
+                Some(Self::Production { admin_url, s3_endpoint, bucket })
+            }
             _ if std::env::var("BLINDVAULT_TEST_REQUIRE_ALL").is_ok_and(|v| v == "1") => {
-                panic!(
-                    "BLINDVAULT_TEST_REQUIRE_ALL=1 but Postgres/S3 are not configured; run ./scripts/test"
-                )
+                panic!("BLINDVAULT_TEST_REQUIRE_ALL=1 but Postgres/S3 are not configured; run ./scripts/test")
             }
             _ => {
                 eprintln!(
@@ -67,16 +53,10 @@ impl Deployment {
     /// Flags that put a fresh, private database and object prefix under a new app.
     pub async fn fresh_storage(&self, data_dir: &std::path::Path) -> Vec<String> {
         let mut args = vec!["--data-dir".to_owned(), data_dir.display().to_string()];
-        if let Deployment::Production {
-            admin_url,
-            s3_endpoint,
-            bucket,
-        } = self
-        {
+        if let Deployment::Production { admin_url, s3_endpoint, bucket } = self {
             let name = format!("bv_test_{}", Uuid::new_v4().simple());
-            let mut admin = sqlx::PgConnection::connect(admin_url)
-                .await
-                .expect("connect to the admin database");
+            let mut admin =
+                sqlx::PgConnection::connect(admin_url).await.expect("connect to the admin database");
             sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                 .execute(&mut admin)
                 .await
@@ -110,6 +90,8 @@ pub struct TestApp {
     pub address: String,
     /// The metadata store behind it, to check what is at rest.
     pub store: Arc<dyn MetadataStore>,
+    /// Everything behind it (vault store, blobs, sweeper), to check what is at rest.
+    pub state: AppState,
     /// The HTTP client.
     pub client: reqwest::Client,
     /// The flags it was started with (storage included), to start a sibling on the same data.
@@ -151,9 +133,7 @@ impl TestApp {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Response {
-        let mut req = self
-            .client
-            .request(method, format!("{}{}", self.address, path));
+        let mut req = self.client.request(method, format!("{}{}", self.address, path));
         if let Some(token) = token {
             req = req.bearer_auth(token);
         }
@@ -171,34 +151,33 @@ impl TestApp {
     /// Registers a new random user; returns its credentials.
     pub async fn register(&self) -> Creds {
         let creds = Creds::random();
-        let resp = self
-            .post("/api/v1/auth/register", creds.register_body())
-            .await;
-        assert_eq!(
-            resp.status(),
-            StatusCode::CREATED,
-            "{}",
-            resp.text().await.unwrap_or_default()
-        );
+        let resp = self.post("/api/v1/auth/register", creds.register_body()).await;
+        assert_eq!(resp.status(), StatusCode::CREATED, "{}", resp.text().await.unwrap_or_default());
         creds
     }
 
     /// The stored user named `username` (which must exist).
     pub async fn stored_user(&self, username: &str) -> blindvault::store::User {
-        self.store
-            .user_by_username(username)
-            .await
-            .expect("store answers")
-            .expect("user exists")
+        self.store.user_by_username(username).await.expect("store answers").expect("user exists")
     }
 
     /// `POST /auth/login` with `body`; returns the JSON answer, whatever the status.
     pub async fn login_with(&self, body: Value) -> Value {
-        self.post("/api/v1/auth/login", body)
-            .await
-            .json()
-            .await
-            .expect("json")
+        self.post("/api/v1/auth/login", body).await.json().await.expect("json")
+    }
+
+    /// Registers a user and logs in; returns the credentials and an access token with every scope.
+    pub async fn user(&self) -> (Creds, String) {
+        let creds = self.register().await;
+        let tokens = self.login(&creds).await;
+        let token = tokens["access_token"].as_str().expect("access token").to_owned();
+        (creds, token)
+    }
+
+    /// Object keys stored for `user_id` (a UUID string).
+    pub async fn objects_of(&self, user_id: &str) -> Vec<String> {
+        let user = Uuid::parse_str(user_id).expect("uuid");
+        self.state.blobs.list(&blindvault::store::user_prefix(user)).await.expect("list objects")
     }
 
     /// Logs in; returns the token response body.
@@ -211,24 +190,14 @@ impl TestApp {
 
 async fn start(deployment: Deployment, args: Vec<String>, dir: Arc<tempfile::TempDir>) -> TestApp {
     let settings = Settings::from_args(&args).expect("test settings parse");
-    let app = Application::build(settings, Migrations::Apply)
-        .await
-        .expect("app builds");
+    let app = Application::build(settings, Migrations::Apply).await.expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let store = Arc::clone(&app.state().store);
+    let state = app.state().clone();
     tokio::spawn(app.run_until_stopped(std::future::pending()));
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    TestApp {
-        address,
-        store,
-        client,
-        args,
-        dir,
-        deployment,
-    }
+    let client =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    TestApp { address, store, state, client, args, dir, deployment }
 }
 
 /// A user's credentials as a client would hold them.
@@ -282,22 +251,15 @@ pub fn rand_bytes(n: usize) -> Vec<u8> {
 /// Asserts a problem+json response with `status` and `code`; returns the body.
 pub async fn assert_problem(resp: Response, status: StatusCode, code: &str) -> Value {
     assert_eq!(resp.status(), status, "unexpected status");
-    let content_type = resp
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let content_type =
+        resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     assert_eq!(content_type, "application/problem+json");
     assert!(resp.headers().contains_key("x-request-id"));
     let body: Value = resp.json().await.expect("problem json");
     assert_eq!(body["code"], code, "{body}");
     assert_eq!(body["status"], status.as_u16());
     assert_eq!(body["type"], "about:blank");
-    assert!(
-        body["title"].is_string() && body["detail"].is_string(),
-        "{body}"
-    );
+    assert!(body["title"].is_string() && body["detail"].is_string(), "{body}");
     body
 }
 

@@ -3,9 +3,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{
-    Creds, Deployment, assert_problem, on_both_deployments, spawn_app, spawn_app_with,
-};
+use crate::helpers::{Creds, Deployment, assert_problem, on_both_deployments, spawn_app, spawn_app_with};
 
 on_both_deployments!(
     login_issues_a_token_pair,
@@ -29,25 +27,11 @@ async fn login_issues_a_token_pair(d: Deployment) {
     assert_eq!(body.as_object().unwrap().len(), 5);
 
     let token = body["access_token"].as_str().unwrap();
-    let session: Value = app
-        .call(
-            reqwest::Method::GET,
-            "/api/v1/auth/session",
-            Some(token),
-            None,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let session: Value =
+        app.call(reqwest::Method::GET, "/api/v1/auth/session", Some(token), None).await.json().await.unwrap();
     assert_eq!(session["username"], creds.username);
     let sid = uuid::Uuid::parse_str(session["session_id"].as_str().unwrap()).unwrap();
-    let stored = app
-        .store
-        .session(sid)
-        .await
-        .unwrap()
-        .expect("session at rest");
+    let stored = app.store.session(sid).await.unwrap().expect("session at rest");
     assert!(stored.revoked_at.is_none());
     assert_eq!(stored.scope, "vault:read vault:write account");
 }
@@ -59,19 +43,10 @@ async fn wrong_user_and_wrong_hash_fail_alike(d: Deployment) {
     wrong_hash.auth_hash[0] ^= 1;
     let wrong_user = Creds::random();
 
-    let a = app
-        .post("/api/v1/auth/login", wrong_hash.login_body())
-        .await;
-    assert!(
-        a.headers()["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .starts_with("Bearer")
-    );
+    let a = app.post("/api/v1/auth/login", wrong_hash.login_body()).await;
+    assert!(a.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
     let a = assert_problem(a, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
-    let b = app
-        .post("/api/v1/auth/login", wrong_user.login_body())
-        .await;
+    let b = app.post("/api/v1/auth/login", wrong_user.login_body()).await;
     let b = assert_problem(b, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
     assert_eq!(a, b, "the two failures are indistinguishable");
 }
@@ -97,24 +72,17 @@ async fn old_hashes_are_upgraded_on_login(d: Deployment) {
     assert!(before.contains("m=256,t=1,p=1"));
 
     // The operator raises the cost; the next successful login re-hashes.
-    let stronger = app
-        .sibling(&["--argon2-m-kib", "512", "--argon2-t", "2"])
-        .await;
+    let stronger = app.sibling(&["--argon2-m-kib", "512", "--argon2-t", "2"]).await;
     let mut wrong = creds.clone();
     wrong.auth_hash[5] ^= 0xff;
-    let resp = stronger
-        .post("/api/v1/auth/login", wrong.login_body())
-        .await;
+    let resp = stronger.post("/api/v1/auth/login", wrong.login_body()).await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let unchanged = app.stored_user(&creds.username).await.auth_phc;
     assert_eq!(unchanged, before, "a failed login changes nothing");
 
     stronger.login(&creds).await;
     let after = app.stored_user(&creds.username).await.auth_phc;
-    assert!(
-        after.starts_with("$argon2id$v=19$m=512,t=2,p=1$"),
-        "{after}"
-    );
+    assert!(after.starts_with("$argon2id$v=19$m=512,t=2,p=1$"), "{after}");
     stronger.login(&creds).await;
     app.login(&creds).await;
 }
@@ -159,12 +127,6 @@ async fn unknown_users_cost_the_same_argon2_work() {
     absent.sort();
     let (known, absent) = (known[3], absent[3]);
     let ratio = absent.as_secs_f64() / known.as_secs_f64();
-    assert!(
-        known > Duration::from_millis(5),
-        "the default cost really hashes ({known:?})"
-    );
-    assert!(
-        (0.5..2.0).contains(&ratio),
-        "unknown {absent:?} vs wrong hash {known:?}"
-    );
+    assert!(known > Duration::from_millis(5), "the default cost really hashes ({known:?})");
+    assert!((0.5..2.0).contains(&ratio), "unknown {absent:?} vs wrong hash {known:?}");
 }

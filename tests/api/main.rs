@@ -10,3 +10,4 @@ mod login;
 mod register;
 mod throttle;
 mod tokens;
+mod vaults_json;

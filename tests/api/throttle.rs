@@ -1,8 +1,6 @@
 use reqwest::StatusCode;
 
-use crate::helpers::{
-    Creds, Deployment, assert_problem, on_both_deployments, spawn_app, spawn_app_with,
-};
+use crate::helpers::{Creds, Deployment, assert_problem, on_both_deployments, spawn_app, spawn_app_with};
 
 on_both_deployments!(
     failed_logins_lock_the_account,
@@ -21,11 +19,7 @@ async fn failed_logins_lock_the_account(d: Deployment) {
     }
     // The 11th attempt is refused before any hashing, even with the right hash.
     let resp = app.post("/api/v1/auth/login", creds.login_body()).await;
-    let retry: u64 = resp.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=900).contains(&retry), "{retry}");
     assert_problem(resp, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
     // Another replica shares the counters.
@@ -41,9 +35,7 @@ async fn failed_logins_lock_the_address(d: Deployment) {
     let app = spawn_app_with(&d, &["--login-max-failures-per-address", "3"]).await;
     let creds = app.register().await;
     for _ in 0..3 {
-        let resp = app
-            .post("/api/v1/auth/login", Creds::random().login_body())
-            .await;
+        let resp = app.post("/api/v1/auth/login", Creds::random().login_body()).await;
         assert_problem(resp, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
     }
     let resp = app.post("/api/v1/auth/login", creds.login_body()).await;
@@ -62,44 +54,25 @@ async fn forwarded_addresses_count_only_behind_trusted_proxies(d: Deployment) {
     // Behind a trusted proxy, each forwarded client has its own budget.
     let app = spawn_app_with(
         &d,
-        &[
-            "--login-max-failures-per-address",
-            "2",
-            "--trusted-proxies",
-            "127.0.0.0/8,::1/128",
-        ],
+        &["--login-max-failures-per-address", "2", "--trusted-proxies", "127.0.0.0/8,::1/128"],
     )
     .await;
     for _ in 0..2 {
-        let resp = login_from(&app, &Creds::random(), "198.51.100.1")
-            .await
-            .unwrap();
+        let resp = login_from(&app, &Creds::random(), "198.51.100.1").await.unwrap();
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     }
-    let resp = login_from(&app, &Creds::random(), "198.51.100.1")
-        .await
-        .unwrap();
+    let resp = login_from(&app, &Creds::random(), "198.51.100.1").await.unwrap();
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
-    let resp = login_from(&app, &Creds::random(), "198.51.100.2")
-        .await
-        .unwrap();
-    assert_eq!(
-        resp.status(),
-        StatusCode::UNAUTHORIZED,
-        "another client is not locked out"
-    );
+    let resp = login_from(&app, &Creds::random(), "198.51.100.2").await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "another client is not locked out");
 
     // Without trust, X-Forwarded-For is ignored: spoofing it does not buy more attempts.
     let app = spawn_app(&d).await;
-    let app = app
-        .sibling(&["--login-max-failures-per-address", "2"])
-        .await;
+    let app = app.sibling(&["--login-max-failures-per-address", "2"]).await;
     for xff in ["203.0.113.1", "203.0.113.2"] {
         let resp = login_from(&app, &Creds::random(), xff).await.unwrap();
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     }
-    let resp = login_from(&app, &Creds::random(), "203.0.113.3")
-        .await
-        .unwrap();
+    let resp = login_from(&app, &Creds::random(), "203.0.113.3").await.unwrap();
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
 }

@@ -3,9 +3,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{
-    Deployment, TestApp, assert_problem, on_both_deployments, spawn_app, spawn_app_with,
-};
+use crate::helpers::{Deployment, TestApp, assert_problem, on_both_deployments, spawn_app, spawn_app_with};
 
 on_both_deployments!(
     session_reports_the_presented_token,
@@ -17,8 +15,7 @@ on_both_deployments!(
 );
 
 async fn session(app: &TestApp, token: &str) -> reqwest::Response {
-    app.call(Method::GET, "/api/v1/auth/session", Some(token), None)
-        .await
+    app.call(Method::GET, "/api/v1/auth/session", Some(token), None).await
 }
 
 fn access(tokens: &Value) -> &str {
@@ -48,24 +45,14 @@ async fn session_reports_the_presented_token(d: Deployment) {
     )
     .unwrap();
     let left = expires - time::OffsetDateTime::now_utc();
-    assert!(
-        left > time::Duration::minutes(14) && left <= time::Duration::minutes(15),
-        "{left}"
-    );
+    assert!(left > time::Duration::minutes(14) && left <= time::Duration::minutes(15), "{left}");
     assert_eq!(info.as_object().unwrap().len(), 5);
 }
 
 async fn missing_or_forged_tokens_are_unauthenticated(d: Deployment) {
     let app = spawn_app(&d).await;
-    let resp = app
-        .call(Method::GET, "/api/v1/auth/session", None, None)
-        .await;
-    assert!(
-        resp.headers()["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .starts_with("Bearer")
-    );
+    let resp = app.call(Method::GET, "/api/v1/auth/session", None, None).await;
+    assert!(resp.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
     assert_problem(resp, StatusCode::UNAUTHORIZED, "unauthenticated").await;
 
     let resp = session(&app, "not.a.jwt").await;
@@ -81,12 +68,7 @@ async fn missing_or_forged_tokens_are_unauthenticated(d: Deployment) {
     // A refresh token is not an access token, and the other way round.
     let resp = session(&app, foreign["refresh_token"].as_str().unwrap()).await;
     assert_problem(resp, StatusCode::UNAUTHORIZED, "unauthenticated").await;
-    let resp = app
-        .post(
-            "/api/v1/auth/refresh",
-            json!({"refresh_token": access(&foreign)}),
-        )
-        .await;
+    let resp = app.post("/api/v1/auth/refresh", json!({"refresh_token": access(&foreign)})).await;
     assert_problem(resp, StatusCode::UNAUTHORIZED, "unauthenticated").await;
 }
 
@@ -101,24 +83,14 @@ async fn refresh_rotates_and_reuse_revokes_the_session(d: Deployment) {
     let second: Value = resp.json().await.unwrap();
     assert_ne!(second["refresh_token"], first["refresh_token"]);
     assert_eq!(second["scope"], first["scope"]);
-    assert_eq!(
-        session(&app, access(&second)).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(session(&app, access(&second)).await.status(), StatusCode::OK);
 
     // The old refresh token is spent; presenting it again means theft: the whole session goes.
     let resp = app.post("/api/v1/auth/refresh", refresh_body(&first)).await;
     assert_problem(resp, StatusCode::UNAUTHORIZED, "token_revoked").await;
-    let resp = app
-        .post("/api/v1/auth/refresh", refresh_body(&second))
-        .await;
+    let resp = app.post("/api/v1/auth/refresh", refresh_body(&second)).await;
     assert_problem(resp, StatusCode::UNAUTHORIZED, "token_revoked").await;
-    assert_problem(
-        session(&app, access(&second)).await,
-        StatusCode::UNAUTHORIZED,
-        "token_revoked",
-    )
-    .await;
+    assert_problem(session(&app, access(&second)).await, StatusCode::UNAUTHORIZED, "token_revoked").await;
 
     // Other sessions of the same user are untouched.
     let other = app.login(&creds).await;
@@ -134,19 +106,11 @@ async fn concurrent_refreshes_of_one_token_let_none_through_silently(d: Deployme
     let statuses: Vec<StatusCode> = responses.iter().map(|r| r.status()).collect();
     let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
     assert_eq!(ok, 1, "exactly one rotation wins: {statuses:?}");
-    for resp in responses
-        .into_iter()
-        .filter(|r| r.status() != StatusCode::OK)
-    {
+    for resp in responses.into_iter().filter(|r| r.status() != StatusCode::OK) {
         assert_problem(resp, StatusCode::UNAUTHORIZED, "token_revoked").await;
     }
     // The losers presented a spent token, so the session is revoked for everyone.
-    assert_problem(
-        session(&app, access(&tokens)).await,
-        StatusCode::UNAUTHORIZED,
-        "token_revoked",
-    )
-    .await;
+    assert_problem(session(&app, access(&tokens)).await, StatusCode::UNAUTHORIZED, "token_revoked").await;
 }
 
 async fn logout_ends_the_session_everywhere(d: Deployment) {
@@ -154,34 +118,15 @@ async fn logout_ends_the_session_everywhere(d: Deployment) {
     let creds = app.register().await;
     let tokens = app.login(&creds).await;
     let kept = app.login(&creds).await;
-    let resp = app
-        .call(
-            Method::POST,
-            "/api/v1/auth/logout",
-            Some(access(&tokens)),
-            None,
-        )
-        .await;
+    let resp = app.call(Method::POST, "/api/v1/auth/logout", Some(access(&tokens)), None).await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
 
-    assert_problem(
-        session(&app, access(&tokens)).await,
-        StatusCode::UNAUTHORIZED,
-        "token_revoked",
-    )
-    .await;
-    let resp = app
-        .post("/api/v1/auth/refresh", refresh_body(&tokens))
-        .await;
+    assert_problem(session(&app, access(&tokens)).await, StatusCode::UNAUTHORIZED, "token_revoked").await;
+    let resp = app.post("/api/v1/auth/refresh", refresh_body(&tokens)).await;
     assert_problem(resp, StatusCode::UNAUTHORIZED, "token_revoked").await;
     // A second replica sharing the store agrees at once.
     let replica = app.sibling(&[]).await;
-    assert_problem(
-        session(&replica, access(&tokens)).await,
-        StatusCode::UNAUTHORIZED,
-        "token_revoked",
-    )
-    .await;
+    assert_problem(session(&replica, access(&tokens)).await, StatusCode::UNAUTHORIZED, "token_revoked").await;
     assert_eq!(session(&app, access(&kept)).await.status(), StatusCode::OK);
 }
 
@@ -190,25 +135,12 @@ async fn expired_access_tokens_are_refused(d: Deployment) {
     let creds = app.register().await;
     let tokens = app.login(&creds).await;
     assert_eq!(tokens["expires_in"], 1);
-    assert_eq!(
-        session(&app, access(&tokens)).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(session(&app, access(&tokens)).await.status(), StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let resp = session(&app, access(&tokens)).await;
-    assert!(
-        resp.headers()["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .contains("invalid_token")
-    );
+    assert!(resp.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
     assert_problem(resp, StatusCode::UNAUTHORIZED, "token_expired").await;
     // The refresh token still works and yields a fresh access token.
-    let fresh: Value = app
-        .post("/api/v1/auth/refresh", refresh_body(&tokens))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let fresh: Value = app.post("/api/v1/auth/refresh", refresh_body(&tokens)).await.json().await.unwrap();
     assert_eq!(session(&app, access(&fresh)).await.status(), StatusCode::OK);
 }

@@ -1,0 +1,28 @@
+//! `DELETE /api/v1/account`: erase the caller, re-confirmed with the auth hash.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+
+use super::bearer::{AccountScope, Authenticated};
+use super::error::ApiError;
+use super::extract::{ApiJson, b64};
+use super::state::AppState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct DeleteAccountRequest {
+    auth_hash: String,
+}
+
+/// Deletes the user, their sessions and all their vaults, metadata and objects.
+pub(super) async fn delete_account(
+    State(app): State<AppState>,
+    auth: Authenticated<AccountScope>,
+    ApiJson(req): ApiJson<DeleteAccountRequest>,
+) -> Result<StatusCode, ApiError> {
+    let auth_hash = b64("auth_hash", &req.auth_hash)?;
+    app.auth.confirm(&auth.principal, auth_hash).await?;
+    app.vaults.delete_account(auth.principal.user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,240 @@
+//! `/api/v1/vault`: the JSON representation of vaults, and listing.
+
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use super::bearer::{Authenticated, ReadScope, WriteScope};
+use super::error::ApiError;
+use super::extract::{ApiJson, b64, to_b64};
+use super::preconditions::{etag_header, if_match, not_modified, put_mode, quoted};
+use super::state::AppState;
+use crate::service::{VaultId, VaultWrite, WriteMode, Written};
+use crate::store::{Expect, Timestamp, Vault};
+
+/// Routes under `/api/v1/vault`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", post(create).get(list))
+        .route("/{vault_id}", get(read).put(replace).delete(remove))
+        .merge(super::content::router())
+}
+
+/// A validated `{vault_id}` path segment.
+pub struct VaultPath(pub VaultId);
+
+impl<S: Send + Sync> FromRequestParts<S> for VaultPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(raw) =
+            Path::<String>::from_request_parts(parts, state).await.map_err(|_| ApiError::not_found())?;
+        Ok(Self(VaultId::parse(&raw)?))
+    }
+}
+
+/// `VaultResponse` of the contract.
+#[derive(Serialize)]
+pub struct VaultResponse {
+    vault_id: String,
+    version: i64,
+    revision: i64,
+    etag: String,
+    size: i64,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl From<&Vault> for VaultResponse {
+    fn from(v: &Vault) -> Self {
+        Self {
+            vault_id: v.vault_id.clone(),
+            version: v.version,
+            revision: v.revision,
+            etag: quoted(&v.etag),
+            size: v.size,
+            created_at: v.created_at,
+            updated_at: v.updated_at,
+        }
+    }
+}
+
+/// The answer to a committed write: 201 with `Location` when it created the vault, else 200;
+/// `ETag` of the new revision either way.
+pub fn written(w: &Written) -> Response {
+    let status = if w.created { StatusCode::CREATED } else { StatusCode::OK };
+    let mut response = (status, Json(VaultResponse::from(&w.vault))).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::ETAG, etag_header(&w.vault.etag));
+    if w.created {
+        if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/vault/{}", w.vault.vault_id)) {
+            headers.insert(header::LOCATION, location);
+        }
+    }
+    response
+}
+
+/// `304 Not Modified` with the current `ETag`.
+pub fn not_modified_response(etag: &str) -> Response {
+    (StatusCode::NOT_MODIFIED, [(header::ETAG, etag_header(etag))]).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateRequest {
+    vault_id: String,
+    ciphertext: String,
+    iv: String,
+    salt: String,
+    version: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplaceRequest {
+    ciphertext: String,
+    iv: String,
+    salt: String,
+    version: Option<i64>,
+}
+
+struct Body {
+    ciphertext: Vec<u8>,
+    iv: Vec<u8>,
+    salt: Vec<u8>,
+    version: i64,
+}
+
+impl Body {
+    fn decode(ciphertext: &str, iv: &str, salt: &str, version: Option<i64>) -> Result<Self, ApiError> {
+        Ok(Self {
+            ciphertext: b64("ciphertext", ciphertext)?,
+            iv: b64("iv", iv)?,
+            salt: b64("salt", salt)?,
+            version: version.unwrap_or(1),
+        })
+    }
+}
+
+async fn write_json(
+    app: &AppState,
+    user: uuid::Uuid,
+    id: VaultId,
+    mode: WriteMode,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let len = body.ciphertext.len() as u64;
+    let chunk = Ok::<_, std::convert::Infallible>(Bytes::from(body.ciphertext));
+    let write = VaultWrite {
+        user,
+        id,
+        mode,
+        iv: body.iv,
+        salt: body.salt,
+        version: body.version,
+        body: futures::stream::once(async move { chunk }),
+        declared_len: Some(len),
+        inline: true,
+    };
+    Ok(written(&app.vaults.write(write).await?))
+}
+
+async fn create(
+    State(app): State<AppState>,
+    auth: Authenticated<WriteScope>,
+    ApiJson(req): ApiJson<CreateRequest>,
+) -> Result<Response, ApiError> {
+    let id = VaultId::parse(&req.vault_id)?;
+    let body = Body::decode(&req.ciphertext, &req.iv, &req.salt, req.version)?;
+    write_json(&app, auth.principal.user_id, id, WriteMode::CreateOrSame, body).await
+}
+
+async fn replace(
+    State(app): State<AppState>,
+    auth: Authenticated<WriteScope>,
+    VaultPath(id): VaultPath,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<ReplaceRequest>,
+) -> Result<Response, ApiError> {
+    let mode = put_mode(&headers)?;
+    let body = Body::decode(&req.ciphertext, &req.iv, &req.salt, req.version)?;
+    write_json(&app, auth.principal.user_id, id, mode, body).await
+}
+
+#[derive(Serialize)]
+struct FullVault {
+    #[serde(flatten)]
+    meta: VaultResponse,
+    ciphertext: Option<String>,
+    iv: String,
+    salt: String,
+    content_url: String,
+}
+
+async fn read(
+    State(app): State<AppState>,
+    auth: Authenticated<ReadScope>,
+    VaultPath(id): VaultPath,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let vault = app.vaults.get(auth.principal.user_id, &id).await?;
+    if not_modified(&headers, &vault.etag)? {
+        return Ok(not_modified_response(&vault.etag));
+    }
+    let ciphertext = app.vaults.inline_body(&vault).await?.map(|b| to_b64(&b));
+    let body = FullVault {
+        meta: VaultResponse::from(&vault),
+        ciphertext,
+        iv: to_b64(&vault.iv),
+        salt: to_b64(&vault.salt),
+        content_url: format!("/api/v1/vault/{}/content", vault.vault_id),
+    };
+    let mut response = Json(body).into_response();
+    response.headers_mut().insert(header::ETAG, etag_header(&vault.etag));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    Ok(response)
+}
+
+async fn remove(
+    State(app): State<AppState>,
+    auth: Authenticated<WriteScope>,
+    VaultPath(id): VaultPath,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let expect = if_match(&headers)?.unwrap_or(Expect::Any);
+    app.vaults.delete(auth.principal.user_id, &id, &expect).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ListResponse {
+    items: Vec<VaultResponse>,
+    next_cursor: Option<String>,
+}
+
+async fn list(
+    State(app): State<AppState>,
+    auth: Authenticated<ReadScope>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<ListResponse>, ApiError> {
+    let Query(query) = query
+        .map_err(|_| ApiError::invalid_field("the query accepts `limit` (1 to 1000) and `cursor` only"))?;
+    let page =
+        app.vaults.list(auth.principal.user_id, query.cursor.as_deref(), query.limit.unwrap_or(50)).await?;
+    Ok(Json(ListResponse {
+        items: page.items.iter().map(VaultResponse::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}

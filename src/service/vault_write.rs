@@ -1,0 +1,208 @@
+//! Vault writes: stream to a fresh object, then compare-and-swap the metadata in one
+//! transaction. A failure anywhere leaves the vault at its previous revision.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::Stream;
+use uuid::Uuid;
+
+use super::vaults::VaultService;
+use super::{ServiceError, VaultId};
+use crate::store::{
+    BlobStoreError, BoxError, ChangeOutcome, CreateOutcome, Expect, NewRevision, Timestamp, Vault, object_key,
+};
+
+/// How a write relates to what exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteMode {
+    /// `POST`: create; repeating an identical create succeeds, other content is `vault_exists`.
+    CreateOrSame,
+    /// `If-None-Match: *`: create only; an existing vault fails the precondition.
+    CreateOnly,
+    /// `If-Match`: replace the expected revision.
+    Replace(Expect),
+}
+
+/// One write request, decoded.
+pub struct VaultWrite<S> {
+    /// Owner.
+    pub user: Uuid,
+    /// Which vault.
+    pub id: VaultId,
+    /// Create or replace.
+    pub mode: WriteMode,
+    /// Opaque IV, 8..64 bytes.
+    pub iv: Vec<u8>,
+    /// Opaque salt, 8..64 bytes.
+    pub salt: Vec<u8>,
+    /// Client format version, at least 1.
+    pub version: i64,
+    /// The ciphertext.
+    pub body: S,
+    /// `Content-Length`, when the client sent one.
+    pub declared_len: Option<u64>,
+    /// Whether this came as JSON (and so is held to the JSON size limit).
+    pub inline: bool,
+}
+
+/// A committed write.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// The vault as it now is.
+    pub vault: Vault,
+    /// Whether the write created it.
+    pub created: bool,
+}
+
+impl VaultService {
+    /// Stores a new revision. Exactly one of several writers expecting the same revision wins;
+    /// the others get `PreconditionFailed` and their uploads are deleted.
+    pub async fn write<S, E>(&self, w: VaultWrite<S>) -> Result<Written, ServiceError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: Into<BoxError>,
+    {
+        check_opaque("iv", &w.iv)?;
+        check_opaque("salt", &w.salt)?;
+        if w.version < 1 {
+            return Err(ServiceError::invalid("version", "must be at least 1"));
+        }
+        let size_limit = if w.inline { self.limits.max_json_bytes } else { self.limits.max_vault_bytes };
+        let limit = self.room(w.user, &w.id, &w.mode, size_limit).await?;
+        if let Some(len) = w.declared_len {
+            if len > size_limit {
+                return Err(ServiceError::TooLarge { limit: size_limit });
+            }
+            if len > limit {
+                return Err(ServiceError::QuotaExceeded { what: "bytes" });
+            }
+        }
+
+        let etag = new_etag();
+        let key = object_key(w.user, &etag);
+        let started = Timestamp::now();
+        self.store.begin_upload(&key, w.user, started.plus(self.timing.upload_timeout)).await?;
+        let put = match self.blobs.put_stream(&key, w.body, limit).await {
+            Ok(put) => put,
+            Err(err) => {
+                self.discard(&key).await;
+                return Err(match err {
+                    BlobStoreError::TooLarge { .. } if limit < size_limit => {
+                        ServiceError::QuotaExceeded { what: "bytes" }
+                    }
+                    other => other.into(),
+                });
+            }
+        };
+        let now = Timestamp::now();
+        let rev = NewRevision {
+            user_id: w.user,
+            vault_id: w.id.to_string(),
+            etag,
+            version: w.version,
+            size: put.size as i64,
+            sha256: put.sha256.to_vec(),
+            iv: w.iv,
+            salt: w.salt,
+            now,
+            old_object_delete_after: now.plus(self.timing.delete_grace),
+        };
+        let result = self.commit(&rev, &w.mode).await;
+        match &result {
+            Ok(written) if written.vault.etag == rev.etag => {
+                tracing::info!(user_id = %w.user, revision = written.vault.revision, size = rev.size, "vault written");
+            }
+            _ => self.discard(&key).await,
+        }
+        result
+    }
+
+    async fn commit(&self, rev: &NewRevision, mode: &WriteMode) -> Result<Written, ServiceError> {
+        let lost = || ServiceError::Unavailable("the upload outlived BLINDVAULT_UPLOAD_TIMEOUT".into());
+        match mode {
+            WriteMode::CreateOrSame | WriteMode::CreateOnly => match self.store.commit_create(rev).await? {
+                CreateOutcome::Created(vault) => Ok(Written { vault, created: true }),
+                CreateOutcome::Exists(vault) if *mode == WriteMode::CreateOnly => {
+                    Err(ServiceError::PreconditionFailed { current: Some(vault.etag) })
+                }
+                CreateOutcome::Exists(vault) if same_content(&vault, rev) => {
+                    Ok(Written { vault, created: false })
+                }
+                CreateOutcome::Exists(_) => Err(ServiceError::VaultExists),
+                CreateOutcome::UploadLost => Err(lost()),
+            },
+            WriteMode::Replace(expect) => match self.store.commit_replace(rev, expect).await? {
+                ChangeOutcome::Done(Some(vault)) => Ok(Written { vault, created: false }),
+                ChangeOutcome::Done(None) => Err(ServiceError::internal("replace returned no revision")),
+                ChangeOutcome::Mismatch(current) => Err(ServiceError::PreconditionFailed { current }),
+                ChangeOutcome::UploadLost => Err(lost()),
+            },
+        }
+    }
+
+    /// The most bytes this write may store: the size limit, or less when a byte quota is
+    /// nearer. A create past the vault-count quota is refused here.
+    async fn room(
+        &self,
+        user: Uuid,
+        id: &VaultId,
+        mode: &WriteMode,
+        size_limit: u64,
+    ) -> Result<u64, ServiceError> {
+        if self.limits.quota_bytes.is_none() && self.limits.quota_vaults.is_none() {
+            return Ok(size_limit);
+        }
+        let usage = self.store.usage(user).await?;
+        let existing = self.store.vault(user, id.as_str()).await?;
+        let creates = matches!(mode, WriteMode::CreateOrSame | WriteMode::CreateOnly);
+        if let (Some(max), None, true) = (self.limits.quota_vaults, &existing, creates) {
+            if usage.vaults as u64 >= max {
+                return Err(ServiceError::QuotaExceeded { what: "vaults" });
+            }
+        }
+        let Some(quota) = self.limits.quota_bytes else { return Ok(size_limit) };
+        let freed = match mode {
+            WriteMode::Replace(_) => existing.map_or(0, |v| v.size as u64),
+            _ => 0,
+        };
+        let room = quota.saturating_sub(usage.bytes as u64).saturating_add(freed);
+        Ok(room.min(size_limit))
+    }
+
+    /// Deletes an upload that will not commit; if that fails, the sweeper finds it later.
+    async fn discard(&self, key: &str) {
+        match self.blobs.delete(key).await {
+            Ok(()) => {
+                if let Err(e) = self.store.forget_object(key).await {
+                    tracing::warn!(error = %e, "discarded upload stays queued for the sweeper");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "discarding an upload failed; the sweeper will retry"),
+        }
+    }
+}
+
+fn same_content(vault: &Vault, rev: &NewRevision) -> bool {
+    vault.sha256 == rev.sha256
+        && vault.size == rev.size
+        && vault.iv == rev.iv
+        && vault.salt == rev.salt
+        && vault.version == rev.version
+}
+
+fn check_opaque(field: &'static str, value: &[u8]) -> Result<(), ServiceError> {
+    if (8..=64).contains(&value.len()) {
+        Ok(())
+    } else {
+        Err(ServiceError::invalid(field, "must be 8 to 64 bytes"))
+    }
+}
+
+/// 128 random bits, hex: the etag of a new revision and the name of its object.
+fn new_etag() -> String {
+    rand::random::<[u8; 16]>().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// How long the sweeper's lease on a queue entry lasts.
+pub const SWEEP_LEASE: Duration = Duration::from_secs(300);

@@ -1,0 +1,149 @@
+//! Vaults: reads, listing, deletion and account erasure. Writes are in `vault_write.rs`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
+use futures::TryStreamExt;
+use uuid::Uuid;
+
+use super::{ServiceError, VaultId};
+use crate::store::{
+    BlobRead, BlobStore, ByteRange, ChangeOutcome, Expect, Timestamp, Vault, VaultStore, user_prefix,
+};
+
+/// Size limits and quotas.
+#[derive(Debug, Clone, Copy)]
+pub struct VaultLimits {
+    /// Largest vault written or read inline as JSON.
+    pub max_json_bytes: u64,
+    /// Largest vault at all.
+    pub max_vault_bytes: u64,
+    /// Most ciphertext bytes per user, if limited.
+    pub quota_bytes: Option<u64>,
+    /// Most vaults per user, if limited.
+    pub quota_vaults: Option<u64>,
+}
+
+/// How long objects wait before deletion.
+#[derive(Debug, Clone, Copy)]
+pub struct VaultTiming {
+    /// A replaced or deleted revision's object is kept this long for readers still streaming it.
+    pub delete_grace: Duration,
+    /// An upload that has not committed after this long is abandoned and swept.
+    pub upload_timeout: Duration,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// Vaults in id order.
+    pub items: Vec<Vault>,
+    /// Where the next page starts; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Vault rules over a [`VaultStore`] and a [`BlobStore`].
+pub struct VaultService {
+    pub(super) store: Arc<dyn VaultStore>,
+    pub(super) blobs: BlobStore,
+    pub(super) limits: VaultLimits,
+    pub(super) timing: VaultTiming,
+}
+
+impl VaultService {
+    /// The service.
+    pub fn new(
+        store: Arc<dyn VaultStore>,
+        blobs: BlobStore,
+        limits: VaultLimits,
+        timing: VaultTiming,
+    ) -> Self {
+        Self { store, blobs, limits, timing }
+    }
+
+    /// The configured limits.
+    pub fn limits(&self) -> VaultLimits {
+        self.limits
+    }
+
+    /// The user's vault, or `NotFound` (also for another user's).
+    pub async fn get(&self, user: Uuid, id: &VaultId) -> Result<Vault, ServiceError> {
+        self.store.vault(user, id.as_str()).await?.ok_or(ServiceError::NotFound)
+    }
+
+    /// The ciphertext of a vault small enough for JSON; `None` when it is larger.
+    pub async fn inline_body(&self, vault: &Vault) -> Result<Option<Bytes>, ServiceError> {
+        if vault.size as u64 > self.limits.max_json_bytes {
+            return Ok(None);
+        }
+        if vault.size == 0 {
+            return Ok(Some(Bytes::new()));
+        }
+        let read = self.open(vault, None).await?;
+        let parts: Vec<Bytes> = read.body.try_collect().await?;
+        Ok(Some(Bytes::from(parts.concat())))
+    }
+
+    /// Streams a vault's ciphertext, or the `range` of it (already checked against its size).
+    pub async fn open(&self, vault: &Vault, range: Option<ByteRange>) -> Result<BlobRead, ServiceError> {
+        let key = crate::store::object_key(vault.user_id, &vault.etag);
+        Ok(self.blobs.get(&key, range).await?)
+    }
+
+    /// A page of the user's vaults after `cursor`.
+    pub async fn list(&self, user: Uuid, cursor: Option<&str>, limit: u32) -> Result<Page, ServiceError> {
+        if !(1..=1000).contains(&limit) {
+            return Err(ServiceError::invalid("limit", "must be between 1 and 1000"));
+        }
+        let after = match cursor {
+            None => String::new(),
+            Some(c) => URL_SAFE_NO_PAD
+                .decode(c)
+                .ok()
+                .and_then(|raw| String::from_utf8(raw).ok())
+                .filter(|id| VaultId::parse(id).is_ok())
+                .ok_or_else(|| ServiceError::invalid("cursor", "is not a cursor this server issued"))?,
+        };
+        let mut items = self.store.list_vaults(user, &after, i64::from(limit) + 1).await?;
+        let next_cursor = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|v| URL_SAFE_NO_PAD.encode(v.vault_id.as_bytes()))
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    /// Deletes a vault if it is at the expected revision; its object goes after the grace period.
+    pub async fn delete(&self, user: Uuid, id: &VaultId, expect: &Expect) -> Result<(), ServiceError> {
+        let delete_after = Timestamp::now().plus(self.timing.delete_grace);
+        match self.store.delete_vault(user, id.as_str(), expect, delete_after).await? {
+            ChangeOutcome::Done(_) => Ok(()),
+            ChangeOutcome::Mismatch(None) => Err(ServiceError::NotFound),
+            ChangeOutcome::Mismatch(current) => Err(ServiceError::PreconditionFailed { current }),
+            ChangeOutcome::UploadLost => Err(ServiceError::internal("delete reported a lost upload")),
+        }
+    }
+
+    /// Erases the user: account, sessions, vault metadata, and every stored object. Objects
+    /// that cannot be deleted now stay queued for the sweeper.
+    pub async fn delete_account(&self, user: Uuid) -> Result<(), ServiceError> {
+        let keys = self.store.delete_account(user, Timestamp::now()).await?;
+        let strays = self.blobs.list(&user_prefix(user)).await.unwrap_or_default();
+        let mut left = 0usize;
+        for key in keys.iter().chain(strays.iter()) {
+            match self.blobs.delete(key).await {
+                Ok(()) => self.store.forget_object(key).await?,
+                Err(e) => {
+                    left += 1;
+                    tracing::warn!(error = %e, "object of a deleted account left for the sweeper");
+                }
+            }
+        }
+        tracing::info!(user_id = %user, objects = keys.len(), left, "account deleted");
+        Ok(())
+    }
+}

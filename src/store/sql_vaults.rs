@@ -1,0 +1,271 @@
+//! The vault SQL that Postgres and SQLite share (see `sql.rs` for why one body serves both).
+
+/// Columns of `vaults`, in [`Vault`](super::Vault) field order.
+macro_rules! vault_columns {
+    () => {
+        "user_id, vault_id, etag, revision, version, size, sha256, iv, salt, created_at, updated_at"
+    };
+}
+
+/// Implements [`VaultStore`](super::VaultStore) for `$store` on engine `$db`. The backend
+/// provides `async fn try_sweep_lock(tx) -> Result<bool, StoreError>`.
+macro_rules! impl_vault_store {
+    ($store:ty, $db:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::store::VaultStore for $store {
+            async fn vault(&self, user: Uuid, vault_id: &str) -> Result<Option<Vault>, StoreError> {
+                Ok(select_vault(&self.pool, user, vault_id).await?)
+            }
+
+            async fn list_vaults(&self, user: Uuid, after: &str, limit: i64) -> Result<Vec<Vault>, StoreError> {
+                Ok(sqlx::query_as::<_, Vault>(concat!(
+                    "SELECT ",
+                    $crate::store::sql_vaults::vault_columns!(),
+                    " FROM vaults WHERE user_id = $1 AND vault_id > $2 ORDER BY vault_id LIMIT $3"
+                ))
+                .bind(user)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn usage(&self, user: Uuid) -> Result<Usage, StoreError> {
+                Ok(sqlx::query_as::<_, Usage>(
+                    "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) AS bytes, COUNT(*) AS vaults \
+                     FROM vaults WHERE user_id = $1",
+                )
+                .bind(user)
+                .fetch_one(&self.pool)
+                .await?)
+            }
+
+            async fn begin_upload(&self, key: &str, user: Uuid, abandon_after: Timestamp) -> Result<(), StoreError> {
+                enqueue_object(&self.pool, key, user, abandon_after, Timestamp::now()).await
+            }
+
+            async fn forget_object(&self, key: &str) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM pending_objects WHERE object_key = $1")
+                    .bind(key)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn commit_create(&self, rev: &NewRevision) -> Result<CreateOutcome, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                if !claim_upload(&mut *tx, rev).await? {
+                    return Ok(CreateOutcome::UploadLost);
+                }
+                let created = sqlx::query_as::<_, Vault>(concat!(
+                    "INSERT INTO vaults (user_id, vault_id, etag, revision, version, size, sha256, iv, salt, \
+                     created_at, updated_at) VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $9) \
+                     ON CONFLICT (user_id, vault_id) DO NOTHING RETURNING ",
+                    $crate::store::sql_vaults::vault_columns!()
+                ))
+                .bind(rev.user_id)
+                .bind(&rev.vault_id)
+                .bind(&rev.etag)
+                .bind(rev.version)
+                .bind(rev.size)
+                .bind(&rev.sha256)
+                .bind(&rev.iv)
+                .bind(&rev.salt)
+                .bind(rev.now)
+                .fetch_optional(&mut *tx)
+                .await?;
+                match created {
+                    Some(vault) => {
+                        tx.commit().await?;
+                        Ok(CreateOutcome::Created(vault))
+                    }
+                    None => {
+                        let existing = select_vault(&mut *tx, rev.user_id, &rev.vault_id).await?;
+                        drop(tx);
+                        match existing {
+                            Some(vault) => Ok(CreateOutcome::Exists(vault)),
+                            // Deleted between the insert and the read: report it as a lost race.
+                            None => Ok(CreateOutcome::UploadLost),
+                        }
+                    }
+                }
+            }
+
+            async fn commit_replace(&self, rev: &NewRevision, expect: &Expect) -> Result<ChangeOutcome, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                if !claim_upload(&mut *tx, rev).await? {
+                    return Ok(ChangeOutcome::UploadLost);
+                }
+                let current = select_vault(&mut *tx, rev.user_id, &rev.vault_id).await?;
+                let expected = match (expect, &current) {
+                    (_, None) => return Ok(ChangeOutcome::Mismatch(None)),
+                    (Expect::Any, Some(v)) => v.etag.clone(),
+                    (Expect::Etag(e), Some(v)) if *e == v.etag => e.clone(),
+                    (Expect::Etag(_), Some(v)) => return Ok(ChangeOutcome::Mismatch(Some(v.etag.clone()))),
+                };
+                let replaced = sqlx::query_as::<_, Vault>(concat!(
+                    "UPDATE vaults SET etag = $1, revision = revision + 1, version = $2, size = $3, \
+                     sha256 = $4, iv = $5, salt = $6, updated_at = $7 \
+                     WHERE user_id = $8 AND vault_id = $9 AND etag = $10 RETURNING ",
+                    $crate::store::sql_vaults::vault_columns!()
+                ))
+                .bind(&rev.etag)
+                .bind(rev.version)
+                .bind(rev.size)
+                .bind(&rev.sha256)
+                .bind(&rev.iv)
+                .bind(&rev.salt)
+                .bind(rev.now)
+                .bind(rev.user_id)
+                .bind(&rev.vault_id)
+                .bind(&expected)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(vault) = replaced else {
+                    // Another writer committed between our read and our update.
+                    drop(tx);
+                    let now = select_vault(&self.pool, rev.user_id, &rev.vault_id).await?;
+                    return Ok(ChangeOutcome::Mismatch(now.map(|v| v.etag)));
+                };
+                let old_key = $crate::store::object_key(rev.user_id, &expected);
+                enqueue_object(&mut *tx, &old_key, rev.user_id, rev.old_object_delete_after, rev.now).await?;
+                tx.commit().await?;
+                Ok(ChangeOutcome::Done(Some(vault)))
+            }
+
+            async fn delete_vault(
+                &self,
+                user: Uuid,
+                vault_id: &str,
+                expect: &Expect,
+                delete_after: Timestamp,
+            ) -> Result<ChangeOutcome, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let wanted = match expect {
+                    Expect::Any => None,
+                    Expect::Etag(e) => Some(e.as_str()),
+                };
+                let deleted: Option<String> = sqlx::query_scalar(
+                    "DELETE FROM vaults WHERE user_id = $1 AND vault_id = $2 AND etag = COALESCE($3, etag) \
+                     RETURNING etag",
+                )
+                .bind(user)
+                .bind(vault_id)
+                .bind(wanted)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(etag) = deleted else {
+                    let current = select_vault(&mut *tx, user, vault_id).await?;
+                    return Ok(ChangeOutcome::Mismatch(current.map(|v| v.etag)));
+                };
+                let key = $crate::store::object_key(user, &etag);
+                enqueue_object(&mut *tx, &key, user, delete_after, Timestamp::now()).await?;
+                tx.commit().await?;
+                Ok(ChangeOutcome::Done(None))
+            }
+
+            async fn delete_account(&self, user: Uuid, now: Timestamp) -> Result<Vec<String>, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("UPDATE users SET updated_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(user)
+                    .execute(&mut *tx)
+                    .await?;
+                let etags: Vec<String> = sqlx::query_scalar("SELECT etag FROM vaults WHERE user_id = $1")
+                    .bind(user)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let keys: Vec<String> = etags.iter().map(|e| $crate::store::object_key(user, e)).collect();
+                for key in &keys {
+                    enqueue_object(&mut *tx, key, user, now, now).await?;
+                }
+                sqlx::query("DELETE FROM users WHERE id = $1").bind(user).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(keys)
+            }
+
+            async fn claim_expired_objects(
+                &self,
+                now: Timestamp,
+                lease_until: Timestamp,
+                limit: i64,
+            ) -> Result<Vec<String>, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                if !Self::try_sweep_lock(&mut tx).await? {
+                    return Ok(Vec::new());
+                }
+                let keys: Vec<String> = sqlx::query_scalar(
+                    "UPDATE pending_objects SET lease_until = $1 WHERE object_key IN \
+                     (SELECT object_key FROM pending_objects WHERE delete_after <= $2 \
+                      AND (lease_until IS NULL OR lease_until <= $2) \
+                      ORDER BY delete_after LIMIT $3) RETURNING object_key",
+                )
+                .bind(lease_until)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(keys)
+            }
+        }
+
+        async fn select_vault<'e, E>(executor: E, user: Uuid, vault_id: &str) -> Result<Option<Vault>, sqlx::Error>
+        where
+            E: sqlx::Executor<'e, Database = $db>,
+        {
+            sqlx::query_as::<_, Vault>(concat!(
+                "SELECT ",
+                $crate::store::sql_vaults::vault_columns!(),
+                " FROM vaults WHERE user_id = $1 AND vault_id = $2"
+            ))
+            .bind(user)
+            .bind(vault_id)
+            .fetch_optional(executor)
+            .await
+        }
+
+        async fn enqueue_object<'e, E>(
+            executor: E,
+            key: &str,
+            user: Uuid,
+            delete_after: Timestamp,
+            now: Timestamp,
+        ) -> Result<(), StoreError>
+        where
+            E: sqlx::Executor<'e, Database = $db>,
+        {
+            sqlx::query(
+                "INSERT INTO pending_objects (object_key, user_id, delete_after, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (object_key) DO UPDATE SET delete_after = excluded.delete_after, lease_until = NULL",
+            )
+            .bind(key)
+            .bind(user)
+            .bind(delete_after)
+            .bind(now)
+            .execute(executor)
+            .await?;
+            Ok(())
+        }
+
+        /// Takes the upload's queue entry: from now on the object belongs to the vault. False
+        /// when the upload is overdue or the sweeper has leased it as abandoned.
+        async fn claim_upload<'e, E>(executor: E, rev: &NewRevision) -> Result<bool, StoreError>
+        where
+            E: sqlx::Executor<'e, Database = $db>,
+        {
+            let key = $crate::store::object_key(rev.user_id, &rev.etag);
+            let claimed = sqlx::query(
+                "DELETE FROM pending_objects WHERE object_key = $1 AND delete_after > $2 AND lease_until IS NULL",
+            )
+                .bind(key)
+                .bind(rev.now)
+                .execute(executor)
+                .await?
+                .rows_affected();
+            Ok(claimed == 1)
+        }
+    };
+}
+
+pub(crate) use {impl_vault_store, vault_columns};

@@ -1,0 +1,158 @@
+//! Vault metadata: records, the [`VaultStore`] trait, and the object-key scheme.
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use super::{StoreError, Timestamp};
+
+/// The object key of a vault revision. Every write makes a new etag, so a key is never reused
+/// and an upload never touches the object that readers are streaming.
+pub fn object_key(user: Uuid, etag: &str) -> String {
+    format!("vaults/{}/{etag}", user.simple())
+}
+
+/// The key prefix of all of a user's objects.
+pub fn user_prefix(user: Uuid) -> String {
+    format!("vaults/{}", user.simple())
+}
+
+/// One vault's current revision, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Vault {
+    /// Owner.
+    pub user_id: Uuid,
+    /// Client-chosen id, unique per user.
+    pub vault_id: String,
+    /// Strong validator of this revision (unquoted).
+    pub etag: String,
+    /// 1 on create, +1 on every replace.
+    pub revision: i64,
+    /// The client's format version.
+    pub version: i64,
+    /// Ciphertext bytes.
+    pub size: i64,
+    /// SHA-256 of the ciphertext.
+    pub sha256: Vec<u8>,
+    /// Opaque IV.
+    pub iv: Vec<u8>,
+    /// Opaque salt.
+    pub salt: Vec<u8>,
+    /// First revision's time.
+    pub created_at: Timestamp,
+    /// This revision's time.
+    pub updated_at: Timestamp,
+}
+
+/// A revision whose object is uploaded and that is ready to commit.
+#[derive(Debug, Clone)]
+pub struct NewRevision {
+    /// Owner.
+    pub user_id: Uuid,
+    /// Vault id.
+    pub vault_id: String,
+    /// The new etag (its object is at [`object_key`]).
+    pub etag: String,
+    /// Client format version.
+    pub version: i64,
+    /// Ciphertext bytes.
+    pub size: i64,
+    /// SHA-256 of the ciphertext.
+    pub sha256: Vec<u8>,
+    /// IV.
+    pub iv: Vec<u8>,
+    /// Salt.
+    pub salt: Vec<u8>,
+    /// Commit time.
+    pub now: Timestamp,
+    /// When a replaced object may be deleted.
+    pub old_object_delete_after: Timestamp,
+}
+
+/// What a create commit did.
+#[derive(Debug, Clone)]
+pub enum CreateOutcome {
+    /// The vault now exists with this revision.
+    Created(Vault),
+    /// A vault with that id already exists (as given); nothing changed.
+    Exists(Vault),
+    /// The upload's queue entry was gone (swept as abandoned); nothing changed.
+    UploadLost,
+}
+
+/// What a replace or delete commit did.
+#[derive(Debug, Clone)]
+pub enum ChangeOutcome {
+    /// Done; for a replace, the new revision.
+    Done(Option<Vault>),
+    /// The vault's etag is not the expected one: its current etag, or `None` if it is absent.
+    Mismatch(Option<String>),
+    /// The upload's queue entry was gone; nothing changed.
+    UploadLost,
+}
+
+/// Which revision a replace or delete expects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// Whatever revision exists (`If-Match: *`, or a delete without `If-Match`).
+    Any,
+    /// This etag.
+    Etag(String),
+}
+
+/// A user's storage use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct Usage {
+    /// Ciphertext bytes over all vaults.
+    pub bytes: i64,
+    /// Number of vaults.
+    pub vaults: i64,
+}
+
+/// Vault metadata and the object-deletion queue. Compare-and-swap happens here, in one
+/// transaction per commit, so correctness never depends on the object store's conditionals.
+#[async_trait]
+pub trait VaultStore: Send + Sync + 'static {
+    /// The vault, if the user has one with that id.
+    async fn vault(&self, user: Uuid, vault_id: &str) -> Result<Option<Vault>, StoreError>;
+
+    /// Up to `limit` vaults of the user with ids after `after`, ordered by id (bytewise).
+    async fn list_vaults(&self, user: Uuid, after: &str, limit: i64) -> Result<Vec<Vault>, StoreError>;
+
+    /// Bytes and vaults the user holds.
+    async fn usage(&self, user: Uuid) -> Result<Usage, StoreError>;
+
+    /// Records an upload about to start, so that a crash leaves a trace for the sweeper.
+    async fn begin_upload(&self, key: &str, user: Uuid, abandon_after: Timestamp) -> Result<(), StoreError>;
+
+    /// Forgets a queue entry whose object is deleted.
+    async fn forget_object(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Commits a new vault (fails over to `Exists` on an existing id).
+    async fn commit_create(&self, rev: &NewRevision) -> Result<CreateOutcome, StoreError>;
+
+    /// Commits a replace if the vault is at the expected revision; the replaced object is
+    /// queued for deletion after the grace period.
+    async fn commit_replace(&self, rev: &NewRevision, expect: &Expect) -> Result<ChangeOutcome, StoreError>;
+
+    /// Deletes a vault if it is at the expected revision, queuing its object.
+    async fn delete_vault(
+        &self,
+        user: Uuid,
+        vault_id: &str,
+        expect: &Expect,
+        delete_after: Timestamp,
+    ) -> Result<ChangeOutcome, StoreError>;
+
+    /// Deletes the user with sessions and vaults; their objects are queued for deletion now.
+    /// Returns the queued keys.
+    async fn delete_account(&self, user: Uuid, now: Timestamp) -> Result<Vec<String>, StoreError>;
+
+    /// Leases up to `limit` queue entries whose time has come, until `lease_until`, and returns
+    /// their keys. Only one replica sweeps at a time.
+    async fn claim_expired_objects(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError>;
+}
