@@ -11,7 +11,7 @@ use futures::TryStreamExt;
 use super::bearer::{Authenticated, ReadScope, WriteScope};
 use super::error::ApiError;
 use super::extract::{b64, to_b64};
-use super::preconditions::{byte_range, etag_header, not_modified, put_mode};
+use super::preconditions::{byte_range, etag_header, not_modified, put_mode, single};
 use super::state::AppState;
 use super::vaults::{VaultPath, not_modified_response, written};
 use crate::service::{ServiceError, VaultWrite};
@@ -28,15 +28,9 @@ pub fn router() -> Router<AppState> {
 }
 
 fn required<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<&'a str, ApiError> {
-    headers
-        .get(name)
-        .ok_or_else(|| {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_header", format!("{name} is required"))
-        })?
-        .to_str()
-        .map_err(|_| {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_header", format!("{name} is not visible ASCII"))
-        })
+    single(headers, name)?.ok_or_else(|| {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_header", format!("{name} is required"))
+    })
 }
 
 async fn upload(
@@ -46,7 +40,7 @@ async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let content_type = single(&headers, &header::CONTENT_TYPE)?.unwrap_or_default();
     if content_type.split(';').next().map(str::trim) != Some(OCTET_STREAM) {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -57,18 +51,9 @@ async fn upload(
     let mode = put_mode(&headers)?;
     let iv = b64("X-Vault-Iv", required(&headers, &X_VAULT_IV)?)?;
     let salt = b64("X-Vault-Salt", required(&headers, &X_VAULT_SALT)?)?;
-    let version = match headers.get(&X_VAULT_VERSION) {
-        None => 1,
-        Some(v) => v.to_str().ok().and_then(|v| v.trim().parse::<i64>().ok()).ok_or_else(|| {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_header", "X-Vault-Version is not an integer")
-        })?,
-    };
-    let declared_len = match headers.get(header::CONTENT_LENGTH) {
-        None => None,
-        Some(v) => Some(v.to_str().ok().and_then(|v| v.parse::<u64>().ok()).ok_or_else(|| {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_header", "Content-Length is not a number")
-        })?),
-    };
+    let version = number::<i64>(&headers, &X_VAULT_VERSION)?.unwrap_or(1);
+    let declared_len = number::<u64>(&headers, &header::CONTENT_LENGTH)?;
+    let body = Shared::new(body.into_data_stream());
     let write = VaultWrite {
         user: auth.principal.user_id,
         id,
@@ -76,11 +61,68 @@ async fn upload(
         iv,
         salt,
         version,
-        body: body.into_data_stream(),
+        body: body.clone(),
         declared_len,
         inline: false,
     };
-    Ok(written(&app.vaults.write(write).await?))
+    let result = app.vaults.write(write).await;
+    if result.is_err() {
+        body.drain().await;
+    }
+    Ok(written(&result?))
+}
+
+/// Bytes of a refused body read and dropped before answering, so that a client still
+/// sending sees the error response rather than a reset connection.
+const DRAIN_BYTES: usize = 8 * 1024 * 1024;
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A request body the handler can take back after the service is done with it.
+#[derive(Clone)]
+struct Shared(std::sync::Arc<std::sync::Mutex<axum::body::BodyDataStream>>);
+
+impl Shared {
+    fn new(body: axum::body::BodyDataStream) -> Self {
+        Self(std::sync::Arc::new(std::sync::Mutex::new(body)))
+    }
+
+    /// Reads and drops what is left of the body, up to a bound in bytes and time.
+    async fn drain(self) {
+        let mut drained = 0usize;
+        let _ = tokio::time::timeout(DRAIN_TIME, async {
+            let mut rest = self;
+            while drained < DRAIN_BYTES {
+                match futures::StreamExt::next(&mut rest).await {
+                    Some(Ok(chunk)) => drained += chunk.len(),
+                    _ => break,
+                }
+            }
+        })
+        .await;
+    }
+}
+
+impl futures::Stream for Shared {
+    type Item = Result<bytes::Bytes, axum::Error>;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        match self.0.lock() {
+            Ok(mut body) => futures::StreamExt::poll_next_unpin(&mut *body, cx),
+            Err(_) => std::task::Poll::Ready(None),
+        }
+    }
+}
+
+fn number<T: std::str::FromStr>(headers: &HeaderMap, name: &HeaderName) -> Result<Option<T>, ApiError> {
+    match single(headers, name)? {
+        None => Ok(None),
+        Some(text) => text.parse().map(Some).map_err(|_| {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_header", format!("{name} is not a whole number"))
+        }),
+    }
 }
 
 fn describe(vault: &Vault, headers: &mut HeaderMap) {

@@ -16,13 +16,15 @@ pub fn quoted(etag: &str) -> String {
     format!("\"{etag}\"")
 }
 
-fn header_text<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> Result<Option<&'a str>, ApiError> {
-    let mut values = headers.get_all(&name).iter();
+/// The one value of header `name`, if present; sent twice or not visible ASCII is
+/// `invalid_header`.
+pub fn single<'a>(headers: &'a HeaderMap, name: &header::HeaderName) -> Result<Option<&'a str>, ApiError> {
+    let mut values = headers.get_all(name).iter();
     let Some(first) = values.next() else { return Ok(None) };
     if values.next().is_some() {
-        return Err(invalid_header(&name, "must be sent once"));
+        return Err(invalid_header(name, "must be sent once"));
     }
-    first.to_str().map(|s| Some(s.trim())).map_err(|_| invalid_header(&name, "is not visible ASCII"))
+    first.to_str().map(|s| Some(s.trim())).map_err(|_| invalid_header(name, "is not visible ASCII"))
 }
 
 fn invalid_header(name: &header::HeaderName, why: &str) -> ApiError {
@@ -62,7 +64,7 @@ pub fn put_mode(headers: &HeaderMap) -> Result<WriteMode, ApiError> {
     if let Some(expect) = if_match(headers)? {
         return Ok(WriteMode::Replace(expect));
     }
-    match header_text(headers, header::IF_NONE_MATCH)? {
+    match single(headers, &header::IF_NONE_MATCH)? {
         Some("*") => Ok(WriteMode::CreateOnly),
         Some(_) => Err(invalid_header(&header::IF_NONE_MATCH, "on a write must be `*`")),
         None => Err(ApiError::new(
@@ -76,7 +78,7 @@ pub fn put_mode(headers: &HeaderMap) -> Result<WriteMode, ApiError> {
 /// What `If-Match` expects, if present. A weak tag never matches (strong comparison), and of a
 /// list only a single tag is meaningful for one vault.
 pub fn if_match(headers: &HeaderMap) -> Result<Option<Expect>, ApiError> {
-    let Some(text) = header_text(headers, header::IF_MATCH)? else { return Ok(None) };
+    let Some(text) = single(headers, &header::IF_MATCH)? else { return Ok(None) };
     match tag_list(&header::IF_MATCH, text)? {
         TagList::Any => Ok(Some(Expect::Any)),
         TagList::Tags(tags) if tags.len() == 1 => {
@@ -89,7 +91,7 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<Expect>, ApiError> {
 
 /// Whether `If-None-Match` on a read matches `etag` (weak comparison), so that the answer is 304.
 pub fn not_modified(headers: &HeaderMap, etag: &str) -> Result<bool, ApiError> {
-    let Some(text) = header_text(headers, header::IF_NONE_MATCH)? else { return Ok(false) };
+    let Some(text) = single(headers, &header::IF_NONE_MATCH)? else { return Ok(false) };
     Ok(match tag_list(&header::IF_NONE_MATCH, text)? {
         TagList::Any => true,
         TagList::Tags(tags) => tags.iter().any(|(_, t)| *t == etag),

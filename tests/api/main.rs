@@ -1,5 +1,6 @@
 //! The integration suite: the real router over HTTP, on both deployments.
 
+mod account;
 mod blobs;
 mod cli;
 mod credentials;
@@ -11,3 +12,4 @@ mod register;
 mod throttle;
 mod tokens;
 mod vaults_json;
+mod vaults_stream;
