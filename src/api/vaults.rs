@@ -71,10 +71,10 @@ pub fn written(w: &Written) -> Response {
     let mut response = (status, Json(VaultResponse::from(&w.vault))).into_response();
     let headers = response.headers_mut();
     headers.insert(header::ETAG, etag_header(&w.vault.etag));
-    if w.created {
-        if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/vault/{}", w.vault.vault_id)) {
-            headers.insert(header::LOCATION, location);
-        }
+    if w.created
+        && let Ok(location) = HeaderValue::from_str(&format!("/api/v1/vault/{}", w.vault.vault_id))
+    {
+        headers.insert(header::LOCATION, location);
     }
     response
 }

@@ -156,10 +156,10 @@ impl VaultService {
         let usage = self.store.usage(user).await?;
         let existing = self.store.vault(user, id.as_str()).await?;
         let creates = matches!(mode, WriteMode::CreateOrSame | WriteMode::CreateOnly);
-        if let (Some(max), None, true) = (self.limits.quota_vaults, &existing, creates) {
-            if usage.vaults as u64 >= max {
-                return Err(ServiceError::QuotaExceeded { what: "vaults" });
-            }
+        if let (Some(max), None, true) = (self.limits.quota_vaults, &existing, creates)
+            && usage.vaults as u64 >= max
+        {
+            return Err(ServiceError::QuotaExceeded { what: "vaults" });
         }
         let Some(quota) = self.limits.quota_bytes else { return Ok(size_limit) };
         let freed = match mode {
