@@ -153,7 +153,8 @@ async fn bad_uploads_change_nothing(d: Deployment) {
         .await
         .unwrap();
     assert_problem(no_precondition, StatusCode::PRECONDITION_REQUIRED, "precondition_required").await;
-    let cases: [(&[(&str, &str)], StatusCode, &str); 6] = [
+    type Headers<'a> = &'a [(&'a str, &'a str)];
+    let cases: [(Headers, StatusCode, &str); 6] = [
         (&[("content-type", "text/plain")], StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
         (&[("x-vault-iv", "%%%")], StatusCode::BAD_REQUEST, "invalid_base64"),
         (&[("x-vault-salt", "")], StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
