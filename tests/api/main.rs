@@ -13,3 +13,4 @@ mod throttle;
 mod tokens;
 mod vaults_json;
 mod vaults_stream;
+mod memory;

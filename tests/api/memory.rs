@@ -1,0 +1,122 @@
+//! A 256 MiB vault streamed up and down through the real binary, checked byte for byte, while
+//! the server's peak memory stays far below the body size.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::{StreamExt, stream};
+use reqwest::StatusCode;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::helpers::{CHEAP_ARGON2, Creds, Deployment, b64, on_both_deployments};
+
+on_both_deployments!(a_256_mib_vault_streams_in_bounded_memory);
+
+const MIB: usize = 1024 * 1024;
+const BODY_MIB: usize = 256;
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Peak resident memory of the server process so far, in bytes.
+    fn peak_rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("proc status");
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM");
+        let kib: u64 = line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("number");
+        kib * 1024
+    }
+}
+
+async fn start(d: &Deployment, dir: &std::path::Path) -> Server {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut args = d.fresh_storage(dir).await;
+    args.extend(["--listen".to_owned(), format!("127.0.0.1:{port}")]);
+    args.extend(CHEAP_ARGON2.map(String::from));
+    let child = Command::new(env!("CARGO_BIN_EXE_blindvault"))
+        .arg("serve")
+        .args(&args)
+        .env("BLINDVAULT_LOG_FORMAT", "json")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start blindvault");
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(30), "server did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Server { child, url: format!("http://127.0.0.1:{port}") }
+}
+
+fn chunk(i: usize) -> Bytes {
+    Bytes::from((0..MIB).map(|j| (i.wrapping_mul(31) ^ j.wrapping_mul(7) ^ (j >> 9)) as u8).collect::<Vec<u8>>())
+}
+
+async fn a_256_mib_vault_streams_in_bounded_memory(d: Deployment) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&d, dir.path()).await;
+    let client = reqwest::Client::new();
+    let creds = Creds::random();
+    let resp = client.post(format!("{}/api/v1/auth/register", server.url)).json(&creds.register_body()).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let tokens: Value = client.post(format!("{}/api/v1/auth/login", server.url)).json(&creds.login_body()).send().await.unwrap().json().await.unwrap();
+    let token = tokens["access_token"].as_str().unwrap().to_owned();
+    let baseline = server.peak_rss();
+
+    let mut expected = Sha256::new();
+    for i in 0..BODY_MIB {
+        expected.update(chunk(i));
+    }
+    let expected = expected.finalize();
+    let body = stream::iter(0..BODY_MIB).map(|i| Ok::<_, std::io::Error>(chunk(i)));
+    let resp = client
+        .put(format!("{}/api/v1/vault/big/content", server.url))
+        .bearer_auth(&token)
+        .header("content-type", "application/octet-stream")
+        .header("x-vault-iv", b64(&[1u8; 12]))
+        .header("x-vault-salt", b64(&[2u8; 16]))
+        .header("if-none-match", "*")
+        .body(reqwest::Body::wrap_stream(body))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED, "{}", resp.text().await.unwrap_or_default());
+    let after_upload = server.peak_rss();
+
+    let resp = client.get(format!("{}/api/v1/vault/big/content", server.url)).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.content_length(), Some((BODY_MIB * MIB) as u64));
+    let mut got = Sha256::new();
+    let mut total = 0usize;
+    let mut body = resp.bytes_stream();
+    while let Some(part) = body.next().await {
+        let part = part.unwrap();
+        total += part.len();
+        got.update(&part);
+    }
+    assert_eq!(total, BODY_MIB * MIB);
+    assert_eq!(got.finalize(), expected, "byte for byte");
+    let peak = server.peak_rss();
+
+    let growth = peak.saturating_sub(baseline);
+    eprintln!(
+        "memory: baseline {} MiB, after upload {} MiB, after download {} MiB, growth {} MiB for a {BODY_MIB} MiB body",
+        baseline / MIB as u64,
+        after_upload / MIB as u64,
+        peak / MIB as u64,
+        growth / MIB as u64
+    );
+    assert!(growth < 96 * MIB as u64, "peak memory grew by {} MiB", growth / MIB as u64);
+}
