@@ -32,7 +32,8 @@ impl Drop for Server {
 impl Server {
     /// Peak resident memory of the server process so far, in bytes.
     fn peak_rss(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("proc status");
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("proc status");
         let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM");
         let kib: u64 = line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("number");
         kib * 1024
@@ -61,7 +62,9 @@ async fn start(d: &Deployment, dir: &std::path::Path) -> Server {
 }
 
 fn chunk(i: usize) -> Bytes {
-    Bytes::from((0..MIB).map(|j| (i.wrapping_mul(31) ^ j.wrapping_mul(7) ^ (j >> 9)) as u8).collect::<Vec<u8>>())
+    Bytes::from(
+        (0..MIB).map(|j| (i.wrapping_mul(31) ^ j.wrapping_mul(7) ^ (j >> 9)) as u8).collect::<Vec<u8>>(),
+    )
 }
 
 async fn a_256_mib_vault_streams_in_bounded_memory(d: Deployment) {
@@ -69,9 +72,22 @@ async fn a_256_mib_vault_streams_in_bounded_memory(d: Deployment) {
     let server = start(&d, dir.path()).await;
     let client = reqwest::Client::new();
     let creds = Creds::random();
-    let resp = client.post(format!("{}/api/v1/auth/register", server.url)).json(&creds.register_body()).send().await.unwrap();
+    let resp = client
+        .post(format!("{}/api/v1/auth/register", server.url))
+        .json(&creds.register_body())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::CREATED);
-    let tokens: Value = client.post(format!("{}/api/v1/auth/login", server.url)).json(&creds.login_body()).send().await.unwrap().json().await.unwrap();
+    let tokens: Value = client
+        .post(format!("{}/api/v1/auth/login", server.url))
+        .json(&creds.login_body())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let token = tokens["access_token"].as_str().unwrap().to_owned();
     let baseline = server.peak_rss();
 
@@ -95,7 +111,12 @@ async fn a_256_mib_vault_streams_in_bounded_memory(d: Deployment) {
     assert_eq!(resp.status(), StatusCode::CREATED, "{}", resp.text().await.unwrap_or_default());
     let after_upload = server.peak_rss();
 
-    let resp = client.get(format!("{}/api/v1/vault/big/content", server.url)).bearer_auth(&token).send().await.unwrap();
+    let resp = client
+        .get(format!("{}/api/v1/vault/big/content", server.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.content_length(), Some((BODY_MIB * MIB) as u64));
     let mut got = Sha256::new();
