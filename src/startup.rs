@@ -13,10 +13,12 @@ use tokio::sync::Notify;
 use crate::api::{self, App, AppState};
 use crate::config::{DatabaseLocation, Registration, Settings, create_private_dir};
 use crate::service::{
-    AuthPolicy, AuthService, HashCost, LoginThrottle, PasswordHasher, Sweeper, ThrottlePolicy, TokenIssuer,
-    VaultLimits, VaultService, VaultTiming,
+    AuthPolicy, AuthService, Changes, HashCost, LoginThrottle, PasswordHasher, Sweeper, ThrottlePolicy,
+    TokenIssuer, VaultLimits, VaultService, VaultTiming,
 };
-use crate::store::{BlobStore, MetadataStore, PgPoolSettings, PgStore, SqliteStore, Timestamp, VaultStore};
+use crate::store::{
+    BlobStore, Caches, ChangeFeed, MetadataStore, PgPoolSettings, PgStore, SqliteStore, Timestamp, VaultStore,
+};
 
 /// How often expired sessions and old login failures are pruned.
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(600);
@@ -37,11 +39,13 @@ pub struct Stores {
     pub meta: Arc<dyn MetadataStore>,
     /// Vaults and the object queue.
     pub vaults: Arc<dyn VaultStore>,
+    /// Cache invalidation between replicas.
+    pub feed: Arc<dyn ChangeFeed>,
 }
 
-fn stores<T: MetadataStore + VaultStore>(store: T) -> Stores {
+fn stores<T: MetadataStore + VaultStore + ChangeFeed>(store: T) -> Stores {
     let store = Arc::new(store);
-    Stores { meta: store.clone(), vaults: store }
+    Stores { meta: store.clone(), vaults: store.clone(), feed: store }
 }
 
 /// Opens the database the settings name. The SQLite file's directory is created.
@@ -82,7 +86,8 @@ impl Application {
     /// services and binds the listener.
     pub async fn build(settings: Settings, migrations: Migrations) -> anyhow::Result<Self> {
         settings.validate()?;
-        let Stores { meta: store, vaults: vault_store } = open_store(&settings).await?;
+        let Stores { meta: store, vaults: vault_store, feed } = open_store(&settings).await?;
+        let changes = Arc::new(Changes::new(Arc::new(Caches::new(settings.cache_bytes)), feed));
         match migrations {
             Migrations::Apply => store.migrate().await.context("applying migrations failed")?,
             Migrations::Require => {
@@ -93,7 +98,7 @@ impl Application {
             }
         }
         let blobs = BlobStore::open(&settings.storage()?, &settings.s3)?;
-        let auth = build_auth(&settings, Arc::clone(&store)).await?;
+        let auth = build_auth(&settings, Arc::clone(&store), Arc::clone(&changes)).await?;
         let vaults = VaultService::new(
             Arc::clone(&vault_store),
             blobs.clone(),
@@ -104,12 +109,13 @@ impl Application {
                 quota_vaults: settings.quota_vaults,
             },
             VaultTiming { delete_grace: settings.delete_grace, upload_timeout: settings.upload_timeout },
+            Arc::clone(&changes),
         );
         let sweeper = Sweeper::new(vault_store, blobs.clone());
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
-        let state = AppState(Arc::new(App { settings, store, blobs, auth, vaults, sweeper }));
+        let state = AppState(Arc::new(App { settings, store, blobs, auth, vaults, sweeper, changes }));
         Ok(Self { listener, state })
     }
 
@@ -132,6 +138,7 @@ impl Application {
         let grace = self.state.settings.shutdown_timeout;
         let maintenance = tokio::spawn(maintenance(self.state.clone()));
         let sweeping = tokio::spawn(sweep(self.state.clone()));
+        let following = tokio::spawn(Arc::clone(&self.state.changes).follow());
         let stopping = Arc::new(Notify::new());
         let signal = Arc::clone(&stopping);
         let app = api::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
@@ -149,11 +156,16 @@ impl Application {
         };
         maintenance.abort();
         sweeping.abort();
+        following.abort();
         result
     }
 }
 
-async fn build_auth(settings: &Settings, store: Arc<dyn MetadataStore>) -> anyhow::Result<AuthService> {
+async fn build_auth(
+    settings: &Settings,
+    store: Arc<dyn MetadataStore>,
+    changes: Arc<Changes>,
+) -> anyhow::Result<AuthService> {
     let cost = HashCost { m_kib: settings.argon2_m_kib, t: settings.argon2_t, p: settings.argon2_p };
     let hasher = PasswordHasher::new(cost, settings.argon2_slots(), settings.argon2_waiting())
         .map_err(|e| anyhow::anyhow!("invalid Argon2 parameters: {e}"))?;
@@ -172,7 +184,7 @@ async fn build_auth(settings: &Settings, store: Arc<dyn MetadataStore>) -> anyho
         min_kdf_iterations: settings.min_kdf_iterations,
         refresh_ttl: settings.refresh_ttl,
     };
-    AuthService::new(store, Arc::new(hasher), tokens, throttle, policy)
+    AuthService::new(store, Arc::new(hasher), tokens, throttle, policy, changes)
         .await
         .context("cannot read server secrets from the database")
 }

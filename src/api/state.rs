@@ -2,7 +2,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::config::Settings;
-use crate::service::{AuthService, Sweeper, VaultService};
+use crate::service::{AuthService, Changes, Sweeper, VaultService};
 use crate::store::{BlobStore, MetadataStore};
 
 /// Everything a request handler may reach: settings, stores and services.
@@ -19,6 +19,8 @@ pub struct App {
     pub vaults: VaultService,
     /// The object sweeper.
     pub sweeper: Sweeper,
+    /// Caches and cross-replica invalidation.
+    pub changes: Arc<Changes>,
 }
 
 /// The router's state: one cheap clone of the shared [`App`].

@@ -64,6 +64,7 @@ impl Settings {
             ("BLINDVAULT_DELETE_GRACE", show(self.delete_grace)),
             ("BLINDVAULT_UPLOAD_TIMEOUT", show(self.upload_timeout)),
             ("BLINDVAULT_SWEEP_INTERVAL", show(self.sweep_interval)),
+            ("BLINDVAULT_CACHE_BYTES", self.cache_bytes.to_string()),
             ("BLINDVAULT_SHUTDOWN_TIMEOUT", show(self.shutdown_timeout)),
             ("BLINDVAULT_LOG_FORMAT", format!("{:?}", self.log_format()).to_lowercase()),
         ]

@@ -131,6 +131,9 @@ pub struct Settings {
     /// An upload that has not committed after this long is abandoned and swept
     #[arg(long, env = "BLINDVAULT_UPLOAD_TIMEOUT", default_value = "24h", value_parser = parse_duration, value_name = "DURATION")]
     pub upload_timeout: Duration,
+    /// Memory for caching small vault bodies, in bytes
+    #[arg(long, env = "BLINDVAULT_CACHE_BYTES", default_value_t = 64 * 1024 * 1024, value_name = "BYTES")]
+    pub cache_bytes: u64,
     /// How often the object sweeper runs
     #[arg(long, env = "BLINDVAULT_SWEEP_INTERVAL", default_value = "1m", value_parser = parse_duration, value_name = "DURATION")]
     pub sweep_interval: Duration,

@@ -10,8 +10,8 @@ use uuid::Uuid;
 use super::hasher::PasswordHasher;
 use super::throttle::LoginThrottle;
 use super::tokens::TokenIssuer;
-use super::{Principal, ServiceError};
-use crate::store::{MetadataStore, NewCredentials, NewUser, StoreError, Timestamp, User};
+use super::{Changes, Principal, ServiceError};
+use crate::store::{Change, MetadataStore, NewCredentials, NewUser, StoreError, Timestamp, User};
 
 /// The only client KDF this server knows.
 pub const KDF_PBKDF2_SHA256: &str = "pbkdf2-sha256";
@@ -75,6 +75,7 @@ pub struct AuthService {
     pub(super) tokens: TokenIssuer,
     pub(super) throttle: LoginThrottle,
     pub(super) policy: AuthPolicy,
+    pub(super) changes: Arc<Changes>,
     decoy_key: Vec<u8>,
 }
 
@@ -86,9 +87,10 @@ impl AuthService {
         tokens: TokenIssuer,
         throttle: LoginThrottle,
         policy: AuthPolicy,
+        changes: Arc<Changes>,
     ) -> Result<Self, StoreError> {
         let decoy_key = store.server_secret(DECOY_SECRET).await?;
-        Ok(Self { store, hasher, tokens, throttle, policy, decoy_key })
+        Ok(Self { store, hasher, tokens, throttle, policy, changes, decoy_key })
     }
 
     /// The hasher, for metrics.
@@ -175,6 +177,7 @@ impl AuthService {
             // Another change won the race: the "current" hash is no longer current.
             return Err(ServiceError::InvalidCredentials);
         }
+        self.changes.announce(Change::User(user.id)).await;
         tracing::info!(user_id = %user.id, "credentials changed; other sessions revoked");
         Ok(())
     }

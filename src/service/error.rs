@@ -102,7 +102,9 @@ impl ServiceError {
 impl From<StoreError> for ServiceError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::Unavailable(_) => ServiceError::Unavailable(Box::new(err)),
+            StoreError::Unavailable(_) | StoreError::Shared { unavailable: true, .. } => {
+                ServiceError::Unavailable(Box::new(err))
+            }
             StoreError::Conflict("username") => ServiceError::UsernameTaken,
             other => ServiceError::Internal(other.into()),
         }

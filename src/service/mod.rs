@@ -2,6 +2,7 @@
 //! these functions and stores implement the traits they use.
 
 mod auth;
+mod changes;
 mod error;
 mod hasher;
 mod scope;
@@ -17,6 +18,7 @@ pub use auth::{
     AUTH_HASH_LEN, AuthPolicy, AuthService, CredentialChange, KDF_PBKDF2_SHA256, KdfParams, Registration,
     normalize_username,
 };
+pub use changes::Changes;
 pub use error::ServiceError;
 pub use hasher::{HashCost, PasswordHasher, Verified};
 pub use scope::{Scope, Scopes};

@@ -8,7 +8,7 @@ use super::ServiceError;
 use super::auth::{AuthService, check_auth_hash, normalize_username};
 use super::scope::Scopes;
 use super::tokens::{new_refresh_token, refresh_token_hash};
-use crate::store::{NewSession, RefreshRotation, Session, Timestamp};
+use crate::store::{Change, NewSession, RefreshRotation, Session, Timestamp};
 
 /// A login attempt, decoded.
 #[derive(Debug, Clone)]
@@ -120,7 +120,8 @@ impl AuthService {
             .await?;
         let session = match rotation {
             RefreshRotation::Rotated(session) => session,
-            RefreshRotation::Reused => {
+            RefreshRotation::Reused(session_id) => {
+                self.changes.announce(Change::Session(session_id)).await;
                 tracing::warn!("a used refresh token was presented again; its session is revoked");
                 return Err(ServiceError::TokenRevoked);
             }
@@ -146,7 +147,9 @@ impl AuthService {
     pub async fn authenticate(&self, bearer: &str) -> Result<Principal, ServiceError> {
         let claims = self.tokens.verify(bearer)?;
         let scopes = Scopes::parse("scope", &claims.scope).map_err(|_| ServiceError::Unauthenticated)?;
-        let session = self.store.session(claims.sid).await?.ok_or(ServiceError::TokenRevoked)?;
+        let load = self.store.session(claims.sid);
+        let session =
+            self.changes.caches().session(claims.sid, load).await?.ok_or(ServiceError::TokenRevoked)?;
         if session.user_id != claims.sub || session.revoked_at.is_some() {
             return Err(ServiceError::TokenRevoked);
         }
@@ -173,6 +176,7 @@ impl AuthService {
     /// Ends the caller's session: its access and refresh tokens stop working.
     pub async fn logout(&self, who: &Principal) -> Result<(), ServiceError> {
         self.store.revoke_session(who.session_id, Timestamp::now()).await?;
+        self.changes.announce(Change::Session(who.session_id)).await;
         tracing::info!(user_id = %who.user_id, session_id = %who.session_id, "logout");
         Ok(())
     }

@@ -109,6 +109,7 @@ impl VaultService {
             old_object_delete_after: now.plus(self.timing.delete_grace),
         };
         let result = self.commit(&rev, &w.mode).await;
+        self.changes.announce(super::vaults::vault_change(w.user, w.id.as_str())).await;
         match &result {
             Ok(written) if written.vault.etag == rev.etag => {
                 tracing::info!(user_id = %w.user, revision = written.vault.revision, size = rev.size, "vault written");

@@ -9,9 +9,10 @@ use bytes::Bytes;
 use futures::TryStreamExt;
 use uuid::Uuid;
 
-use super::{ServiceError, VaultId};
+use super::{Changes, ServiceError, VaultId};
 use crate::store::{
-    BlobRead, BlobStore, ByteRange, ChangeOutcome, Expect, Timestamp, Vault, VaultStore, user_prefix,
+    BlobRead, BlobStore, BlobStoreError, ByteRange, Change, ChangeOutcome, Expect, MAX_CACHED_BODY,
+    Timestamp, Vault, VaultStore, user_prefix,
 };
 
 /// Size limits and quotas.
@@ -51,6 +52,7 @@ pub struct VaultService {
     pub(super) blobs: BlobStore,
     pub(super) limits: VaultLimits,
     pub(super) timing: VaultTiming,
+    pub(super) changes: Arc<Changes>,
 }
 
 impl VaultService {
@@ -60,8 +62,9 @@ impl VaultService {
         blobs: BlobStore,
         limits: VaultLimits,
         timing: VaultTiming,
+        changes: Arc<Changes>,
     ) -> Self {
-        Self { store, blobs, limits, timing }
+        Self { store, blobs, limits, timing, changes }
     }
 
     /// The configured limits.
@@ -71,7 +74,8 @@ impl VaultService {
 
     /// The user's vault, or `NotFound` (also for another user's).
     pub async fn get(&self, user: Uuid, id: &VaultId) -> Result<Vault, ServiceError> {
-        self.store.vault(user, id.as_str()).await?.ok_or(ServiceError::NotFound)
+        let load = self.store.vault(user, id.as_str());
+        self.changes.caches().vault(user, id.as_str(), load).await?.ok_or(ServiceError::NotFound)
     }
 
     /// The ciphertext of a vault small enough for JSON; `None` when it is larger.
@@ -79,18 +83,40 @@ impl VaultService {
         if vault.size as u64 > self.limits.max_json_bytes {
             return Ok(None);
         }
+        if vault.size as usize > MAX_CACHED_BODY {
+            return self.read_whole(vault).await.map(Some);
+        }
+        let load = async {
+            self.read_whole(vault).await.map_err(|e| crate::store::StoreError::Shared {
+                unavailable: matches!(e, ServiceError::Unavailable(_)),
+                message: e.to_string(),
+            })
+        };
+        Ok(Some(self.changes.caches().body(&vault.etag, load).await?))
+    }
+
+    async fn read_whole(&self, vault: &Vault) -> Result<Bytes, ServiceError> {
         if vault.size == 0 {
-            return Ok(Some(Bytes::new()));
+            return Ok(Bytes::new());
         }
         let read = self.open(vault, None).await?;
         let parts: Vec<Bytes> = read.body.try_collect().await?;
-        Ok(Some(Bytes::from(parts.concat())))
+        Ok(Bytes::from(parts.concat()))
     }
 
     /// Streams a vault's ciphertext, or the `range` of it (already checked against its size).
+    /// A revision whose object is already gone was read from stale metadata (replaced longer
+    /// than the grace period ago): the entry is dropped and the client asked to retry.
     pub async fn open(&self, vault: &Vault, range: Option<ByteRange>) -> Result<BlobRead, ServiceError> {
         let key = crate::store::object_key(vault.user_id, &vault.etag);
-        Ok(self.blobs.get(&key, range).await?)
+        match self.blobs.get(&key, range).await {
+            Ok(read) => Ok(read),
+            Err(BlobStoreError::NotFound) => {
+                self.changes.caches().apply(&vault_change(vault.user_id, &vault.vault_id)).await;
+                Err(ServiceError::Unavailable("the vault changed while it was read; retry".into()))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// A page of the user's vaults after `cursor`.
@@ -120,7 +146,9 @@ impl VaultService {
     /// Deletes a vault if it is at the expected revision; its object goes after the grace period.
     pub async fn delete(&self, user: Uuid, id: &VaultId, expect: &Expect) -> Result<(), ServiceError> {
         let delete_after = Timestamp::now().plus(self.timing.delete_grace);
-        match self.store.delete_vault(user, id.as_str(), expect, delete_after).await? {
+        let outcome = self.store.delete_vault(user, id.as_str(), expect, delete_after).await;
+        self.changes.announce(vault_change(user, id.as_str())).await;
+        match outcome? {
             ChangeOutcome::Done(_) => Ok(()),
             ChangeOutcome::Mismatch(None) => Err(ServiceError::NotFound),
             ChangeOutcome::Mismatch(current) => Err(ServiceError::PreconditionFailed { current }),
@@ -132,6 +160,7 @@ impl VaultService {
     /// that cannot be deleted now stay queued for the sweeper.
     pub async fn delete_account(&self, user: Uuid) -> Result<(), ServiceError> {
         let keys = self.store.delete_account(user, Timestamp::now()).await?;
+        self.changes.announce(Change::User(user)).await;
         let strays = self.blobs.list(&user_prefix(user)).await.unwrap_or_default();
         let mut left = 0usize;
         for key in keys.iter().chain(strays.iter()) {
@@ -146,4 +175,8 @@ impl VaultService {
         tracing::info!(user_id = %user, objects = keys.len(), left, "account deleted");
         Ok(())
     }
+}
+
+pub(super) fn vault_change(user: Uuid, vault_id: &str) -> Change {
+    Change::Vault { user, vault_id: vault_id.to_owned() }
 }

@@ -12,6 +12,14 @@ pub enum StoreError {
     /// Migrations could not be read or applied.
     #[error("migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The failure of a load that several callers waited for together.
+    #[error("{message}")]
+    Shared {
+        /// Whether it was [`StoreError::Unavailable`].
+        unavailable: bool,
+        /// Its text.
+        message: String,
+    },
     /// Anything else the database reported.
     #[error("database error")]
     Database(#[source] sqlx::Error),

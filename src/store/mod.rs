@@ -4,7 +4,9 @@
 //! and which object store sit behind them is decided once, at start-up, from the settings.
 
 mod blobs;
+mod cache;
 mod error;
+mod feed;
 mod postgres;
 mod records;
 mod sql;
@@ -14,7 +16,9 @@ mod timestamp;
 mod vaults;
 
 pub use blobs::{BlobRead, BlobStore, BlobStoreError, BoxError, ByteRange, PutOutcome};
+pub use cache::{Caches, Counts, MAX_CACHED_BODY};
 pub use error::StoreError;
+pub use feed::{CHANNEL, Change, ChangeFeed, ChangeStream};
 pub use postgres::{PgPoolSettings, PgStore};
 pub use records::{FailureWindow, NewCredentials, NewSession, NewUser, RefreshRotation, Session, User};
 pub use sqlite::SqliteStore;

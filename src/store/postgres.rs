@@ -5,6 +5,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use uuid::Uuid;
 
 use super::error::OnUnique;
+use super::feed::{CHANNEL, Change, ChangeFeed, ChangeStream};
 use super::vaults::{ChangeOutcome, CreateOutcome, Expect, NewRevision, Usage, Vault};
 use super::{
     Backend, FailureWindow, NewCredentials, NewSession, NewUser, RefreshRotation, Session, StoreError,
@@ -62,3 +63,38 @@ impl PgStore {
 
 super::sql::impl_metadata_store!(PgStore, sqlx::Postgres, Backend::Postgres, MIGRATOR);
 super::sql_vaults::impl_vault_store!(PgStore, sqlx::Postgres);
+
+#[async_trait::async_trait]
+impl ChangeFeed for PgStore {
+    async fn publish(&self, change: &Change) -> Result<(), StoreError> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(change.encode())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn subscribe(&self) -> Result<Option<ChangeStream>, StoreError> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        listener.listen(CHANNEL).await?;
+        let stream = futures::stream::unfold(listener, |mut listener| async move {
+            loop {
+                match listener.try_recv().await {
+                    Ok(Some(note)) => match Change::decode(note.payload()) {
+                        Some(change) => return Some((Some(change), listener)),
+                        None => continue,
+                    },
+                    // The connection dropped and was re-established: announcements were missed.
+                    Ok(None) => return Some((None, listener)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cache invalidation listener lost its connection");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        return Some((None, listener));
+                    }
+                }
+            }
+        });
+        Ok(Some(Box::pin(stream)))
+    }
+}

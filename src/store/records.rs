@@ -111,8 +111,8 @@ pub struct NewSession {
 pub enum RefreshRotation {
     /// The token was current; the new one is stored. The session as it is now.
     Rotated(Session),
-    /// The token had been used before: its session is now revoked.
-    Reused,
+    /// The token had been used before: its session (this id) is now revoked.
+    Reused(Uuid),
     /// The token is current but its session (as given) is revoked or expired; nothing changed.
     SessionEnded(Session),
     /// No such token.

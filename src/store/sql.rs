@@ -211,7 +211,7 @@ macro_rules! impl_metadata_store {
                     };
                     revoke(&mut *tx, session_id, now).await?;
                     tx.commit().await?;
-                    return Ok(RefreshRotation::Reused);
+                    return Ok(RefreshRotation::Reused(session_id));
                 };
                 let session = sqlx::query_as::<_, Session>(concat!(
                     "SELECT ",

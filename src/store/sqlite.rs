@@ -7,6 +7,7 @@ use sqlx::sqlite::{
 use uuid::Uuid;
 
 use super::error::OnUnique;
+use super::feed::{Change, ChangeFeed, ChangeStream};
 use super::vaults::{ChangeOutcome, CreateOutcome, Expect, NewRevision, Usage, Vault};
 use super::{
     Backend, FailureWindow, NewCredentials, NewSession, NewUser, RefreshRotation, Session, StoreError,
@@ -52,3 +53,15 @@ impl SqliteStore {
 
 super::sql::impl_metadata_store!(SqliteStore, sqlx::Sqlite, Backend::Sqlite, MIGRATOR);
 super::sql_vaults::impl_vault_store!(SqliteStore, sqlx::Sqlite);
+
+#[async_trait::async_trait]
+impl ChangeFeed for SqliteStore {
+    /// One process owns the file: there is nobody to tell.
+    async fn publish(&self, _change: &Change) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn subscribe(&self) -> Result<Option<ChangeStream>, StoreError> {
+        Ok(None)
+    }
+}

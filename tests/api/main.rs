@@ -11,6 +11,7 @@ mod helpers;
 mod login;
 mod memory;
 mod register;
+mod replicas;
 mod throttle;
 mod tokens;
 mod vaults_json;
