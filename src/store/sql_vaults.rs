@@ -57,21 +57,12 @@ macro_rules! impl_vault_store {
                 if !claim_upload(&mut *tx, rev).await? {
                     return Ok(CreateOutcome::UploadLost);
                 }
-                let created = sqlx::query_as::<_, Vault>(concat!(
+                let created = bind_revision(sqlx::query_as::<_, Vault>(concat!(
                     "INSERT INTO vaults (user_id, vault_id, etag, revision, version, size, sha256, iv, salt, \
                      created_at, updated_at) VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $9) \
                      ON CONFLICT (user_id, vault_id) DO NOTHING RETURNING ",
                     $crate::store::sql_vaults::vault_columns!()
-                ))
-                .bind(rev.user_id)
-                .bind(&rev.vault_id)
-                .bind(&rev.etag)
-                .bind(rev.version)
-                .bind(rev.size)
-                .bind(&rev.sha256)
-                .bind(&rev.iv)
-                .bind(&rev.salt)
-                .bind(rev.now)
+                )), rev)
                 .fetch_optional(&mut *tx)
                 .await?;
                 match created {
@@ -103,21 +94,12 @@ macro_rules! impl_vault_store {
                     (Expect::Etag(e), Some(v)) if *e == v.etag => e.clone(),
                     (Expect::Etag(_), Some(v)) => return Ok(ChangeOutcome::Mismatch(Some(v.etag.clone()))),
                 };
-                let replaced = sqlx::query_as::<_, Vault>(concat!(
-                    "UPDATE vaults SET etag = $1, revision = revision + 1, version = $2, size = $3, \
-                     sha256 = $4, iv = $5, salt = $6, updated_at = $7 \
-                     WHERE user_id = $8 AND vault_id = $9 AND etag = $10 RETURNING ",
+                let replaced = bind_revision(sqlx::query_as::<_, Vault>(concat!(
+                    "UPDATE vaults SET etag = $3, revision = revision + 1, version = $4, size = $5, \
+                     sha256 = $6, iv = $7, salt = $8, updated_at = $9 \
+                     WHERE user_id = $1 AND vault_id = $2 AND etag = $10 RETURNING ",
                     $crate::store::sql_vaults::vault_columns!()
-                ))
-                .bind(&rev.etag)
-                .bind(rev.version)
-                .bind(rev.size)
-                .bind(&rev.sha256)
-                .bind(&rev.iv)
-                .bind(&rev.salt)
-                .bind(rev.now)
-                .bind(rev.user_id)
-                .bind(&rev.vault_id)
+                )), rev)
                 .bind(&expected)
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -208,6 +190,24 @@ macro_rules! impl_vault_store {
                 tx.commit().await?;
                 Ok(keys)
             }
+        }
+
+        /// Binds a revision's columns as `$1..$9`: user, vault id, etag, version, size,
+        /// sha256, iv, salt, time.
+        fn bind_revision<'q>(
+            query: sqlx::query::QueryAs<'q, $db, Vault, <$db as sqlx::Database>::Arguments>,
+            rev: &'q NewRevision,
+        ) -> sqlx::query::QueryAs<'q, $db, Vault, <$db as sqlx::Database>::Arguments> {
+            query
+                .bind(rev.user_id)
+                .bind(&rev.vault_id)
+                .bind(&rev.etag)
+                .bind(rev.version)
+                .bind(rev.size)
+                .bind(&rev.sha256)
+                .bind(&rev.iv)
+                .bind(&rev.salt)
+                .bind(rev.now)
         }
 
         async fn select_vault<'e, E>(executor: E, user: Uuid, vault_id: &str) -> Result<Option<Vault>, sqlx::Error>

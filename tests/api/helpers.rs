@@ -54,7 +54,10 @@ impl Deployment {
     pub async fn fresh_storage(&self, data_dir: &std::path::Path) -> Vec<String> {
         let mut args = vec!["--data-dir".to_owned(), data_dir.display().to_string()];
         if let Deployment::Production { admin_url, s3_endpoint, bucket } = self {
-            let name = format!("bv_test_{}", Uuid::new_v4().simple());
+            // The creation time in the name lets scripts/test drop leftovers of old runs without
+            // touching the databases of a suite running right now.
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            let name = format!("bv_test_{}_{}", now.as_secs(), Uuid::new_v4().simple());
             let mut admin =
                 sqlx::PgConnection::connect(admin_url).await.expect("connect to the admin database");
             sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
