@@ -98,7 +98,13 @@ impl Keys {
     }
 
     /// The cipher of one vault revision.
-    pub fn vault_cipher(&self, vault_salt: &[u8], iv: &[u8], vault_id: &str, version: u32) -> Result<VaultCipher, CryptoError> {
+    pub fn vault_cipher(
+        &self,
+        vault_salt: &[u8],
+        iv: &[u8],
+        vault_id: &str,
+        version: u32,
+    ) -> Result<VaultCipher, CryptoError> {
         if vault_salt.len() != VAULT_SALT_RANDOM + KEY_ID_LEN || version != FORMAT_VERSION {
             return Err(CryptoError::Format);
         }
@@ -153,7 +159,8 @@ impl VaultCipher {
 
     /// Encrypts a whole message held in memory.
     pub fn seal_all(&self, plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        let chunks: Vec<&[u8]> = if plaintext.is_empty() { vec![&[]] } else { plaintext.chunks(CHUNK).collect() };
+        let chunks: Vec<&[u8]> =
+            if plaintext.is_empty() { vec![&[]] } else { plaintext.chunks(CHUNK).collect() };
         let mut out = Vec::with_capacity(plaintext.len() + chunks.len() * TAG);
         for (i, chunk) in chunks.iter().enumerate() {
             out.extend(self.seal(i as u64, i + 1 == chunks.len(), chunk)?);
@@ -209,7 +216,10 @@ mod tests {
         assert_eq!(hex(&keys.auth_hash), "b127b907058e1d28db7fdd4e59f6253a813591ada73eb1f6b629cdf1498e308c");
         assert_eq!(hex(&*keys.enc), "609e2e810b20413457047458cc2f62c19e028b353af850a04884cae58f97c8eb");
         assert_eq!(hex(&keys.key_id()), "3264bdf14eaed440");
-        assert_eq!(hex(&keys.next_kdf_salt()), "2ccd7488400871fe44df18d27d4e9028a7e183bc7578b3e52ca301300831d61c");
+        assert_eq!(
+            hex(&keys.next_kdf_salt()),
+            "2ccd7488400871fe44df18d27d4e9028a7e183bc7578b3e52ca301300831d61c"
+        );
         let c = vector_cipher(&keys, "main");
         assert_eq!(
             hex(&c.seal_all(b"blindvault test vector").unwrap()),
@@ -220,7 +230,10 @@ mod tests {
         let ct = c.seal_all(&long).unwrap();
         assert_eq!(ct.len(), 150_048);
         assert_eq!(ct.len() as u64, sealed_len(150_000));
-        assert_eq!(hex(&sha2::Sha256::digest(&ct)), "b8008664518269a3dd75808050c7b3f47bed5b088c4bba3c2d3e3c7c1563ba87");
+        assert_eq!(
+            hex(&sha2::Sha256::digest(&ct)),
+            "b8008664518269a3dd75808050c7b3f47bed5b088c4bba3c2d3e3c7c1563ba87"
+        );
         assert_eq!(c.open_all(&ct).unwrap(), long);
     }
 

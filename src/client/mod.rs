@@ -2,4 +2,9 @@
 //! (`stream`), and a typed SDK over the HTTP contract (`sdk`). The CLI and the tests use it.
 
 pub mod crypto;
+mod error;
+pub mod sdk;
 pub mod stream;
+
+pub use error::ClientError;
+pub use sdk::{Client, Precondition};

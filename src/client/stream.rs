@@ -32,7 +32,10 @@ struct Encrypting<R> {
 
 /// The ciphertext of everything `reader` yields, as a stream of sealed chunks. One chunk is
 /// read ahead to know which chunk is the last.
-pub fn encrypt<R>(cipher: VaultCipher, reader: R) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static
+pub fn encrypt<R>(
+    cipher: VaultCipher,
+    reader: R,
+) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static
 where
     R: AsyncRead + Unpin + Send + 'static,
 {
@@ -129,7 +132,8 @@ mod tests {
         for len in [0usize, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK, 3 * CHUNK + 5] {
             let plain: Vec<u8> = (0..len).map(|i| (i % 253) as u8).collect();
             let cipher = keys.vault_cipher(&salt, &iv, "v", 1).unwrap();
-            let parts: Vec<Bytes> = encrypt(cipher, std::io::Cursor::new(plain.clone())).try_collect().await.unwrap();
+            let parts: Vec<Bytes> =
+                encrypt(cipher, std::io::Cursor::new(plain.clone())).try_collect().await.unwrap();
             let streamed = parts.concat();
             let whole = keys.vault_cipher(&salt, &iv, "v", 1).unwrap();
             assert_eq!(streamed, whole.seal_all(&plain).unwrap(), "len {len}");

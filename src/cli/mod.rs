@@ -1,4 +1,8 @@
-//! The `blindvault` command line.
+//! The `blindvault` command line: the server's commands here, the client's in `client.rs`.
+
+mod client;
+mod passwd;
+mod session;
 
 use std::process::ExitCode;
 
@@ -41,6 +45,8 @@ enum Command {
         #[command(flatten)]
         settings: Box<Settings>,
     },
+    #[command(flatten)]
+    Client(client::ClientCommand),
 }
 
 /// Parses the command line and runs the command; the process exit code.
@@ -52,9 +58,10 @@ pub fn main() -> ExitCode {
     let settings = match &cli.command {
         Command::Serve { settings, .. }
         | Command::Migrate { settings, .. }
-        | Command::Config { settings } => settings,
+        | Command::Config { settings } => Some(settings),
+        Command::Client(_) => None,
     };
-    if let Err(err) = settings.validate() {
+    if let Some(Err(err)) = settings.map(|s| s.validate()) {
         eprintln!("error: {err}");
         return ExitCode::from(2);
     }
@@ -99,6 +106,10 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
             store.migrate().await?;
             println!("applied {} migration(s)", pending.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Client(command) => {
+            client::run(command).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Config { settings } => {

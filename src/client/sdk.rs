@@ -1,0 +1,374 @@
+//! A typed client for the blindvault HTTP API, with encryption on the client side.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use reqwest::header::{ETAG, HeaderMap};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::Mutex;
+
+use super::crypto::{FORMAT_VERSION, KDF_SALT_LEN, Keys};
+use super::error::ClientError;
+use super::stream::{decrypt, encrypt};
+
+/// Iterations this client asks for at registration (the contract's minimum).
+pub const DEFAULT_ITERATIONS: u32 = 600_000;
+
+/// The session a client holds.
+#[derive(Debug, Clone)]
+struct Tokens {
+    access: String,
+    refresh: String,
+    access_until: Instant,
+}
+
+/// KDF parameters from prelogin.
+#[derive(Debug, Clone, Deserialize)]
+pub struct KdfParams {
+    /// Always `pbkdf2-sha256`.
+    pub kdf: String,
+    /// PBKDF2 iterations.
+    pub iterations: u32,
+    /// The salt, decoded.
+    #[serde(deserialize_with = "b64")]
+    pub salt: Vec<u8>,
+}
+
+fn b64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+    let s = String::deserialize(d)?;
+    STANDARD.decode(s).map_err(serde::de::Error::custom)
+}
+
+/// A vault as the server describes it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct VaultInfo {
+    /// Vault id.
+    pub vault_id: String,
+    /// Format version.
+    pub version: u32,
+    /// Revision number.
+    pub revision: u64,
+    /// Quoted ETag.
+    pub etag: String,
+    /// Ciphertext bytes.
+    pub size: u64,
+    /// When it was created.
+    pub created_at: String,
+    /// When it last changed.
+    pub updated_at: String,
+}
+
+/// What a write expects to find.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Precondition {
+    /// The vault must not exist.
+    Absent,
+    /// The vault must be at this (quoted) ETag.
+    Etag(String),
+}
+
+/// What a download found.
+#[derive(Debug, Clone)]
+pub struct Downloaded {
+    /// Quoted ETag of the revision read.
+    pub etag: String,
+    /// Plaintext bytes written.
+    pub size: u64,
+}
+
+/// The stored parameters of a vault revision (from `HEAD .../content`).
+#[derive(Debug, Clone)]
+pub struct VaultHead {
+    /// Quoted ETag.
+    pub etag: String,
+    /// Ciphertext bytes.
+    pub size: u64,
+    /// Stored iv.
+    pub iv: Vec<u8>,
+    /// Stored salt.
+    pub salt: Vec<u8>,
+    /// Format version.
+    pub version: u32,
+}
+
+/// A blindvault API client. Refreshes its access token by itself before it expires.
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+    tokens: Mutex<Option<Tokens>>,
+}
+
+async fn problem(resp: Response) -> ClientError {
+    let status = resp.status();
+    let etag = resp.headers().get(ETAG).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    let code = body["code"].as_str().unwrap_or("unknown").to_owned();
+    match status {
+        StatusCode::PRECONDITION_FAILED => ClientError::Conflict { current_etag: etag },
+        StatusCode::NOT_FOUND => ClientError::NotFound,
+        _ => ClientError::Api {
+            status: status.as_u16(),
+            detail: body["detail"].as_str().unwrap_or("the server refused the request").to_owned(),
+            code,
+        },
+    }
+}
+
+async fn ok(resp: Response) -> Result<Response, ClientError> {
+    if resp.status().is_success() { Ok(resp) } else { Err(problem(resp).await) }
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Result<String, ClientError> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .ok_or_else(|| ClientError::Protocol(format!("missing {name}")))
+}
+
+impl Client {
+    /// A client for the server at `base` (e.g. `http://127.0.0.1:8080`).
+    pub fn new(base: &str) -> Result<Self, ClientError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("blindvault-client/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self { base: base.trim_end_matches('/').to_owned(), http, tokens: Mutex::new(None) })
+    }
+
+    /// Resumes a session from a saved refresh token.
+    pub async fn resume(&self, refresh_token: &str) -> Result<(), ClientError> {
+        self.exchange(json!({"refresh_token": refresh_token}), "/api/v1/auth/refresh").await
+    }
+
+    /// The current refresh token (it changes on every refresh: save it after each command).
+    pub async fn refresh_token(&self) -> Option<String> {
+        self.tokens.lock().await.as_ref().map(|t| t.refresh.clone())
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Salt and iterations for `username`.
+    pub async fn prelogin(&self, username: &str) -> Result<KdfParams, ClientError> {
+        let resp = self
+            .http
+            .post(self.url("/api/v1/auth/prelogin"))
+            .json(&json!({"username": username}))
+            .send()
+            .await?;
+        Ok(ok(resp).await?.json().await?)
+    }
+
+    /// Creates an account: a random KDF salt, keys derived from the password, `auth_hash` sent.
+    pub async fn register(&self, username: &str, password: &str, iterations: u32) -> Result<(), ClientError> {
+        let salt: [u8; KDF_SALT_LEN] = rand::random();
+        let keys = Keys::derive(username, password, &salt, iterations);
+        let body = json!({
+            "username": username,
+            "auth_hash": STANDARD.encode(keys.auth_hash),
+            "salt": STANDARD.encode(salt),
+            "kdf": "pbkdf2-sha256",
+            "iterations": iterations,
+        });
+        ok(self.http.post(self.url("/api/v1/auth/register")).json(&body).send().await?).await?;
+        Ok(())
+    }
+
+    /// Derives the keys for `username`/`password` (prelogin for the salt).
+    pub async fn keys(&self, username: &str, password: &str) -> Result<Keys, ClientError> {
+        let kdf = self.prelogin(username).await?;
+        Ok(Keys::derive(username, password, &kdf.salt, kdf.iterations))
+    }
+
+    /// Logs in; returns the keys (K_enc stays in this process).
+    pub async fn login(&self, username: &str, password: &str) -> Result<Keys, ClientError> {
+        let keys = self.keys(username, password).await?;
+        let body = json!({"username": username, "auth_hash": STANDARD.encode(keys.auth_hash)});
+        self.exchange(body, "/api/v1/auth/login").await?;
+        Ok(keys)
+    }
+
+    async fn exchange(&self, body: Value, path: &str) -> Result<(), ClientError> {
+        let resp = ok(self.http.post(self.url(path)).json(&body).send().await?).await?;
+        let tokens: Value = resp.json().await?;
+        let (Some(access), Some(refresh), Some(expires_in)) = (
+            tokens["access_token"].as_str(),
+            tokens["refresh_token"].as_str(),
+            tokens["expires_in"].as_u64(),
+        ) else {
+            return Err(ClientError::Protocol("token response".into()));
+        };
+        let access_until = Instant::now() + Duration::from_secs(expires_in);
+        *self.tokens.lock().await =
+            Some(Tokens { access: access.into(), refresh: refresh.into(), access_until });
+        Ok(())
+    }
+
+    /// A request with a fresh access token (refreshed first when it is about to expire).
+    async fn authed(&self, method: Method, path: &str) -> Result<RequestBuilder, ClientError> {
+        let current = self.tokens.lock().await.clone().ok_or(ClientError::NotLoggedIn)?;
+        let access = if current.access_until <= Instant::now() + Duration::from_secs(30) {
+            self.resume(&current.refresh).await?;
+            self.tokens.lock().await.as_ref().map(|t| t.access.clone()).ok_or(ClientError::NotLoggedIn)?
+        } else {
+            current.access
+        };
+        Ok(self.http.request(method, self.url(path)).bearer_auth(access))
+    }
+
+    /// The session as the server reports it (`user_id`, `username`, `scope`, ...).
+    pub async fn whoami(&self) -> Result<Value, ClientError> {
+        Ok(ok(self.authed(Method::GET, "/api/v1/auth/session").await?.send().await?).await?.json().await?)
+    }
+
+    /// Ends the session on the server.
+    pub async fn logout(&self) -> Result<(), ClientError> {
+        ok(self.authed(Method::POST, "/api/v1/auth/logout").await?.send().await?).await?;
+        *self.tokens.lock().await = None;
+        Ok(())
+    }
+
+    /// Every vault, all pages.
+    pub async fn list(&self) -> Result<Vec<VaultInfo>, ClientError> {
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/api/v1/vault?limit=1000&cursor={c}"),
+                None => "/api/v1/vault?limit=1000".to_owned(),
+            };
+            let req = self.authed(Method::GET, &path).await?;
+            let page: Value = ok(req.send().await?).await?.json().await?;
+            let items: Vec<VaultInfo> = serde_json::from_value(page["items"].clone())
+                .map_err(|e| ClientError::Protocol(format!("vault list: {e}")))?;
+            all.extend(items);
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    /// The stored parameters of a vault, or `None` if it does not exist.
+    pub async fn head(&self, vault_id: &str) -> Result<Option<VaultHead>, ClientError> {
+        let resp =
+            self.authed(Method::HEAD, &format!("/api/v1/vault/{vault_id}/content")).await?.send().await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let resp = ok(resp).await?;
+        let h = resp.headers();
+        let decode = |name: &str| -> Result<Vec<u8>, ClientError> {
+            STANDARD
+                .decode(header(h, name)?)
+                .map_err(|_| ClientError::Protocol(format!("{name} is not base64")))
+        };
+        Ok(Some(VaultHead {
+            etag: header(h, "etag")?,
+            size: header(h, "content-length")?
+                .parse()
+                .map_err(|_| ClientError::Protocol("content-length".into()))?,
+            iv: decode("x-vault-iv")?,
+            salt: decode("x-vault-salt")?,
+            version: header(h, "x-vault-version")?
+                .parse()
+                .map_err(|_| ClientError::Protocol("x-vault-version".into()))?,
+        }))
+    }
+
+    /// Encrypts `plaintext` as it is read and streams it to the vault.
+    pub async fn put_stream<R>(
+        &self,
+        keys: &Keys,
+        vault_id: &str,
+        plaintext: R,
+        precondition: &Precondition,
+    ) -> Result<VaultInfo, ClientError>
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+    {
+        let (salt, iv) = keys.fresh_vault_params();
+        let cipher = keys.vault_cipher(&salt, &iv, vault_id, FORMAT_VERSION)?;
+        let body = reqwest::Body::wrap_stream(encrypt(cipher, plaintext));
+        let (name, value) = match precondition {
+            Precondition::Absent => ("if-none-match", "*".to_owned()),
+            Precondition::Etag(etag) => ("if-match", etag.clone()),
+        };
+        let req = self
+            .authed(Method::PUT, &format!("/api/v1/vault/{vault_id}/content"))
+            .await?
+            .header("content-type", "application/octet-stream")
+            .header("x-vault-iv", STANDARD.encode(iv))
+            .header("x-vault-salt", STANDARD.encode(&salt))
+            .header("x-vault-version", FORMAT_VERSION.to_string())
+            .header(name, value)
+            .body(body);
+        Ok(ok(req.send().await?).await?.json().await?)
+    }
+
+    /// Streams a vault down and decrypts it into `out`. `progress` is told the ciphertext
+    /// bytes received and the total.
+    pub async fn get_stream<W>(
+        &self,
+        keys: &Keys,
+        vault_id: &str,
+        out: &mut W,
+        mut progress: impl FnMut(u64, u64),
+    ) -> Result<Downloaded, ClientError>
+    where
+        W: AsyncWrite + Unpin,
+    {
+        let resp =
+            self.authed(Method::GET, &format!("/api/v1/vault/{vault_id}/content")).await?.send().await?;
+        let resp = ok(resp).await?;
+        let h = resp.headers().clone();
+        let etag = header(&h, "etag")?;
+        let total = resp.content_length().unwrap_or(0);
+        let iv = STANDARD
+            .decode(header(&h, "x-vault-iv")?)
+            .map_err(|_| ClientError::Protocol("x-vault-iv".into()))?;
+        let salt = STANDARD
+            .decode(header(&h, "x-vault-salt")?)
+            .map_err(|_| ClientError::Protocol("x-vault-salt".into()))?;
+        let version: u32 = header(&h, "x-vault-version")?
+            .parse()
+            .map_err(|_| ClientError::Protocol("x-vault-version".into()))?;
+        let cipher = keys.vault_cipher(&salt, &iv, vault_id, version)?;
+        let size = decrypt(&cipher, resp.bytes_stream(), out, |done| progress(done, total)).await?;
+        Ok(Downloaded { etag, size })
+    }
+
+    /// Deletes a vault, if it is still at `etag` when one is given.
+    pub async fn delete(&self, vault_id: &str, etag: Option<&str>) -> Result<(), ClientError> {
+        let mut req = self.authed(Method::DELETE, &format!("/api/v1/vault/{vault_id}")).await?;
+        if let Some(etag) = etag {
+            req = req.header("if-match", etag);
+        }
+        ok(req.send().await?).await?;
+        Ok(())
+    }
+
+    /// Replaces the credentials (every other session of the user ends).
+    pub async fn change_credentials(
+        &self,
+        old: &Keys,
+        new: &Keys,
+        new_salt: &[u8],
+        iterations: u32,
+    ) -> Result<(), ClientError> {
+        let body = json!({
+            "current_auth_hash": STANDARD.encode(old.auth_hash),
+            "new_auth_hash": STANDARD.encode(new.auth_hash),
+            "new_salt": STANDARD.encode(new_salt),
+            "iterations": iterations,
+        });
+        ok(self.authed(Method::PUT, "/api/v1/auth/credentials").await?.json(&body).send().await?).await?;
+        Ok(())
+    }
+}
