@@ -1,6 +1,7 @@
 //! The integration suite: the real router over HTTP, on both deployments.
 
 mod account;
+mod blindness;
 mod blobs;
 mod cli;
 mod credentials;
@@ -10,6 +11,7 @@ mod health;
 mod helpers;
 mod login;
 mod memory;
+mod process;
 mod register;
 mod replicas;
 mod throttle;

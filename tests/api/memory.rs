@@ -1,65 +1,19 @@
 //! A 256 MiB vault streamed up and down through the real binary, checked byte for byte, while
 //! the server's peak memory stays far below the body size.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use bytes::Bytes;
 use futures::{StreamExt, stream};
 use reqwest::StatusCode;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{CHEAP_ARGON2, Creds, Deployment, b64, on_both_deployments};
+use crate::helpers::{Creds, Deployment, b64, on_both_deployments};
+use crate::process::Server;
 
 on_both_deployments!(a_256_mib_vault_streams_in_bounded_memory);
 
 const MIB: usize = 1024 * 1024;
 const BODY_MIB: usize = 256;
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    /// Peak resident memory of the server process so far, in bytes.
-    fn peak_rss(&self) -> u64 {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("proc status");
-        let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM");
-        let kib: u64 = line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("number");
-        kib * 1024
-    }
-}
-
-async fn start(d: &Deployment, dir: &std::path::Path) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut args = d.fresh_storage(dir).await;
-    args.extend(["--listen".to_owned(), format!("127.0.0.1:{port}")]);
-    args.extend(CHEAP_ARGON2.map(String::from));
-    let child = Command::new(env!("CARGO_BIN_EXE_blindvault"))
-        .arg("serve")
-        .args(&args)
-        .env("BLINDVAULT_LOG_FORMAT", "json")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start blindvault");
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(started.elapsed() < Duration::from_secs(30), "server did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Server { child, url: format!("http://127.0.0.1:{port}") }
-}
 
 fn chunk(i: usize) -> Bytes {
     Bytes::from(
@@ -69,7 +23,7 @@ fn chunk(i: usize) -> Bytes {
 
 async fn a_256_mib_vault_streams_in_bounded_memory(d: Deployment) {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(&d, dir.path()).await;
+    let server = Server::start(&d, dir.path(), "warn").await;
     let client = reqwest::Client::new();
     let creds = Creds::random();
     let resp = client
