@@ -4,6 +4,7 @@ mod account;
 mod blindness;
 mod blobs;
 mod cli;
+mod cli_client;
 mod credentials;
 mod errors;
 mod faults;
