@@ -19,6 +19,7 @@ use crate::service::{
 use crate::store::{
     BlobStore, Caches, ChangeFeed, MetadataStore, PgPoolSettings, PgStore, SqliteStore, Timestamp, VaultStore,
 };
+use crate::telemetry::metrics::{Live, Metrics};
 
 /// How often expired sessions and old login failures are pruned.
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(600);
@@ -78,6 +79,7 @@ fn sqlite_dir(url: &str) -> Option<&Path> {
 /// A built server: listener bound, state ready, not yet serving.
 pub struct Application {
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     state: AppState,
 }
 
@@ -98,7 +100,10 @@ impl Application {
             }
         }
         let blobs = BlobStore::open(&settings.storage()?, &settings.s3)?;
-        let auth = build_auth(&settings, Arc::clone(&store), Arc::clone(&changes)).await?;
+        let mut metrics = Metrics::new();
+        let auth =
+            build_auth(&settings, Arc::clone(&store), Arc::clone(&changes), metrics.argon2_wait.clone())
+                .await?;
         let vaults = VaultService::new(
             Arc::clone(&vault_store),
             blobs.clone(),
@@ -111,12 +116,29 @@ impl Application {
             VaultTiming { delete_grace: settings.delete_grace, upload_timeout: settings.upload_timeout },
             Arc::clone(&changes),
         );
-        let sweeper = Sweeper::new(vault_store, blobs.clone());
+        let sweeper = Arc::new(Sweeper::new(vault_store, blobs.clone()));
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
-        let state = AppState(Arc::new(App { settings, store, blobs, auth, vaults, sweeper, changes }));
-        Ok(Self { listener, state })
+        metrics.register_live(Live {
+            hasher: Arc::clone(auth.hasher()),
+            caches: Arc::clone(changes.caches_arc()),
+            store: Arc::clone(&store),
+            blobs: blobs.clone(),
+            sweeper: Arc::clone(&sweeper),
+        });
+        let metrics = Arc::new(metrics);
+        let metrics_listener = match settings.metrics_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} for metrics"))?,
+            ),
+            None => None,
+        };
+        let state =
+            AppState(Arc::new(App { settings, store, blobs, auth, vaults, sweeper, changes, metrics }));
+        Ok(Self { listener, metrics_listener, state })
     }
 
     /// The bound port (useful with port 0).
@@ -139,6 +161,10 @@ impl Application {
         let maintenance = tokio::spawn(maintenance(self.state.clone()));
         let sweeping = tokio::spawn(sweep(self.state.clone()));
         let following = tokio::spawn(Arc::clone(&self.state.changes).follow());
+        let metrics = self.metrics_listener.map(|listener| {
+            let router = api::metrics_router(self.state.clone());
+            tokio::spawn(async move { axum::serve(listener, router).await })
+        });
         let stopping = Arc::new(Notify::new());
         let signal = Arc::clone(&stopping);
         let app = api::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
@@ -157,6 +183,9 @@ impl Application {
         maintenance.abort();
         sweeping.abort();
         following.abort();
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
         result
     }
 }
@@ -165,10 +194,12 @@ async fn build_auth(
     settings: &Settings,
     store: Arc<dyn MetadataStore>,
     changes: Arc<Changes>,
+    argon2_wait: prometheus_client::metrics::histogram::Histogram,
 ) -> anyhow::Result<AuthService> {
     let cost = HashCost { m_kib: settings.argon2_m_kib, t: settings.argon2_t, p: settings.argon2_p };
     let hasher = PasswordHasher::new(cost, settings.argon2_slots(), settings.argon2_waiting())
-        .map_err(|e| anyhow::anyhow!("invalid Argon2 parameters: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("invalid Argon2 parameters: {e}"))?
+        .on_wait(move |waited| argon2_wait.observe(waited.as_secs_f64()));
     let secret = jwt_secret(settings)?;
     let tokens = TokenIssuer::new(&secret, settings.access_ttl);
     let throttle = LoginThrottle::new(

@@ -14,6 +14,7 @@ use super::extract::{ApiJson, ClientIp, b64, to_b64};
 use super::state::AppState;
 use crate::service::{CredentialChange, KdfParams, Login, Registration, TokenPair};
 use crate::store::Timestamp;
+use crate::telemetry::metrics::OutcomeLabels;
 
 /// Routes under `/api/v1/auth`.
 pub fn router() -> Router<AppState> {
@@ -121,7 +122,13 @@ async fn login(
         scope: req.scope,
         client,
     };
-    Ok(token_response(app.auth.login(login).await?))
+    let result = app.auth.login(login).await.map_err(ApiError::from);
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(e) => e.code(),
+    };
+    app.metrics.logins.get_or_create(&OutcomeLabels { outcome: outcome.to_owned() }).inc();
+    Ok(token_response(result?))
 }
 
 #[derive(Deserialize)]

@@ -69,7 +69,9 @@ async fn upload(
     if result.is_err() {
         body.drain().await;
     }
-    Ok(written(&result?))
+    let done = result?;
+    app.metrics.bytes_uploaded.inc_by(done.vault.size as u64);
+    Ok(written(&done))
 }
 
 /// Bytes of a refused body read and dropped before answering, so that a client still
@@ -163,7 +165,14 @@ async fn read(
         Body::empty()
     } else {
         let read = app.vaults.open(&vault, range.clone()).await?;
-        Body::from_stream(read.body.map_err(std::io::Error::other))
+        let sent = app.metrics.bytes_downloaded.clone();
+        Body::from_stream(
+            read.body
+                .inspect_ok(move |b| {
+                    sent.inc_by(b.len() as u64);
+                })
+                .map_err(std::io::Error::other),
+        )
     };
     let mut response = (status, body).into_response();
     let out = response.headers_mut();

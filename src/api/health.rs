@@ -53,3 +53,11 @@ pub async fn limits(State(app): State<AppState>) -> Json<Value> {
         "quota_vaults": s.quota_vaults,
     }))
 }
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(app): State<AppState>) -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        app.metrics.render(),
+    )
+}

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -12,6 +12,8 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use super::error::{ApiError, internal};
+use super::state::AppState;
+use crate::telemetry::metrics::HttpLabels;
 
 /// The request id header.
 pub const X_REQUEST_ID: &str = "x-request-id";
@@ -21,7 +23,7 @@ pub const X_REQUEST_ID: &str = "x-request-id";
 pub struct RequestId(pub String);
 
 /// Assigns the request id, opens the request span and logs the outcome.
-pub async fn request_context(mut req: Request, next: Next) -> Response {
+pub async fn request_context(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
     let id = req
         .headers()
         .get(X_REQUEST_ID)
@@ -30,6 +32,7 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
         .map_or_else(|| Uuid::new_v4().to_string(), str::to_owned);
     req.extensions_mut().insert(RequestId(id.clone()));
     let route = req.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
+    let method = req.method().to_string();
     let span = tracing::info_span!(
         "request",
         request_id = %id,
@@ -41,6 +44,9 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     let mut response = next.run(req).instrument(span.clone()).await;
     let status = response.status().as_u16();
     span.record("status", status);
+    let labels = HttpLabels { route: route.clone(), method: method.clone(), status };
+    app.metrics.http_requests.get_or_create(&labels).inc();
+    app.metrics.http_duration.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
     span.in_scope(|| {
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         if status >= 500 {

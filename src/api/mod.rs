@@ -26,6 +26,15 @@ use tower_http::catch_panic::CatchPanicLayer;
 /// Largest JSON body the auth endpoints read.
 const AUTH_BODY_LIMIT: usize = 64 * 1024;
 
+fn metrics_routes() -> Router<AppState> {
+    Router::new().route("/metrics", get(health::metrics))
+}
+
+/// `/metrics` alone, for a separate metrics listener.
+pub fn metrics_router(state: AppState) -> Router {
+    metrics_routes().with_state(state)
+}
+
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     // Base64 makes 3 bytes 4; the rest of a vault's JSON is small.
@@ -39,10 +48,11 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health::live))
         .route("/health/ready", get(health::ready))
+        .merge(if state.settings.metrics_listen.is_none() { metrics_routes() } else { Router::new() })
         .nest("/api/v1", api)
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .layer(CatchPanicLayer::custom(middleware::panic_response))
-        .layer(mw::from_fn(middleware::request_context))
+        .layer(mw::from_fn_with_state(state.clone(), middleware::request_context))
         .with_state(state)
 }

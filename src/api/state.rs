@@ -4,6 +4,7 @@ use std::sync::Arc;
 use crate::config::Settings;
 use crate::service::{AuthService, Changes, Sweeper, VaultService};
 use crate::store::{BlobStore, MetadataStore};
+use crate::telemetry::metrics::Metrics;
 
 /// Everything a request handler may reach: settings, stores and services.
 pub struct App {
@@ -18,9 +19,11 @@ pub struct App {
     /// Vaults.
     pub vaults: VaultService,
     /// The object sweeper.
-    pub sweeper: Sweeper,
+    pub sweeper: Arc<Sweeper>,
     /// Caches and cross-replica invalidation.
     pub changes: Arc<Changes>,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
 }
 
 /// The router's state: one cheap clone of the shared [`App`].

@@ -141,7 +141,9 @@ async fn write_json(
         declared_len: Some(len),
         inline: true,
     };
-    Ok(written(&app.vaults.write(write).await?))
+    let done = app.vaults.write(write).await?;
+    app.metrics.bytes_uploaded.inc_by(done.vault.size as u64);
+    Ok(written(&done))
 }
 
 async fn create(
@@ -186,7 +188,11 @@ async fn read(
     if not_modified(&headers, &vault.etag)? {
         return Ok(not_modified_response(&vault.etag));
     }
-    let ciphertext = app.vaults.inline_body(&vault).await?.map(|b| to_b64(&b));
+    let body = app.vaults.inline_body(&vault).await?;
+    if let Some(b) = &body {
+        app.metrics.bytes_downloaded.inc_by(b.len() as u64);
+    }
+    let ciphertext = body.map(|b| to_b64(&b));
     let body = FullVault {
         meta: VaultResponse::from(&vault),
         ciphertext,

@@ -65,6 +65,10 @@ impl Settings {
             ("BLINDVAULT_UPLOAD_TIMEOUT", show(self.upload_timeout)),
             ("BLINDVAULT_SWEEP_INTERVAL", show(self.sweep_interval)),
             ("BLINDVAULT_CACHE_BYTES", self.cache_bytes.to_string()),
+            (
+                "BLINDVAULT_METRICS_LISTEN",
+                self.metrics_listen.map_or_else(|| "(on BLINDVAULT_LISTEN)".into(), |a| a.to_string()),
+            ),
             ("BLINDVAULT_SHUTDOWN_TIMEOUT", show(self.shutdown_timeout)),
             ("BLINDVAULT_LOG_FORMAT", format!("{:?}", self.log_format()).to_lowercase()),
         ]

@@ -140,6 +140,9 @@ pub struct Settings {
     /// How long a stop waits for in-flight requests
     #[arg(long, env = "BLINDVAULT_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
     pub shutdown_timeout: Duration,
+    /// Serve /metrics on this separate address instead of the main listener
+    #[arg(long, env = "BLINDVAULT_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Log format [default: pretty on a terminal, else json]; filter with RUST_LOG
     #[arg(long, env = "BLINDVAULT_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,

@@ -48,6 +48,7 @@ pub struct PasswordHasher {
     queue: usize,
     buffers: Mutex<Vec<Vec<Block>>>,
     decoy: String,
+    on_wait: Option<Box<dyn Fn(std::time::Duration) + Send + Sync>>,
 }
 
 impl PasswordHasher {
@@ -63,7 +64,14 @@ impl PasswordHasher {
             queue,
             buffers: Mutex::new(Vec::new()),
             decoy,
+            on_wait: None,
         })
+    }
+
+    /// Calls `observe` with how long each hash waited for a slot (for metrics).
+    pub fn on_wait(mut self, observe: impl Fn(std::time::Duration) + Send + Sync + 'static) -> Self {
+        self.on_wait = Some(Box::new(observe));
+        self
     }
 
     /// A PHC string with the configured cost that no secret matches; verifying against it
@@ -111,7 +119,11 @@ impl PasswordHasher {
     {
         let _queued =
             QueueSlot::enter(&self.waiting, self.queue + self.slot_count).ok_or(ServiceError::Saturated)?;
+        let queued_at = std::time::Instant::now();
         let permit = Arc::clone(&self.slots).acquire_owned().await.map_err(|_| ServiceError::Saturated)?;
+        if let Some(observe) = &self.on_wait {
+            observe(queued_at.elapsed());
+        }
         let this = Arc::clone(self);
         let span = tracing::Span::current();
         let handle = tokio::task::spawn_blocking(move || {

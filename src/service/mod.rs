@@ -23,7 +23,7 @@ pub use error::ServiceError;
 pub use hasher::{HashCost, PasswordHasher, Verified};
 pub use scope::{Scope, Scopes};
 pub use session::{Login, Principal, SessionInfo, TokenPair};
-pub use sweeper::{SweepReport, Sweeper};
+pub use sweeper::{SweepReport, SweepStats, Sweeper};
 pub use throttle::{LoginThrottle, ThrottlePolicy};
 pub use tokens::{Claims, TokenIssuer};
 pub use vault_id::VaultId;

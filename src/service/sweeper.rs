@@ -2,6 +2,7 @@
 //! grace period, and uploads that never committed.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::ServiceError;
 use super::vault_write::SWEEP_LEASE;
@@ -24,12 +25,28 @@ pub struct SweepReport {
 pub struct Sweeper {
     store: Arc<dyn VaultStore>,
     blobs: BlobStore,
+    runs: AtomicU64,
+    deleted: AtomicU64,
+}
+
+/// Totals since start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepStats {
+    /// Sweeps run.
+    pub runs: u64,
+    /// Objects deleted.
+    pub deleted: u64,
 }
 
 impl Sweeper {
     /// A sweeper over these stores.
     pub fn new(store: Arc<dyn VaultStore>, blobs: BlobStore) -> Self {
-        Self { store, blobs }
+        Self { store, blobs, runs: AtomicU64::new(0), deleted: AtomicU64::new(0) }
+    }
+
+    /// Runs and deletions since start.
+    pub fn stats(&self) -> SweepStats {
+        SweepStats { runs: self.runs.load(Ordering::Relaxed), deleted: self.deleted.load(Ordering::Relaxed) }
     }
 
     /// Deletes every object due at `now`.
@@ -57,6 +74,8 @@ impl Sweeper {
                 break;
             }
         }
+        self.runs.fetch_add(1, Ordering::Relaxed);
+        self.deleted.fetch_add(report.deleted, Ordering::Relaxed);
         if report.deleted + report.failed > 0 {
             tracing::info!(deleted = report.deleted, failed = report.failed, "sweep finished");
         }

@@ -1,5 +1,6 @@
 use std::ops::Range;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -91,6 +92,7 @@ pub struct BlobRead {
 #[derive(Clone)]
 pub struct BlobStore {
     inner: Arc<dyn ObjectStore>,
+    errors: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for BlobStore {
@@ -122,12 +124,27 @@ impl BlobStore {
                 }
             }
         };
-        Ok(Self { inner })
+        Ok(Self { inner, errors: Arc::default() })
     }
 
     /// An in-process store, for unit tests of the service layer.
     pub fn in_memory() -> Self {
-        Self { inner: Arc::new(InMemory::new()) }
+        Self { inner: Arc::new(InMemory::new()), errors: Arc::default() }
+    }
+
+    /// Object-store requests that failed (not counting "not found").
+    pub fn errors(&self) -> u64 {
+        self.errors.load(Ordering::Relaxed)
+    }
+
+    /// Counts a failed request; passes the result on.
+    fn track<T>(&self, result: Result<T, object_store::Error>) -> Result<T, object_store::Error> {
+        if let Err(e) = &result
+            && !matches!(e, object_store::Error::NotFound { .. })
+        {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        result
     }
 
     /// Streams `body` to `key`. Bodies up to one part are sent in a single PUT; longer ones
@@ -156,12 +173,12 @@ impl BlobStore {
                     head.push(chunk);
                 }
                 None => {
-                    self.inner.put(&path, PutPayload::from_iter(head)).await?;
+                    self.track(self.inner.put(&path, PutPayload::from_iter(head)).await)?;
                     return Ok(meter.finish());
                 }
             }
         }
-        let upload = self.inner.put_multipart(&path).await?;
+        let upload = self.track(self.inner.put_multipart(&path).await)?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
         for chunk in head {
             writer.put(chunk);
@@ -169,7 +186,7 @@ impl BlobStore {
         let streamed: Result<(), BlobStoreError> = async {
             while let Some(chunk) = body.next().await {
                 let chunk = meter.take(chunk)?;
-                writer.wait_for_capacity(PART_INFLIGHT).await?;
+                self.track(writer.wait_for_capacity(PART_INFLIGHT).await)?;
                 writer.put(chunk);
             }
             Ok(())
@@ -181,7 +198,7 @@ impl BlobStore {
             }
             return Err(err);
         }
-        writer.finish().await?;
+        self.track(writer.finish().await)?;
         Ok(meter.finish())
     }
 
@@ -193,7 +210,7 @@ impl BlobStore {
             return Err(BlobStoreError::RangeNotSatisfiable);
         }
         let options = GetOptions { range: range.map(GetRange::Bounded), ..GetOptions::default() };
-        let result = self.inner.get_opts(&path, options).await?;
+        let result = self.track(self.inner.get_opts(&path, options).await)?;
         Ok(BlobRead {
             size: result.meta.size,
             range: result.range.clone(),
@@ -203,12 +220,12 @@ impl BlobStore {
 
     /// Size of the object at `key`.
     pub async fn size(&self, key: &str) -> Result<u64, BlobStoreError> {
-        Ok(self.inner.head(&object_path(key)?).await?.size)
+        Ok(self.track(self.inner.head(&object_path(key)?).await)?.size)
     }
 
     /// Deletes `key`; deleting what is not there succeeds.
     pub async fn delete(&self, key: &str) -> Result<(), BlobStoreError> {
-        match self.inner.delete(&object_path(key)?).await {
+        match self.track(self.inner.delete(&object_path(key)?).await) {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(err) => Err(err.into()),
         }
@@ -217,13 +234,13 @@ impl BlobStore {
     /// Keys under `prefix`, for sweeping and tests.
     pub async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobStoreError> {
         let prefix = object_path(prefix)?;
-        let metas: Vec<_> = self.inner.list(Some(&prefix)).try_collect().await?;
+        let metas: Vec<_> = self.track(self.inner.list(Some(&prefix)).try_collect().await)?;
         Ok(metas.into_iter().map(|m| m.location.to_string()).collect())
     }
 
     /// One cheap request that proves the store answers and the bucket exists.
     pub async fn probe(&self) -> Result<(), BlobStoreError> {
-        self.inner.list_with_delimiter(Some(&Path::from("_probe"))).await?;
+        self.track(self.inner.list_with_delimiter(Some(&Path::from("_probe"))).await)?;
         Ok(())
     }
 }

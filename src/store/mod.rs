@@ -52,6 +52,9 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Versions of the migrations that this binary ships and the database has not applied.
     async fn pending_migrations(&self) -> Result<Vec<i64>, StoreError>;
 
+    /// Connections in the pool and how many of them are idle.
+    fn pool_stats(&self) -> (u32, u32);
+
     /// A cheap round trip, for readiness probes.
     async fn ping(&self) -> Result<(), StoreError>;
 

@@ -50,6 +50,10 @@ macro_rules! impl_metadata_store {
                     .collect())
             }
 
+            fn pool_stats(&self) -> (u32, u32) {
+                (self.pool.size(), u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX))
+            }
+
             async fn ping(&self) -> Result<(), StoreError> {
                 sqlx::query("SELECT 1").execute(&self.pool).await?;
                 Ok(())

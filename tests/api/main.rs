@@ -12,6 +12,7 @@ mod health;
 mod helpers;
 mod login;
 mod memory;
+mod metrics;
 mod process;
 mod register;
 mod replicas;

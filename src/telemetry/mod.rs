@@ -1,5 +1,7 @@
 //! The tracing subscriber: JSON lines in production, readable lines on a terminal.
 
+pub mod metrics;
+
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::FmtSpan;
 
