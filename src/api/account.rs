@@ -9,13 +9,19 @@ use super::error::ApiError;
 use super::extract::{ApiJson, b64};
 use super::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct DeleteAccountRequest {
     auth_hash: String,
 }
 
 /// Deletes the user, their sessions and all their vaults, metadata and objects.
+#[utoipa::path(delete, path = "/api/v1/account", tag = "auth", security(("bearer" = ["account"])), request_body = DeleteAccountRequest,
+    responses(
+        (status = 204, description = "The user, their sessions and all their vaults (metadata and objects) are deleted"),
+        (status = 401, description = "`invalid_credentials` or a token problem", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`insufficient_scope`", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ))]
 pub(super) async fn delete_account(
     State(app): State<AppState>,
     auth: Authenticated<AccountScope>,

@@ -28,20 +28,26 @@ pub fn router() -> Router<AppState> {
         .route("/credentials", put(credentials))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PreloginRequest {
+pub(super) struct PreloginRequest {
     username: String,
 }
 
-#[derive(Serialize)]
-struct PreloginResponse {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct PreloginResponse {
     kdf: String,
     iterations: u64,
     salt: String,
 }
 
-async fn prelogin(
+#[utoipa::path(post, path = "/api/v1/auth/prelogin", tag = "auth", request_body = PreloginRequest,
+    responses(
+        (status = 200, description = "KDF parameters; an unknown username gets a stable decoy salt", body = PreloginResponse),
+        (status = 400, description = "`malformed_json`", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_field`", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ))]
+pub(super) async fn prelogin(
     State(app): State<AppState>,
     ApiJson(req): ApiJson<PreloginRequest>,
 ) -> Result<Json<PreloginResponse>, ApiError> {
@@ -49,9 +55,9 @@ async fn prelogin(
     Ok(Json(PreloginResponse { kdf: kdf.kdf, iterations: kdf.iterations, salt: to_b64(&kdf.salt) }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RegisterRequest {
+pub(super) struct RegisterRequest {
     username: String,
     auth_hash: String,
     salt: String,
@@ -59,14 +65,25 @@ struct RegisterRequest {
     iterations: u64,
 }
 
-#[derive(Serialize)]
-struct UserResponse {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct UserResponse {
     user_id: Uuid,
     username: String,
+    #[schema(value_type = String, format = DateTime)]
     created_at: Timestamp,
 }
 
-async fn register(
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Registered", body = UserResponse),
+        (status = 400, description = "`malformed_json`, `invalid_base64`", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`registration_closed`", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`username_taken`", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_field`", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`unavailable`", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ))]
+pub(super) async fn register(
     State(app): State<AppState>,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> Result<Response, ApiError> {
@@ -80,16 +97,16 @@ async fn register(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct LoginRequest {
+pub(super) struct LoginRequest {
     username: String,
     auth_hash: String,
     scope: Option<String>,
 }
 
-#[derive(Serialize)]
-struct TokenResponse {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct TokenResponse {
     access_token: String,
     token_type: &'static str,
     expires_in: u64,
@@ -111,7 +128,16 @@ fn token_response(pair: TokenPair) -> Response {
     response
 }
 
-async fn login(
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses(
+        (status = 200, description = "A token pair", body = TokenResponse, headers(("Cache-Control" = String))),
+        (status = 401, description = "`invalid_credentials` (wrong user and wrong hash alike)", body = super::openapi::Problem, content_type = "application/problem+json",
+         headers(("WWW-Authenticate" = String))),
+        (status = 422, description = "`invalid_field`", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`", body = super::openapi::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
+        (status = 503, description = "`unavailable` (hashing queue full or storage down)", body = super::openapi::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
+    ))]
+pub(super) async fn login(
     State(app): State<AppState>,
     ClientIp(client): ClientIp,
     ApiJson(req): ApiJson<LoginRequest>,
@@ -131,29 +157,40 @@ async fn login(
     Ok(token_response(result?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RefreshRequest {
+pub(super) struct RefreshRequest {
     refresh_token: String,
 }
 
-async fn refresh(
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "A new pair; the presented refresh token stops working", body = TokenResponse),
+        (status = 401, description = "`unauthenticated`, `token_expired`, or `token_revoked` (a reused token revokes its session)", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ))]
+pub(super) async fn refresh(
     State(app): State<AppState>,
     ApiJson(req): ApiJson<RefreshRequest>,
 ) -> Result<Response, ApiError> {
     Ok(token_response(app.auth.refresh(&req.refresh_token).await?))
 }
 
-#[derive(Serialize)]
-struct SessionResponse {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct SessionResponse {
     user_id: Uuid,
     username: String,
     session_id: Uuid,
     scope: String,
+    #[schema(value_type = String, format = DateTime)]
     expires_at: Timestamp,
 }
 
-async fn session(
+#[utoipa::path(get, path = "/api/v1/auth/session", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The presented token's session", body = SessionResponse),
+        (status = 401, description = "`unauthenticated`, `token_expired`, `token_revoked`", body = super::openapi::Problem, content_type = "application/problem+json", headers(("WWW-Authenticate" = String))),
+    ))]
+pub(super) async fn session(
     State(app): State<AppState>,
     auth: Authenticated,
 ) -> Result<Json<SessionResponse>, ApiError> {
@@ -167,21 +204,33 @@ async fn session(
     }))
 }
 
-async fn logout(State(app): State<AppState>, auth: Authenticated) -> Result<StatusCode, ApiError> {
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The session's tokens stop working"),
+        (status = 401, description = "`unauthenticated`, `token_expired`, `token_revoked`", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ))]
+pub(super) async fn logout(State(app): State<AppState>, auth: Authenticated) -> Result<StatusCode, ApiError> {
     app.auth.logout(&auth.principal).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CredentialsRequest {
+pub(super) struct CredentialsRequest {
     current_auth_hash: String,
     new_auth_hash: String,
     new_salt: String,
     iterations: u64,
 }
 
-async fn credentials(
+#[utoipa::path(put, path = "/api/v1/auth/credentials", tag = "auth", security(("bearer" = ["account"])), request_body = CredentialsRequest,
+    responses(
+        (status = 204, description = "Changed; every other session of the user is revoked"),
+        (status = 401, description = "`invalid_credentials` or a token problem", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`insufficient_scope`", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_field`", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ))]
+pub(super) async fn credentials(
     State(app): State<AppState>,
     auth: Authenticated<AccountScope>,
     ApiJson(req): ApiJson<CredentialsRequest>,

@@ -13,12 +13,20 @@ use super::state::AppState;
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// `GET /health`: the process serves. No I/O.
+#[utoipa::path(get, path = "/health", tag = "service",
+    responses((status = 200, description = "The process serves (no I/O)", body = serde_json::Value, example = json!({"status": "ok"}))))]
 pub async fn live() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
 /// `GET /health/ready`: 200 when the database and the object store both answer in time,
 /// else 503 naming which failed (and nothing about where they are).
+#[utoipa::path(get, path = "/health/ready", tag = "service",
+    responses(
+        (status = 200, description = "The database and the object store answer", body = serde_json::Value),
+        (status = 503, description = "`unavailable`; `checks` names what failed", body = super::openapi::Problem, content_type = "application/problem+json",
+         headers(("Retry-After" = u64, description = "Seconds"))),
+    ))]
 pub async fn ready(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
     let (database, objects) = tokio::join!(
         tokio::time::timeout(CHECK_TIMEOUT, app.store.ping()),
@@ -42,6 +50,8 @@ pub async fn ready(State(app): State<AppState>) -> Result<Json<Value>, ApiError>
 }
 
 /// `GET /api/v1/limits`.
+#[utoipa::path(get, path = "/api/v1/limits", tag = "service",
+    responses((status = 200, description = "Size limits, quotas, KDF minimum, registration", body = serde_json::Value)))]
 pub async fn limits(State(app): State<AppState>) -> Json<Value> {
     let s = &app.settings;
     Json(json!({
@@ -55,6 +65,8 @@ pub async fn limits(State(app): State<AppState>) -> Json<Value> {
 }
 
 /// `GET /metrics`: Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "service",
+    responses((status = 200, description = "Prometheus/OpenMetrics text (absent here when BLINDVAULT_METRICS_LISTEN is set)", body = String, content_type = "application/openmetrics-text")))]
 pub async fn metrics(State(app): State<AppState>) -> impl axum::response::IntoResponse {
     (
         [(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],

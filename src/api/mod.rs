@@ -9,6 +9,7 @@ mod error;
 mod extract;
 mod health;
 mod middleware;
+mod openapi;
 mod preconditions;
 mod state;
 mod vaults;
@@ -16,6 +17,7 @@ mod vaults;
 pub use bearer::{AccountScope, AnyScope, Authenticated, ReadScope, RequiredScope, WriteScope};
 pub use error::{ApiError, PROBLEM_JSON};
 pub use middleware::{RequestId, X_REQUEST_ID};
+pub use openapi::ApiDoc;
 pub use state::{App, AppState};
 
 use axum::extract::DefaultBodyLimit;
@@ -44,7 +46,8 @@ pub fn router(state: AppState) -> Router {
         .nest("/auth", auth::router().layer(DefaultBodyLimit::max(AUTH_BODY_LIMIT)))
         .nest("/vault", vaults::router().layer(DefaultBodyLimit::max(json_vault_limit)))
         .route("/account", delete(account::delete_account).layer(DefaultBodyLimit::max(AUTH_BODY_LIMIT)))
-        .route("/limits", get(health::limits));
+        .route("/limits", get(health::limits))
+        .route("/openapi.json", get(openapi::openapi_json));
     Router::new()
         .route("/health", get(health::live))
         .route("/health/ready", get(health::ready))

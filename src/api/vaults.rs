@@ -39,14 +39,16 @@ impl<S: Send + Sync> FromRequestParts<S> for VaultPath {
 }
 
 /// `VaultResponse` of the contract.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct VaultResponse {
     vault_id: String,
     version: i64,
     revision: i64,
     etag: String,
     size: i64,
+    #[schema(value_type = String, format = DateTime)]
     created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
     updated_at: Timestamp,
 }
 
@@ -84,9 +86,9 @@ pub fn not_modified_response(etag: &str) -> Response {
     (StatusCode::NOT_MODIFIED, [(header::ETAG, etag_header(etag))]).into_response()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateRequest {
+pub(super) struct CreateRequest {
     vault_id: String,
     ciphertext: String,
     iv: String,
@@ -94,9 +96,9 @@ struct CreateRequest {
     version: Option<i64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ReplaceRequest {
+pub(super) struct ReplaceRequest {
     ciphertext: String,
     iv: String,
     salt: String,
@@ -146,7 +148,18 @@ async fn write_json(
     Ok(written(&done))
 }
 
-async fn create(
+#[utoipa::path(post, path = "/api/v1/vault", tag = "vaults", security(("bearer" = ["vault:write"])), request_body = CreateRequest,
+    responses(
+        (status = 201, description = "Created", body = VaultResponse, headers(("ETag" = String), ("Location" = String))),
+        (status = 200, description = "An identical create repeated (safe retry)", body = VaultResponse, headers(("ETag" = String, description = "Strong ETag of the revision"))),
+        (status = 400, description = "`malformed_json`, `invalid_base64`", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "token problems", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`insufficient_scope`", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`vault_exists` with other content", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`, `quota_exceeded`", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_field`", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ))]
+pub(super) async fn create(
     State(app): State<AppState>,
     auth: Authenticated<WriteScope>,
     ApiJson(req): ApiJson<CreateRequest>,
@@ -156,7 +169,22 @@ async fn create(
     write_json(&app, auth.principal.user_id, id, WriteMode::CreateOrSame, body).await
 }
 
-async fn replace(
+#[utoipa::path(put, path = "/api/v1/vault/{vault_id}", tag = "vaults", security(("bearer" = ["vault:write"])), request_body = ReplaceRequest,
+    params(("vault_id" = String, Path, description = "`[A-Za-z0-9._-]{1,128}`, not `.` or `..`"),
+        ("If-Match" = Option<String>, Header, description = "Replace only this revision (or `*`)"),
+        ("If-None-Match" = Option<String>, Header, description = "`*`: create only")),
+    responses(
+        (status = 200, description = "Replaced", body = VaultResponse, headers(("ETag" = String, description = "Strong ETag of the revision"))),
+        (status = 201, description = "Created (`If-None-Match: *`)", body = VaultResponse, headers(("ETag" = String, description = "Strong ETag of the revision"))),
+        (status = 400, description = "`malformed_json`, `invalid_base64`, `invalid_header`", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "token problems", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`insufficient_scope`", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "`precondition_failed`; `ETag` is the current one", body = super::openapi::Problem, content_type = "application/problem+json", headers(("ETag" = String, description = "Strong ETag of the revision"))),
+        (status = 413, description = "`payload_too_large`, `quota_exceeded`", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_field`", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 428, description = "`precondition_required`: neither `If-Match` nor `If-None-Match`", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ))]
+pub(super) async fn replace(
     State(app): State<AppState>,
     auth: Authenticated<WriteScope>,
     VaultPath(id): VaultPath,
@@ -168,8 +196,8 @@ async fn replace(
     write_json(&app, auth.principal.user_id, id, mode, body).await
 }
 
-#[derive(Serialize)]
-struct FullVault {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct FullVault {
     #[serde(flatten)]
     meta: VaultResponse,
     ciphertext: Option<String>,
@@ -178,7 +206,16 @@ struct FullVault {
     content_url: String,
 }
 
-async fn read(
+#[utoipa::path(get, path = "/api/v1/vault/{vault_id}", tag = "vaults", security(("bearer" = ["vault:read"])),
+    params(("vault_id" = String, Path, description = "`[A-Za-z0-9._-]{1,128}`, not `.` or `..`"), ("If-None-Match" = Option<String>, Header, description = "304 when it matches")),
+    responses(
+        (status = 200, description = "The vault; `ciphertext` is null above the JSON limit (use `content_url`)", body = FullVault, headers(("ETag" = String, description = "Strong ETag of the revision"))),
+        (status = 304, description = "Not modified", headers(("ETag" = String, description = "Strong ETag of the revision"))),
+        (status = 401, description = "token problems", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`insufficient_scope`", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found` (also another user's)", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ))]
+pub(super) async fn read(
     State(app): State<AppState>,
     auth: Authenticated<ReadScope>,
     VaultPath(id): VaultPath,
@@ -206,7 +243,16 @@ async fn read(
     Ok(response)
 }
 
-async fn remove(
+#[utoipa::path(delete, path = "/api/v1/vault/{vault_id}", tag = "vaults", security(("bearer" = ["vault:write"])),
+    params(("vault_id" = String, Path, description = "`[A-Za-z0-9._-]{1,128}`, not `.` or `..`"), ("If-Match" = Option<String>, Header, description = "Delete only this revision")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "token problems", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`insufficient_scope`", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "`precondition_failed`", body = super::openapi::Problem, content_type = "application/problem+json", headers(("ETag" = String, description = "Strong ETag of the revision"))),
+    ))]
+pub(super) async fn remove(
     State(app): State<AppState>,
     auth: Authenticated<WriteScope>,
     VaultPath(id): VaultPath,
@@ -217,20 +263,30 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct ListQuery {
+#[into_params(parameter_in = Query)]
+pub(super) struct ListQuery {
+    /// 1 to 1000 (default 50).
     limit: Option<u32>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
-#[derive(Serialize)]
-struct ListResponse {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct ListResponse {
     items: Vec<VaultResponse>,
     next_cursor: Option<String>,
 }
 
-async fn list(
+#[utoipa::path(get, path = "/api/v1/vault", tag = "vaults", security(("bearer" = ["vault:read"])), params(ListQuery),
+    responses(
+        (status = 200, description = "A page, ordered by vault id", body = ListResponse),
+        (status = 401, description = "token problems", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`insufficient_scope`", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_field`", body = super::openapi::Problem, content_type = "application/problem+json"),
+    ))]
+pub(super) async fn list(
     State(app): State<AppState>,
     auth: Authenticated<ReadScope>,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,

@@ -13,6 +13,7 @@ mod helpers;
 mod login;
 mod memory;
 mod metrics;
+mod openapi;
 mod process;
 mod register;
 mod replicas;

@@ -1,0 +1,75 @@
+//! The OpenAPI 3.1 description, generated from the handlers' annotations.
+
+use axum::Json;
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+/// An RFC 9457 problem: every error response.
+#[derive(Serialize, ToSchema)]
+pub struct Problem {
+    /// Always `about:blank`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The status's reason phrase.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// Stable, machine-readable code (e.g. `precondition_failed`).
+    pub code: String,
+    /// For humans.
+    pub detail: String,
+}
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build();
+        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+/// The whole API.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "blindvault", description = "Zero-knowledge encrypted-blob gateway: the HTTP contract, version 1."),
+    paths(
+        super::health::live,
+        super::health::ready,
+        super::health::metrics,
+        super::health::limits,
+        openapi_json,
+        super::auth::prelogin,
+        super::auth::register,
+        super::auth::login,
+        super::auth::refresh,
+        super::auth::session,
+        super::auth::logout,
+        super::auth::credentials,
+        super::account::delete_account,
+        super::vaults::create,
+        super::vaults::list,
+        super::vaults::read,
+        super::vaults::replace,
+        super::vaults::remove,
+        super::content::read,
+        super::content::upload,
+    ),
+    components(schemas(Problem)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "service", description = "Health, readiness, metrics, limits"),
+        (name = "auth", description = "Accounts and sessions; the server never sees a password"),
+        (name = "vaults", description = "Encrypted blobs with ETag compare-and-swap"),
+    )
+)]
+pub struct ApiDoc;
+
+/// `GET /api/v1/openapi.json`.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "service",
+    responses((status = 200, description = "This description (OpenAPI 3.1)", content_type = "application/json")))]
+pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
