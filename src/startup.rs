@@ -201,7 +201,10 @@ async fn build_auth(
         .map_err(|e| anyhow::anyhow!("invalid Argon2 parameters: {e}"))?
         .on_wait(move |waited| argon2_wait.observe(waited.as_secs_f64()));
     let secret = jwt_secret(settings)?;
-    let tokens = TokenIssuer::new(&secret, settings.access_ttl);
+    let mut tokens = TokenIssuer::new(&secret, settings.access_ttl);
+    if let Some(previous) = &settings.jwt_previous_secret {
+        tokens = tokens.accepting_previous(previous.expose().as_bytes());
+    }
     let throttle = LoginThrottle::new(
         Arc::clone(&store),
         ThrottlePolicy {

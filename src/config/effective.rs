@@ -38,6 +38,7 @@ impl Settings {
             ("AWS_SESSION_TOKEN", opt(&self.s3.session_token)),
             ("AWS_ALLOW_HTTP", self.s3.allow_http.to_string()),
             ("BLINDVAULT_JWT_SECRET", jwt),
+            ("BLINDVAULT_JWT_PREVIOUS_SECRET", opt(&self.jwt_previous_secret)),
             ("BLINDVAULT_ARGON2_M_KIB", self.argon2_m_kib.to_string()),
             ("BLINDVAULT_ARGON2_T", self.argon2_t.to_string()),
             ("BLINDVAULT_ARGON2_P", self.argon2_p.to_string()),

@@ -74,6 +74,10 @@ pub struct Settings {
     /// replicas share it [default: generated into <data-dir>/jwt.key]
     #[arg(long, env = "BLINDVAULT_JWT_SECRET", hide_env_values = true, value_name = "SECRET")]
     pub jwt_secret: Option<Secret>,
+    /// The signing key before the last rotation: its tokens are still accepted (by `kid`)
+    /// until they expire; remove it after one access-token lifetime
+    #[arg(long, env = "BLINDVAULT_JWT_PREVIOUS_SECRET", hide_env_values = true, value_name = "SECRET")]
+    pub jwt_previous_secret: Option<Secret>,
     /// Argon2id memory cost in KiB
     #[arg(long, env = "BLINDVAULT_ARGON2_M_KIB", default_value_t = 19456, value_name = "KIB")]
     pub argon2_m_kib: u32,

@@ -96,6 +96,9 @@ impl Settings {
                 "required when the database is Postgres, so that every replica signs with the same key",
             ));
         }
+        if self.jwt_previous_secret.as_ref().is_some_and(|s| s.expose().len() < 32) {
+            return Err(invalid("BLINDVAULT_JWT_PREVIOUS_SECRET", "must be at least 32 bytes"));
+        }
         argon2::Params::new(self.argon2_m_kib, self.argon2_t, self.argon2_p, Some(32))
             .map_err(|e| invalid("BLINDVAULT_ARGON2_M_KIB", format!("Argon2 parameters rejected: {e}")))?;
         if self.argon2_m_kib < 8 * self.argon2_p {

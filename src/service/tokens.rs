@@ -52,6 +52,7 @@ pub struct TokenIssuer {
     decoding: DecodingKey,
     validation: Validation,
     kid: String,
+    previous: Option<(String, DecodingKey)>,
     access_ttl: Duration,
 }
 
@@ -63,14 +64,21 @@ impl TokenIssuer {
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 0;
-        let digest = Sha256::digest(secret);
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
-            kid: hex(&digest[..4]),
+            kid: key_id(secret),
+            previous: None,
             access_ttl,
         }
+    }
+
+    /// Also accepts tokens signed with `secret` (the key before a rotation, named by its `kid`),
+    /// so that a rotation does not log anyone out: keep it for one access-token lifetime.
+    pub fn accepting_previous(mut self, secret: &[u8]) -> Self {
+        self.previous = Some((key_id(secret), DecodingKey::from_secret(secret)));
+        self
     }
 
     /// Issues an access token for `user` in `session` with `scope`.
@@ -100,12 +108,17 @@ impl TokenIssuer {
 
     /// Verifies signature, algorithm, issuer, audience and expiry.
     pub fn verify(&self, token: &str) -> Result<Claims, ServiceError> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map(|data| data.claims)
-            .map_err(|e| match e.kind() {
+        let kid = jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid);
+        let key = match (&self.previous, kid) {
+            (Some((previous, key)), Some(kid)) if *previous == kid && kid != self.kid => key,
+            _ => &self.decoding,
+        };
+        jsonwebtoken::decode::<Claims>(token, key, &self.validation).map(|data| data.claims).map_err(|e| {
+            match e.kind() {
                 ErrorKind::ExpiredSignature => ServiceError::TokenExpired,
                 _ => ServiceError::Unauthenticated,
-            })
+            }
+        })
     }
 }
 
@@ -120,6 +133,11 @@ pub fn new_refresh_token() -> (String, Vec<u8>) {
 /// is enough: the database never holds anything that can be presented.
 pub fn refresh_token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// A short public name of a signing key: the first 4 bytes of its SHA-256, hex.
+fn key_id(secret: &[u8]) -> String {
+    hex(&Sha256::digest(secret)[..4])
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -26,13 +26,14 @@ fn config_prints_settings_with_secrets_redacted() {
             ("BLINDVAULT_DATABASE_URL", "postgres://app:pg-password-123@db.internal:5432/bv"),
             ("BLINDVAULT_JWT_SECRET", "jwt-secret-value-that-is-long-enough-0123"),
             ("AWS_SECRET_ACCESS_KEY", "aws-secret-456"),
+            ("BLINDVAULT_JWT_PREVIOUS_SECRET", "previous-jwt-secret-value-long-enough-456"),
             ("BLINDVAULT_STORAGE_URL", "s3://vaults/prod"),
             ("BLINDVAULT_ARGON2_M_KIB", "65536"),
         ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    for secret in ["pg-password-123", "jwt-secret-value", "aws-secret-456"] {
+    for secret in ["pg-password-123", "jwt-secret-value", "aws-secret-456", "previous-jwt-secret"] {
         assert!(!stdout.contains(secret), "{secret} leaked:\n{stdout}");
     }
     assert!(stdout.contains("BLINDVAULT_ARGON2_M_KIB=65536\n"), "{stdout}");
