@@ -19,8 +19,7 @@ pub(super) struct DeleteAccountRequest {
 #[utoipa::path(delete, path = "/api/v1/account", tag = "auth", security(("bearer" = ["account"])), request_body = DeleteAccountRequest,
     responses(
         (status = 204, description = "The user, their sessions and all their vaults (metadata and objects) are deleted"),
-        (status = 401, description = "`invalid_credentials` or a token problem", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`insufficient_scope`", body = super::openapi::Problem, content_type = "application/problem+json"),
+        super::openapi::TokenErrors,
     ))]
 pub(super) async fn delete_account(
     State(app): State<AppState>,

@@ -188,7 +188,7 @@ pub(super) struct SessionResponse {
 #[utoipa::path(get, path = "/api/v1/auth/session", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 200, description = "The presented token's session", body = SessionResponse),
-        (status = 401, description = "`unauthenticated`, `token_expired`, `token_revoked`", body = super::openapi::Problem, content_type = "application/problem+json", headers(("WWW-Authenticate" = String))),
+        super::openapi::TokenErrors,
     ))]
 pub(super) async fn session(
     State(app): State<AppState>,
@@ -207,7 +207,7 @@ pub(super) async fn session(
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 204, description = "The session's tokens stop working"),
-        (status = 401, description = "`unauthenticated`, `token_expired`, `token_revoked`", body = super::openapi::Problem, content_type = "application/problem+json"),
+        super::openapi::TokenErrors,
     ))]
 pub(super) async fn logout(State(app): State<AppState>, auth: Authenticated) -> Result<StatusCode, ApiError> {
     app.auth.logout(&auth.principal).await?;
@@ -226,9 +226,8 @@ pub(super) struct CredentialsRequest {
 #[utoipa::path(put, path = "/api/v1/auth/credentials", tag = "auth", security(("bearer" = ["account"])), request_body = CredentialsRequest,
     responses(
         (status = 204, description = "Changed; every other session of the user is revoked"),
-        (status = 401, description = "`invalid_credentials` or a token problem", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`insufficient_scope`", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 422, description = "`invalid_field`", body = super::openapi::Problem, content_type = "application/problem+json"),
+        super::openapi::TokenErrors,
     ))]
 pub(super) async fn credentials(
     State(app): State<AppState>,

@@ -39,19 +39,12 @@ fn required<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<&'a str, Ap
         ("X-Vault-Iv" = String, Header, description = "base64, 8 to 64 bytes"),
         ("X-Vault-Salt" = String, Header, description = "base64, 8 to 64 bytes"),
         ("X-Vault-Version" = Option<i64>, Header, description = "Client format version, default 1"),
-        ("If-Match" = Option<String>, Header, description = "Replace only this revision (or `*`)"),
-        ("If-None-Match" = Option<String>, Header, description = "`*`: create only")),
+        super::openapi::WritePreconditions),
     responses(
-        (status = 200, description = "Replaced", body = super::vaults::VaultResponse, headers(("ETag" = String, description = "Strong ETag of the revision"))),
-        (status = 201, description = "Created", body = super::vaults::VaultResponse, headers(("ETag" = String, description = "Strong ETag of the revision"))),
-        (status = 400, description = "`invalid_header`, `invalid_base64`, `incomplete_body`", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "token problems", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`insufficient_scope`", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 412, description = "`precondition_failed`", body = super::openapi::Problem, content_type = "application/problem+json", headers(("ETag" = String, description = "Strong ETag of the revision"))),
-        (status = 413, description = "`payload_too_large`, `quota_exceeded`: nothing committed", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "`unsupported_media_type`", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 428, description = "`precondition_required`", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`unavailable`: storage failed; the previous revision stays", body = super::openapi::Problem, content_type = "application/problem+json"),
+        super::openapi::WriteOk,
+        super::openapi::TokenErrors,
+        super::openapi::InputErrors,
+        super::openapi::WriteErrors,
     ))]
 pub(super) async fn upload(
     State(app): State<AppState>,
@@ -174,10 +167,9 @@ fn describe(vault: &Vault, headers: &mut HeaderMap) {
         (status = 206, description = "A range", body = Vec<u8>, content_type = "application/octet-stream",
          headers(("ETag" = String), ("Content-Range" = String), ("X-Vault-Iv" = String, description = "base64"), ("X-Vault-Salt" = String, description = "base64"), ("X-Vault-Version" = i64))),
         (status = 304, description = "Not modified", headers(("ETag" = String, description = "Strong ETag of the revision"))),
-        (status = 401, description = "token problems", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`insufficient_scope`", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 416, description = "`range_not_satisfiable`", body = super::openapi::Problem, content_type = "application/problem+json", headers(("Content-Range" = String))),
+        super::openapi::TokenErrors,
     ))]
 pub(super) async fn read(
     State(app): State<AppState>,

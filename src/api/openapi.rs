@@ -21,6 +21,76 @@ pub struct Problem {
     pub detail: String,
 }
 
+/// Refusals every authenticated operation can answer.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum TokenErrors {
+    /// `unauthenticated`, `token_expired` or `token_revoked` (with `WWW-Authenticate: Bearer`)
+    #[response(status = 401, content_type = "application/problem+json", headers(("WWW-Authenticate" = String)))]
+    Unauthorized(Problem),
+    /// `insufficient_scope`
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(Problem),
+}
+
+/// Refusals of a body that does not parse or does not fit.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum InputErrors {
+    /// `malformed_json`, `invalid_base64` or `invalid_header`
+    #[response(status = 400, content_type = "application/problem+json")]
+    BadRequest(Problem),
+    /// `unsupported_media_type`
+    #[response(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Problem),
+    /// `invalid_field`: parses, but a value is out of range, unknown or missing
+    #[response(status = 422, content_type = "application/problem+json")]
+    Unprocessable(Problem),
+}
+
+/// Refusals of a vault write.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum WriteErrors {
+    /// `precondition_failed`: the vault is not at the expected revision; `ETag` is the current one
+    #[response(status = 412, content_type = "application/problem+json", headers(("ETag" = String)))]
+    PreconditionFailed(Problem),
+    /// `payload_too_large` or `quota_exceeded`: nothing was committed
+    #[response(status = 413, content_type = "application/problem+json")]
+    TooLarge(Problem),
+    /// `precondition_required`: a replace without `If-Match` or `If-None-Match`
+    #[response(status = 428, content_type = "application/problem+json")]
+    PreconditionRequired(Problem),
+    /// `unavailable`: a dependency failed; the vault keeps its previous revision
+    #[response(status = 503, content_type = "application/problem+json", headers(("Retry-After" = u64)))]
+    Unavailable(Problem),
+}
+
+/// A committed vault write.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum WriteOk {
+    /// Replaced (or an identical create repeated: a safe retry)
+    #[response(status = 200, headers(("ETag" = String, description = "Strong ETag of the new revision")))]
+    Replaced(super::vaults::VaultResponse),
+    /// Created
+    #[response(status = 201, headers(("ETag" = String, description = "Strong ETag of the new revision"), ("Location" = String)))]
+    Created(super::vaults::VaultResponse),
+}
+
+/// The preconditions of a vault write.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct WritePreconditions {
+    /// Replace only this revision (a strong ETag), or `*` for whatever exists.
+    #[serde(rename = "If-Match")]
+    if_match: Option<String>,
+    /// `*`: create only.
+    #[serde(rename = "If-None-Match")]
+    if_none_match: Option<String>,
+}
+
 struct BearerAuth;
 
 impl Modify for BearerAuth {

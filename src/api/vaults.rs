@@ -152,12 +152,10 @@ async fn write_json(
     responses(
         (status = 201, description = "Created", body = VaultResponse, headers(("ETag" = String), ("Location" = String))),
         (status = 200, description = "An identical create repeated (safe retry)", body = VaultResponse, headers(("ETag" = String, description = "Strong ETag of the revision"))),
-        (status = 400, description = "`malformed_json`, `invalid_base64`", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "token problems", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`insufficient_scope`", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`vault_exists` with other content", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "`payload_too_large`, `quota_exceeded`", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`invalid_field`", body = super::openapi::Problem, content_type = "application/problem+json"),
+        super::openapi::TokenErrors,
+        super::openapi::InputErrors,
+        super::openapi::WriteErrors,
     ))]
 pub(super) async fn create(
     State(app): State<AppState>,
@@ -171,18 +169,12 @@ pub(super) async fn create(
 
 #[utoipa::path(put, path = "/api/v1/vault/{vault_id}", tag = "vaults", security(("bearer" = ["vault:write"])), request_body = ReplaceRequest,
     params(("vault_id" = String, Path, description = "`[A-Za-z0-9._-]{1,128}`, not `.` or `..`"),
-        ("If-Match" = Option<String>, Header, description = "Replace only this revision (or `*`)"),
-        ("If-None-Match" = Option<String>, Header, description = "`*`: create only")),
+        super::openapi::WritePreconditions),
     responses(
-        (status = 200, description = "Replaced", body = VaultResponse, headers(("ETag" = String, description = "Strong ETag of the revision"))),
-        (status = 201, description = "Created (`If-None-Match: *`)", body = VaultResponse, headers(("ETag" = String, description = "Strong ETag of the revision"))),
-        (status = 400, description = "`malformed_json`, `invalid_base64`, `invalid_header`", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "token problems", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`insufficient_scope`", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 412, description = "`precondition_failed`; `ETag` is the current one", body = super::openapi::Problem, content_type = "application/problem+json", headers(("ETag" = String, description = "Strong ETag of the revision"))),
-        (status = 413, description = "`payload_too_large`, `quota_exceeded`", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`invalid_field`", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 428, description = "`precondition_required`: neither `If-Match` nor `If-None-Match`", body = super::openapi::Problem, content_type = "application/problem+json"),
+        super::openapi::WriteOk,
+        super::openapi::TokenErrors,
+        super::openapi::InputErrors,
+        super::openapi::WriteErrors,
     ))]
 pub(super) async fn replace(
     State(app): State<AppState>,
@@ -211,9 +203,8 @@ pub(super) struct FullVault {
     responses(
         (status = 200, description = "The vault; `ciphertext` is null above the JSON limit (use `content_url`)", body = FullVault, headers(("ETag" = String, description = "Strong ETag of the revision"))),
         (status = 304, description = "Not modified", headers(("ETag" = String, description = "Strong ETag of the revision"))),
-        (status = 401, description = "token problems", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`insufficient_scope`", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found` (also another user's)", body = super::openapi::Problem, content_type = "application/problem+json"),
+        super::openapi::TokenErrors,
     ))]
 pub(super) async fn read(
     State(app): State<AppState>,
@@ -247,10 +238,9 @@ pub(super) async fn read(
     params(("vault_id" = String, Path, description = "`[A-Za-z0-9._-]{1,128}`, not `.` or `..`"), ("If-Match" = Option<String>, Header, description = "Delete only this revision")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "token problems", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`insufficient_scope`", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 412, description = "`precondition_failed`", body = super::openapi::Problem, content_type = "application/problem+json", headers(("ETag" = String, description = "Strong ETag of the revision"))),
+        super::openapi::TokenErrors,
     ))]
 pub(super) async fn remove(
     State(app): State<AppState>,
@@ -282,9 +272,8 @@ pub(super) struct ListResponse {
 #[utoipa::path(get, path = "/api/v1/vault", tag = "vaults", security(("bearer" = ["vault:read"])), params(ListQuery),
     responses(
         (status = 200, description = "A page, ordered by vault id", body = ListResponse),
-        (status = 401, description = "token problems", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`insufficient_scope`", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`invalid_field`", body = super::openapi::Problem, content_type = "application/problem+json"),
+        super::openapi::TokenErrors,
+        super::openapi::InputErrors,
     ))]
 pub(super) async fn list(
     State(app): State<AppState>,
