@@ -93,6 +93,9 @@ pub struct BlobRead {
 pub struct BlobStore {
     inner: Arc<dyn ObjectStore>,
     errors: Arc<AtomicU64>,
+    /// The directory of a local store: its multipart uploads stage in `<key>#<n>` files that a
+    /// crash leaves behind, and deleting a key removes those too.
+    local_root: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for BlobStore {
@@ -105,8 +108,10 @@ impl BlobStore {
     /// Opens the store a [`StorageLocation`] names. A local directory is created (mode 0700)
     /// if missing.
     pub fn open(location: &StorageLocation, s3: &S3Settings) -> Result<Self, BlobStoreError> {
+        let mut local_root = None;
         let inner: Arc<dyn ObjectStore> = match location {
             StorageLocation::Local(dir) => {
+                local_root = Some(dir.clone());
                 crate::config::create_private_dir(dir)
                     .map_err(|e| BlobStoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
                 let fs = LocalFileSystem::new_with_prefix(dir)
@@ -124,12 +129,12 @@ impl BlobStore {
                 }
             }
         };
-        Ok(Self { inner, errors: Arc::default() })
+        Ok(Self { inner, errors: Arc::default(), local_root })
     }
 
     /// An in-process store, for unit tests of the service layer.
     pub fn in_memory() -> Self {
-        Self { inner: Arc::new(InMemory::new()), errors: Arc::default() }
+        Self { inner: Arc::new(InMemory::new()), errors: Arc::default(), local_root: None }
     }
 
     /// Object-store requests that failed (not counting "not found").
@@ -223,12 +228,17 @@ impl BlobStore {
         Ok(self.track(self.inner.head(&object_path(key)?).await)?.size)
     }
 
-    /// Deletes `key`; deleting what is not there succeeds.
+    /// Deletes `key`, and on a local store any staging files a crashed upload to it left;
+    /// deleting what is not there succeeds.
     pub async fn delete(&self, key: &str) -> Result<(), BlobStoreError> {
         match self.track(self.inner.delete(&object_path(key)?).await) {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(err) => Err(err.into()),
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(err) => return Err(err.into()),
         }
+        if let Some(root) = &self.local_root {
+            remove_staging(&root.join(key)).await;
+        }
+        Ok(())
     }
 
     /// Keys under `prefix`, for sweeping and tests.
@@ -242,6 +252,20 @@ impl BlobStore {
     pub async fn probe(&self) -> Result<(), BlobStoreError> {
         self.track(self.inner.list_with_delimiter(Some(&Path::from("_probe"))).await)?;
         Ok(())
+    }
+}
+
+/// Removes `<file>#<n>` siblings of `file` (object_store's local multipart staging files).
+async fn remove_staging(file: &std::path::Path) {
+    let (Some(dir), Some(name)) = (file.parent(), file.file_name().and_then(|n| n.to_str())) else { return };
+    let prefix = format!("{name}#");
+    let Ok(mut entries) = tokio::fs::read_dir(dir).await else { return };
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        if entry.file_name().to_str().is_some_and(|n| n.starts_with(&prefix)) {
+            if let Err(e) = tokio::fs::remove_file(entry.path()).await {
+                tracing::warn!(error = %e, "could not remove a staging file of a crashed upload");
+            }
+        }
     }
 }
 

@@ -11,6 +11,7 @@ mod errors;
 mod faults;
 mod health;
 mod helpers;
+mod lifecycle;
 mod login;
 mod memory;
 mod metrics;

@@ -27,11 +27,29 @@ impl Drop for Server {
 impl Server {
     /// Starts a server with fresh storage under `dir`, logging at `log_level` into `dir/server.log`.
     pub async fn start(d: &Deployment, dir: &Path, log_level: &str) -> Self {
+        Self::start_with(d, dir, log_level, &[]).await
+    }
+
+    /// [`Server::start`] with extra flags.
+    pub async fn start_with(d: &Deployment, dir: &Path, log_level: &str, extra: &[&str]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let mut args = d.fresh_storage(dir).await;
         args.extend(["--listen".to_owned(), format!("127.0.0.1:{port}")]);
         args.extend(CHEAP_ARGON2.map(String::from));
-        let log = dir.join("server.log");
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Self::spawn(args, dir, log_level, port).await
+    }
+
+    /// Starts a server again with the flags of an earlier one (same storage, same port).
+    pub async fn restart(args: &[String], dir: &Path) -> Self {
+        let listen =
+            args.iter().position(|a| a == "--listen").map(|i| args[i + 1].clone()).expect("--listen");
+        let port = listen.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
+        Self::spawn(args.to_vec(), dir, "info", port).await
+    }
+
+    async fn spawn(args: Vec<String>, dir: &Path, log_level: &str, port: u16) -> Self {
+        let log = dir.join(format!("server-{}.log", uuid::Uuid::new_v4().simple()));
         let child = Command::new(env!("CARGO_BIN_EXE_blindvault"))
             .arg("serve")
             .args(&args)
@@ -52,6 +70,17 @@ impl Server {
     /// Peak resident memory of the server process so far, in bytes.
     pub fn peak_rss(&self) -> u64 {
         peak_rss(self.child.id())
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills it with SIGKILL (a crash) and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Stops it with SIGTERM (as an orchestrator would) and waits for it to exit.
