@@ -261,10 +261,10 @@ async fn remove_staging(file: &std::path::Path) {
     let prefix = format!("{name}#");
     let Ok(mut entries) = tokio::fs::read_dir(dir).await else { return };
     while let Ok(Some(entry)) = entries.next_entry().await {
-        if entry.file_name().to_str().is_some_and(|n| n.starts_with(&prefix)) {
-            if let Err(e) = tokio::fs::remove_file(entry.path()).await {
-                tracing::warn!(error = %e, "could not remove a staging file of a crashed upload");
-            }
+        if entry.file_name().to_str().is_some_and(|n| n.starts_with(&prefix))
+            && let Err(e) = tokio::fs::remove_file(entry.path()).await
+        {
+            tracing::warn!(error = %e, "could not remove a staging file of a crashed upload");
         }
     }
 }
