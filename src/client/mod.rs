@@ -5,6 +5,7 @@ pub mod crypto;
 mod error;
 pub mod sdk;
 pub mod stream;
+mod vaults;
 
 pub use error::ClientError;
 pub use sdk::{Client, Precondition};

@@ -19,6 +19,7 @@ mod openapi;
 mod process;
 mod register;
 mod replicas;
+mod sdk;
 mod throttle;
 mod tokens;
 mod vaults_json;
