@@ -78,11 +78,13 @@ pub(super) async fn upload(
         declared_len,
         inline: false,
     };
-    let result = app.vaults.write(write).await;
-    if result.is_err() {
-        body.drain().await;
-    }
-    let done = result?;
+    let done = match app.vaults.write(write).await {
+        Ok(done) => done,
+        Err(e) => {
+            let err = ApiError::from(e);
+            return Err(if body.drain().await { err } else { err.closing() });
+        }
+    };
     app.metrics.bytes_uploaded.inc_by(done.vault.size as u64);
     Ok(written(&done))
 }
@@ -101,19 +103,23 @@ impl Shared {
         Self(std::sync::Arc::new(std::sync::Mutex::new(body)))
     }
 
-    /// Reads and drops what is left of the body, up to a bound in bytes and time.
-    async fn drain(self) {
+    /// Reads and drops what is left of the body, up to a bound in bytes and time. True when
+    /// the body was read to its end (the connection can carry another request).
+    async fn drain(self) -> bool {
         let mut drained = 0usize;
-        let _ = tokio::time::timeout(DRAIN_TIME, async {
+        let finished = tokio::time::timeout(DRAIN_TIME, async {
             let mut rest = self;
             while drained < DRAIN_BYTES {
                 match futures::StreamExt::next(&mut rest).await {
                     Some(Ok(chunk)) => drained += chunk.len(),
-                    _ => break,
+                    Some(Err(_)) => return false,
+                    None => return true,
                 }
             }
+            false
         })
         .await;
+        finished.unwrap_or(false)
     }
 }
 

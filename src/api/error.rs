@@ -90,6 +90,12 @@ impl ApiError {
         self
     }
 
+    /// Adds `Connection: close`: for answers given before the request body was read to its
+    /// end, so that the client does not send its next request on a connection the server drops.
+    pub fn closing(self) -> Self {
+        self.with_header(header::CONNECTION, HeaderValue::from_static("close"))
+    }
+
     /// Adds members to the problem object.
     pub fn with_extra(mut self, extra: serde_json::Value) -> Self {
         self.0.extra = Some(extra);

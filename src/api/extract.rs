@@ -33,11 +33,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| match rejection {
             BytesRejection::FailedToBufferBody(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                // The rest of the body stays unread, so the connection cannot be reused.
                 ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "payload_too_large",
                     "the request body is too large",
                 )
+                .closing()
             }
             _ => ApiError::malformed_json("the request body could not be read"),
         })?;

@@ -8,10 +8,20 @@ use serde_json::Value;
 
 use crate::helpers::{Deployment, spawn_app};
 
-/// `(METHOD, /path)` of every route the contract names.
-fn contract_routes() -> BTreeSet<(String, String)> {
+/// `(METHOD, /path)` of every route the contract names, or `None` (after a loud message) where
+/// the contract is not beside the repository; CI, where it always is, fails instead.
+fn contract_routes() -> Option<BTreeSet<(String, String)>> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/API.md");
-    let text = std::fs::read_to_string(path).expect("the contract ../shared/API.md is beside the repository");
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if std::env::var("BLINDVAULT_TEST_REQUIRE_ALL").is_ok_and(|v| v == "1") => {
+            panic!("the contract {path} must be beside the repository: {e}")
+        }
+        Err(_) => {
+            eprintln!("SKIPPED (contract check): {path} is not there");
+            return None;
+        }
+    };
     let mut routes = BTreeSet::new();
     for piece in text.split('`').skip(1).step_by(2) {
         let Some((method, path)) = piece.split_once(' ') else { continue };
@@ -22,7 +32,7 @@ fn contract_routes() -> BTreeSet<(String, String)> {
     }
     // "HEAD answers the same headers without a body."
     routes.insert(("HEAD".into(), "/api/v1/vault/{vault_id}/content".into()));
-    routes
+    Some(routes)
 }
 
 fn described(spec: &Value) -> BTreeSet<(String, String)> {
@@ -45,12 +55,13 @@ async fn the_description_matches_the_contract_and_the_router() {
     let spec: Value = resp.json().await.unwrap();
     assert_eq!(spec["openapi"], "3.1.0");
     let ops = described(&spec);
-    let contract = contract_routes();
-    assert!(contract.len() >= 20, "the contract was read: {contract:?}");
-    let missing: Vec<_> = contract.difference(&ops).collect();
-    assert!(missing.is_empty(), "routes of the contract missing from the description: {missing:?}");
-    let extra: Vec<_> = ops.difference(&contract).collect();
-    assert!(extra.is_empty(), "described operations the contract does not name: {extra:?}");
+    if let Some(contract) = contract_routes() {
+        assert!(contract.len() >= 20, "the contract was read: {contract:?}");
+        let missing: Vec<_> = contract.difference(&ops).collect();
+        assert!(missing.is_empty(), "routes of the contract missing from the description: {missing:?}");
+        let extra: Vec<_> = ops.difference(&contract).collect();
+        assert!(extra.is_empty(), "described operations the contract does not name: {extra:?}");
+    }
 
     // Every described operation is routed (no 404 for an unknown path, no 405).
     for (method, path) in &ops {
