@@ -42,13 +42,14 @@ impl From<sqlx::Error> for StoreError {
 }
 
 /// Conditions of the database server rather than of the statement: Postgres SQLSTATE classes
-/// 08 (connection), 28 (authorisation), 3D (no such database), 53 (resources), 57 (operator
+/// 08 (connection), 28 (authorisation), 3D (no such database), 53 (resources), 55 (not in a
+/// state to serve: a database not accepting connections, a lock not available), 57 (operator
 /// intervention: shutdown, admin termination), 58 (system error); SQLite BUSY (5) and LOCKED (6).
 fn is_transient(code: Option<&str>) -> bool {
     let Some(code) = code else { return false };
     matches!(code, "5" | "6")
         || (code.len() == 5
-            && ["08", "28", "3D", "53", "57", "58"].iter().any(|class| code.starts_with(class)))
+            && ["08", "28", "3D", "53", "55", "57", "58"].iter().any(|class| code.starts_with(class)))
 }
 /// Maps a unique-constraint violation to [`StoreError::Conflict`]; everything else as usual.
 pub(crate) trait OnUnique<T> {

@@ -7,6 +7,7 @@ mod blobs;
 mod cli;
 mod cli_client;
 mod credentials;
+mod database_faults;
 mod errors;
 mod faults;
 mod health;
