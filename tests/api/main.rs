@@ -12,6 +12,7 @@ mod errors;
 mod faults;
 mod health;
 mod helpers;
+mod history;
 mod lifecycle;
 mod login;
 mod memory;
