@@ -6,33 +6,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::StreamExt;
 use reqwest::StatusCode;
-use serde_json::Value;
 
-use crate::helpers::{Creds, Deployment, b64, on_both_deployments};
+use crate::helpers::{Deployment, b64, on_both_deployments};
 use crate::process::Server;
 
 on_both_deployments!(sigterm_lets_an_upload_in_flight_finish, sigkill_mid_upload_keeps_the_previous_revision);
-
-async fn login(server: &Server) -> String {
-    let client = reqwest::Client::new();
-    let creds = Creds::random();
-    client
-        .post(format!("{}/api/v1/auth/register", server.url))
-        .json(&creds.register_body())
-        .send()
-        .await
-        .unwrap();
-    let tokens: Value = client
-        .post(format!("{}/api/v1/auth/login", server.url))
-        .json(&creds.login_body())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    tokens["access_token"].as_str().unwrap().to_owned()
-}
 
 /// A body of `chunks` × 64 KiB sent slowly, one chunk every `pause`.
 fn slow_body(chunks: usize, pause: Duration) -> reqwest::Body {
@@ -62,7 +40,7 @@ fn upload(
 async fn sigterm_lets_an_upload_in_flight_finish(d: Deployment) {
     let dir = tempfile::tempdir().unwrap();
     let mut server = Server::start(&d, dir.path(), "info").await;
-    let token = login(&server).await;
+    let token = server.new_user_token().await;
     // About 1.5 s of upload, during which the server is told to stop.
     let in_flight = tokio::spawn(
         upload(&server, &token, ("if-none-match", "*"), slow_body(30, Duration::from_millis(50))).send(),
@@ -89,7 +67,7 @@ async fn sigkill_mid_upload_keeps_the_previous_revision(d: Deployment) {
     let mut server =
         Server::start_with(&d, dir.path(), "info", &["--upload-timeout", "3s", "--sweep-interval", "1s"])
             .await;
-    let token = login(&server).await;
+    let token = server.new_user_token().await;
     let resp = upload(&server, &token, ("if-none-match", "*"), reqwest::Body::from("original"))
         .send()
         .await

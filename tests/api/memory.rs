@@ -4,10 +4,9 @@
 use bytes::Bytes;
 use futures::{StreamExt, stream};
 use reqwest::StatusCode;
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{Creds, Deployment, b64, on_both_deployments};
+use crate::helpers::{Deployment, b64, on_both_deployments};
 use crate::process::Server;
 
 on_both_deployments!(a_256_mib_vault_streams_in_bounded_memory);
@@ -25,24 +24,7 @@ async fn a_256_mib_vault_streams_in_bounded_memory(d: Deployment) {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&d, dir.path(), "warn").await;
     let client = reqwest::Client::new();
-    let creds = Creds::random();
-    let resp = client
-        .post(format!("{}/api/v1/auth/register", server.url))
-        .json(&creds.register_body())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::CREATED);
-    let tokens: Value = client
-        .post(format!("{}/api/v1/auth/login", server.url))
-        .json(&creds.login_body())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = tokens["access_token"].as_str().unwrap().to_owned();
+    let token = server.new_user_token().await;
     let baseline = server.peak_rss();
 
     let mut expected = Sha256::new();

@@ -72,6 +72,29 @@ impl Server {
         peak_rss(self.child.id())
     }
 
+    /// Registers a new random user over HTTP and returns an access token with every scope.
+    pub async fn new_user_token(&self) -> String {
+        let client = reqwest::Client::new();
+        let creds = crate::helpers::Creds::random();
+        let resp = client
+            .post(format!("{}/api/v1/auth/register", self.url))
+            .json(&creds.register_body())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), reqwest::StatusCode::CREATED);
+        let tokens: serde_json::Value = client
+            .post(format!("{}/api/v1/auth/login", self.url))
+            .json(&creds.login_body())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        tokens["access_token"].as_str().unwrap().to_owned()
+    }
+
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
