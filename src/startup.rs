@@ -1,7 +1,6 @@
 //! Wiring: settings → stores → services → router → a bound listener.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 use crate::api::{self, App, AppState};
+use crate::server::{self, ConnectionLimits};
 use crate::config::{DatabaseLocation, Registration, Settings, create_private_dir};
 use crate::service::{
     AuthPolicy, AuthService, Changes, HashCost, LoginThrottle, PasswordHasher, Sweeper, ThrottlePolicy,
@@ -167,14 +167,18 @@ impl Application {
         });
         let stopping = Arc::new(Notify::new());
         let signal = Arc::clone(&stopping);
-        let app = api::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
-        let server = axum::serve(self.listener, app).with_graceful_shutdown(async move {
+        let limits = ConnectionLimits {
+            header_read_timeout: self.state.settings.header_read_timeout,
+            max_header_bytes: self.state.settings.max_header_bytes,
+            body_read_timeout: self.state.settings.body_read_timeout,
+        };
+        let server = server::serve(self.listener, api::router(self.state), limits, async move {
             shutdown.await;
             tracing::info!("stopping: no new connections, draining in-flight requests");
             signal.notify_one();
         });
         let result = tokio::select! {
-            result = server => result,
+            () = server => Ok(()),
             () = async { stopping.notified().await; tokio::time::sleep(grace).await } => {
                 tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests did not finish in time; dropping them");
                 Ok(())

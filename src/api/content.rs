@@ -198,10 +198,10 @@ pub(super) async fn read(
     let body = if method == Method::HEAD || served.is_empty() {
         Body::empty()
     } else {
-        let read = app.vaults.open(&vault, range.clone()).await?;
+        let bytes = app.vaults.bytes(&vault, range.clone()).await?;
         let sent = app.metrics.bytes_downloaded.clone();
         Body::from_stream(
-            read.body
+            bytes
                 .inspect_ok(move |b| {
                     sent.inc_by(b.len() as u64);
                 })

@@ -79,6 +79,16 @@ impl ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail).retry_after(retry_after)
     }
 
+    /// `408 request_timeout`: the body stalled; the connection is closed, as the rest is unread.
+    pub fn body_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "the request body sent nothing for too long; nothing was stored",
+        )
+        .closing()
+    }
+
     /// Adds `Retry-After: seconds`.
     pub fn retry_after(self, seconds: u64) -> Self {
         self.with_header(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)))
@@ -202,6 +212,7 @@ impl From<ServiceError> for ApiError {
                 "incomplete_body",
                 "the request body ended early; nothing was stored",
             ),
+            ServiceError::BodyTimeout => Self::body_timeout(),
             ServiceError::Saturated => Self::unavailable("the server is busy; try again shortly", 1),
             ServiceError::Unavailable(cause) => {
                 Self::unavailable("a storage dependency is unavailable; try again shortly", 5)

@@ -41,6 +41,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 )
                 .closing()
             }
+            BytesRejection::FailedToBufferBody(_) if crate::server::body_timed_out(&rejection) => {
+                ApiError::body_timeout()
+            }
             _ => ApiError::malformed_json("the request body could not be read"),
         })?;
         parse_json(&bytes).map(ApiJson)

@@ -71,6 +71,9 @@ impl Settings {
                 self.metrics_listen.map_or_else(|| "(on BLINDVAULT_LISTEN)".into(), |a| a.to_string()),
             ),
             ("BLINDVAULT_SHUTDOWN_TIMEOUT", show(self.shutdown_timeout)),
+            ("BLINDVAULT_HEADER_READ_TIMEOUT", show(self.header_read_timeout)),
+            ("BLINDVAULT_BODY_READ_TIMEOUT", show(self.body_read_timeout)),
+            ("BLINDVAULT_MAX_HEADER_BYTES", self.max_header_bytes.to_string()),
             ("BLINDVAULT_LOG_FORMAT", format!("{:?}", self.log_format()).to_lowercase()),
         ]
     }

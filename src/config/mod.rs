@@ -144,6 +144,15 @@ pub struct Settings {
     /// How long a stop waits for in-flight requests
     #[arg(long, env = "BLINDVAULT_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
     pub shutdown_timeout: Duration,
+    /// A client must send a request's headers within this long, or the connection is closed
+    #[arg(long, env = "BLINDVAULT_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub header_read_timeout: Duration,
+    /// A request body that sends nothing for this long is abandoned with 408
+    #[arg(long, env = "BLINDVAULT_BODY_READ_TIMEOUT", default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    pub body_read_timeout: Duration,
+    /// Largest request head (request line and headers); past it, 431
+    #[arg(long, env = "BLINDVAULT_MAX_HEADER_BYTES", default_value_t = 64 * 1024, value_name = "BYTES")]
+    pub max_header_bytes: usize,
     /// Serve /metrics on this separate address instead of the main listener
     #[arg(long, env = "BLINDVAULT_METRICS_LISTEN", value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,

@@ -114,6 +114,8 @@ impl Settings {
             ("BLINDVAULT_DATABASE_ACQUIRE_TIMEOUT", self.database_acquire_timeout),
             ("BLINDVAULT_UPLOAD_TIMEOUT", self.upload_timeout),
             ("BLINDVAULT_SWEEP_INTERVAL", self.sweep_interval),
+            ("BLINDVAULT_HEADER_READ_TIMEOUT", self.header_read_timeout),
+            ("BLINDVAULT_BODY_READ_TIMEOUT", self.body_read_timeout),
         ];
         if let Some((name, _)) = durations.iter().find(|(_, d)| d.is_zero()) {
             return Err(invalid(name, "must be longer than zero"));
@@ -123,6 +125,9 @@ impl Settings {
         }
         if self.min_kdf_iterations < 100_000 {
             return Err(invalid("BLINDVAULT_MIN_KDF_ITERATIONS", "must be at least 100000"));
+        }
+        if !(8 * 1024..=1024 * 1024).contains(&self.max_header_bytes) {
+            return Err(invalid("BLINDVAULT_MAX_HEADER_BYTES", "must be between 8192 and 1048576"));
         }
         if self.database_max_connections == 0 {
             return Err(invalid("BLINDVAULT_DATABASE_MAX_CONNECTIONS", "must be at least 1"));

@@ -76,6 +76,9 @@ pub enum ServiceError {
     /// The request body broke off before its end; nothing was stored.
     #[error("request body incomplete")]
     IncompleteBody,
+    /// The request body sent nothing for longer than the body read timeout; nothing was stored.
+    #[error("request body timed out")]
+    BodyTimeout,
     /// The hashing queue is full.
     #[error("server saturated")]
     Saturated,
@@ -115,6 +118,7 @@ impl From<BlobStoreError> for ServiceError {
     fn from(err: BlobStoreError) -> Self {
         match err {
             BlobStoreError::TooLarge { limit } => ServiceError::TooLarge { limit },
+            BlobStoreError::Body(e) if crate::server::body_timed_out(e.as_ref()) => ServiceError::BodyTimeout,
             BlobStoreError::Body(_) => ServiceError::IncompleteBody,
             BlobStoreError::NotFound => {
                 ServiceError::Internal(anyhow::anyhow!("a committed vault object is missing"))

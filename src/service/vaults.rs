@@ -6,7 +6,8 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
-use futures::TryStreamExt;
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
 use uuid::Uuid;
 
 use super::{Changes, ServiceError, VaultId};
@@ -102,6 +103,25 @@ impl VaultService {
         let read = self.open(vault, None).await?;
         let parts: Vec<Bytes> = read.body.try_collect().await?;
         Ok(Bytes::from(parts.concat()))
+    }
+
+    /// A vault's ciphertext, or the `range` of it (already checked against its size): from the
+    /// body cache for a vault small enough to be cached, else streamed from the object store.
+    pub async fn bytes(
+        &self,
+        vault: &Vault,
+        range: Option<ByteRange>,
+    ) -> Result<BoxStream<'static, Result<Bytes, BlobStoreError>>, ServiceError> {
+        if vault.size as usize <= MAX_CACHED_BODY {
+            if let Some(body) = self.inline_body(vault).await? {
+                let part = match range {
+                    Some(r) => body.slice(r.start as usize..r.end as usize),
+                    None => body,
+                };
+                return Ok(futures::stream::once(async move { Ok(part) }).boxed());
+            }
+        }
+        Ok(self.open(vault, range).await?.body)
     }
 
     /// Streams a vault's ciphertext, or the `range` of it (already checked against its size).

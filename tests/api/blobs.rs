@@ -65,7 +65,7 @@ async fn small_objects_round_trip_with_ranges(d: Deployment) {
     assert_eq!(store.list("vaults/u1").await.unwrap(), ["vaults/u1/empty"]);
 }
 
-async fn large_objects_stream_as_multipart(d: Deployment) {
+pub(crate) async fn large_objects_stream_as_multipart(d: Deployment) {
     let (store, _dir) = open(&d).await;
     let data = rand_bytes(21 * 1024 * 1024 + 123);
     let put = store.put_stream("big/one", chunks(&data, 64 * 1024), 1 << 30).await.unwrap();
@@ -99,7 +99,7 @@ async fn an_oversized_body_leaves_nothing(d: Deployment) {
     }
 }
 
-async fn a_failing_body_leaves_nothing(d: Deployment) {
+pub(crate) async fn a_failing_body_leaves_nothing(d: Deployment) {
     let (store, _dir) = open(&d).await;
     let good: Vec<Result<Bytes, BoxError>> =
         (0..40).map(|_| Ok(Bytes::from(rand_bytes(256 * 1024)))).collect();

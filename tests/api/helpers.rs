@@ -21,8 +21,26 @@ pub const CHEAP_ARGON2: [&str; 6] = ["--argon2-m-kib", "256", "--argon2-t", "1",
 pub enum Deployment {
     /// SQLite + local files.
     Embedded,
-    /// Postgres + S3 (moto in the suite).
-    Production { admin_url: String, s3_endpoint: String, bucket: String },
+    /// Postgres + S3 (moto in the suite, or Garage in its smoke test).
+    Production { admin_url: String, s3_endpoint: String, bucket: String, s3: S3Access },
+}
+
+/// Region and credentials of the S3 server under test.
+#[derive(Debug, Clone)]
+pub struct S3Access {
+    /// The region the server expects requests to be signed for.
+    pub region: String,
+    /// Access key id.
+    pub key_id: String,
+    /// Secret access key.
+    pub secret: String,
+}
+
+impl S3Access {
+    /// moto accepts any credentials in any region.
+    fn moto() -> Self {
+        Self { region: "us-east-1".into(), key_id: "test".into(), secret: "test".into() }
+    }
 }
 
 impl Deployment {
@@ -36,7 +54,7 @@ impl Deployment {
         );
         match vars {
             (Ok(admin_url), Ok(s3_endpoint), Ok(bucket)) => {
-                Some(Self::Production { admin_url, s3_endpoint, bucket })
+                Some(Self::Production { admin_url, s3_endpoint, bucket, s3: S3Access::moto() })
             }
             _ if std::env::var("BLINDVAULT_TEST_REQUIRE_ALL").is_ok_and(|v| v == "1") => {
                 panic!("BLINDVAULT_TEST_REQUIRE_ALL=1 but Postgres/S3 are not configured; run ./scripts/test")
@@ -50,10 +68,26 @@ impl Deployment {
         }
     }
 
+    /// Postgres + Garage, when scripts/test found a garage binary and started it; else `None`
+    /// after a loud message (Garage is optional: installing it takes about 18 minutes).
+    pub fn garage() -> Option<Self> {
+        let var = |name: &str| std::env::var(format!("BLINDVAULT_TEST_GARAGE_{name}")).ok();
+        let admin_url = std::env::var("BLINDVAULT_TEST_DATABASE_URL").ok();
+        match (admin_url, var("ENDPOINT"), var("BUCKET"), var("REGION"), var("KEY_ID"), var("SECRET")) {
+            (Some(admin_url), Some(s3_endpoint), Some(bucket), Some(region), Some(key_id), Some(secret)) => {
+                Some(Self::Production { admin_url, s3_endpoint, bucket, s3: S3Access { region, key_id, secret } })
+            }
+            _ => {
+                eprintln!("SKIPPED (Garage smoke test): no garage binary; `scripts/garage install` adds one");
+                None
+            }
+        }
+    }
+
     /// Flags that put a fresh, private database and object prefix under a new app.
     pub async fn fresh_storage(&self, data_dir: &std::path::Path) -> Vec<String> {
         let mut args = vec!["--data-dir".to_owned(), data_dir.display().to_string()];
-        if let Deployment::Production { admin_url, s3_endpoint, bucket } = self {
+        if let Deployment::Production { admin_url, s3_endpoint, bucket, s3 } = self {
             // The creation time in the name lets scripts/test drop leftovers of old runs without
             // touching the databases of a suite running right now.
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
@@ -75,10 +109,12 @@ impl Deployment {
                 s3_endpoint.clone(),
                 "--s3-allow-http".to_owned(),
                 "true".to_owned(),
+                "--s3-region".to_owned(),
+                s3.region.clone(),
                 "--s3-access-key-id".to_owned(),
-                "test".to_owned(),
+                s3.key_id.clone(),
                 "--s3-secret-access-key".to_owned(),
-                "test".to_owned(),
+                s3.secret.clone(),
                 "--jwt-secret".to_owned(),
                 "integration-test-secret-0123456789abcdef".to_owned(),
             ]);

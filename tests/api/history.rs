@@ -26,7 +26,7 @@ struct Ack {
     body: Vec<u8>,
 }
 
-async fn concurrent_read_modify_writes_form_a_linear_history(d: Deployment) {
+pub(crate) async fn concurrent_read_modify_writes_form_a_linear_history(d: Deployment) {
     let app = std::sync::Arc::new(spawn_app(&d).await);
     let (_, token) = app.user().await;
     let mut initial = HashMap::new();

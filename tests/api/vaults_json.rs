@@ -47,7 +47,7 @@ fn etag_of(resp: &reqwest::Response) -> String {
     resp.headers()["etag"].to_str().unwrap().to_owned()
 }
 
-async fn create_read_list_delete(d: Deployment) {
+pub(crate) async fn create_read_list_delete(d: Deployment) {
     let app = spawn_app(&d).await;
     let (_, token) = app.user().await;
     let data = rand_bytes(5000);
@@ -150,7 +150,7 @@ async fn identical_creates_are_safe_retries(d: Deployment) {
     assert_eq!(app.objects_of(&user).await.len(), 1, "the retries' uploads were discarded");
 }
 
-async fn replaces_need_the_current_etag(d: Deployment) {
+pub(crate) async fn replaces_need_the_current_etag(d: Deployment) {
     let app = spawn_app(&d).await;
     let (_, token) = app.user().await;
     let resp = put_json(&app, &token, "k", ("x-nothing", "1"), replace_body(b"first")).await;

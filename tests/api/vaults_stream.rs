@@ -51,7 +51,7 @@ fn content(app: &TestApp, token: &str, id: &str, method: Method) -> reqwest::Req
     app.client.request(method, format!("{}/api/v1/vault/{id}/content", app.address)).bearer_auth(token)
 }
 
-async fn content_round_trips_with_ranges(d: Deployment) {
+pub(crate) async fn content_round_trips_with_ranges(d: Deployment) {
     let app = spawn_app(&d).await;
     let (_, token) = app.user().await;
     let data = rand_bytes(3 * 1024 * 1024 + 17);
@@ -190,7 +190,7 @@ async fn bad_uploads_change_nothing(d: Deployment) {
     assert_eq!(app.objects_of(&user).await.len(), 1, "every rejected upload was discarded");
 }
 
-async fn an_interrupted_upload_keeps_the_previous_revision(d: Deployment) {
+pub(crate) async fn an_interrupted_upload_keeps_the_previous_revision(d: Deployment) {
     let app = spawn_app(&d).await;
     let (_, token) = app.user().await;
     let resp =
@@ -219,7 +219,7 @@ async fn an_interrupted_upload_keeps_the_previous_revision(d: Deployment) {
     assert_eq!(app.objects_of(&user).await.len(), 1, "no orphan object remains");
 }
 
-async fn of_concurrent_writers_exactly_one_wins(d: Deployment) {
+pub(crate) async fn of_concurrent_writers_exactly_one_wins(d: Deployment) {
     let app = spawn_app(&d).await;
     let (_, token) = app.user().await;
     let resp = upload(&app, &token, "hot", ("if-none-match", "*")).body(b"v1".to_vec()).send().await.unwrap();

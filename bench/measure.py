@@ -1,0 +1,138 @@
+"""The measurements P1-P5, each against the baseline of the same run."""
+
+import os
+import re
+import statistics
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from services import client, ensure_debian_tool, log, peak_rss_mib
+
+HERE = Path(__file__).resolve().parent
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def wrk(url, seconds, connections, headers=(), script=None, env=None):
+    """Runs wrk; returns req/s, p50/p99 in ms, requests and non-2xx responses."""
+    binary = ensure_debian_tool("wrk", "wrk")
+    args = [binary, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    for header in headers:
+        args += ["-H", header]
+    if script:
+        args += ["-s", str(HERE / script)]
+    out = subprocess.run(args + [url], capture_output=True, text=True, env=dict(os.environ, **(env or {})))
+    text = out.stdout
+    if out.returncode != 0 or "Requests/sec" not in text:
+        raise RuntimeError(f"wrk failed: {text}{out.stderr}")
+
+    def latency(pct):
+        value, unit = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", text, re.M).groups()
+        return float(value) * UNITS[unit]
+
+    requests = int(re.search(r"(\d+) requests in", text).group(1))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    errors = re.search(r"Socket errors: (.*)", text)
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)),
+            "p50_ms": latency(50), "p99_ms": latency(99), "requests": requests,
+            "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+            "socket_errors": errors.group(1).strip() if errors else None, "connections": connections}
+
+
+def p1_streaming(bench, gateway, s3_args, size, concurrencies, reps):
+    """P1: streamed upload and download through blindvault vs straight to S3."""
+    result = {"size_bytes": size, "runs": []}
+    for concurrency in concurrencies:
+        for rep in range(reps if concurrency == 1 else 1):
+            # Alternate which goes first so that a warming disk or cache favours neither.
+            order = ["s3", "gateway"] if rep % 2 == 0 else ["gateway", "s3"]
+            row = {"concurrency": concurrency}
+            for target in order:
+                args = ["transfer", "--target", target, "--size", size, "--concurrency", concurrency,
+                        "--prefix", f"p1-{target}-{concurrency}-{rep}-{int(time.time())}"]
+                args += gateway if target == "gateway" else s3_args
+                row[target] = client(bench, *args)
+                log(f"P1 {target} x{concurrency}: up {row[target]['up_mb_s']:.0f} MB/s, "
+                    f"down {row[target]['down_mb_s']:.0f} MB/s")
+            for way in ("up", "down"):
+                row[f"{way}_ratio"] = row["gateway"][f"{way}_mb_s"] / row["s3"][f"{way}_mb_s"]
+            result["runs"].append(row)
+    single = [r for r in result["runs"] if r["concurrency"] == 1]
+    for way in ("up", "down"):
+        result[f"{way}_ratio_median"] = statistics.median(r[f"{way}_ratio"] for r in single)
+    return result
+
+
+def p2_memory(bench, start_server, small, large):
+    """P2: peak RSS of a fresh replica after a small and then a large streamed upload."""
+    proc, url = start_server("p2")
+    user = client(bench, "login", "--url", url, "--username", f"p2-{int(time.time())}")
+    gateway = ["--url", url, "--token", user["access_token"]]
+    at_start = peak_rss_mib(proc.pid)
+    client(bench, "transfer", "--target", "gateway", "--size", small, "--prefix", "p2-small",
+           "--upload-only", *gateway)
+    after_small = peak_rss_mib(proc.pid)
+    client(bench, "transfer", "--target", "gateway", "--size", large, "--prefix", "p2-large",
+           "--upload-only", *gateway)
+    after_large = peak_rss_mib(proc.pid)
+    log(f"P2 peak RSS: start {at_start:.0f} MiB, after {small >> 20} MiB {after_small:.0f} MiB, "
+        f"after {large >> 20} MiB {after_large:.0f} MiB")
+    return {"small_bytes": small, "large_bytes": large, "start_mib": at_start, "small_peak_mib": after_small,
+            "large_peak_mib": after_large, "ratio": after_large / after_small}
+
+
+def p3_small_reads(bench, url, token, miss_url, nginx_url, s3_args, seconds):
+    """P3: 4 KiB reads at 64 connections: nginx static file vs JSON and /content, cache hit and
+    miss; and the same object read straight from S3, the floor under a miss."""
+    auth = [f"Authorization: Bearer {token}"]
+    runs = {"nginx": wrk(f"{nginx_url}/vault4k.bin", seconds, 64)}
+    for name, base in (("hit", url), ("miss", miss_url)):
+        runs[f"json_{name}"] = wrk(f"{base}/api/v1/vault/small", seconds, 64, auth)
+        runs[f"content_{name}"] = wrk(f"{base}/api/v1/vault/small/content", seconds, 64, auth)
+    runs["s3_direct"] = client(bench, "s3-get", *s3_args, "--concurrency", 64, "--seconds", seconds)
+    runs["s3_direct"]["non_2xx"] = runs["s3_direct"].pop("failures")
+    for name, run in runs.items():
+        if run["non_2xx"]:
+            raise RuntimeError(f"P3 {name}: {run['non_2xx']} requests failed")
+        run["ratio_to_nginx"] = run["rps"] / runs["nginx"]["rps"]
+        log(f"P3 {name}: {run['rps']:.0f} req/s, p50 {run['p50_ms']:.2f} ms, p99 {run['p99_ms']:.2f} ms, "
+            f"non-2xx {run['non_2xx']}")
+    return runs
+
+
+def p4_logins(bench, url, token, login_body, seconds, cores):
+    """P4: logins/s at saturation vs cores / one in-process hash, with vault reads alongside."""
+    argon = client(bench, "argon2")
+    bound = cores / argon["median_seconds"]
+
+    def storm():
+        run = wrk(f"{url}/api/v1/auth/login", seconds, 8, script="login.lua", env={"BENCH_LOGIN_BODY": login_body})
+        run["logins_per_s"] = (run["requests"] - run["non_2xx"]) / seconds
+        return run
+
+    alone = storm()
+    # Then the same storm with vault reads beside it at a steady 100 req/s (open loop, so a
+    # stalled server shows up as latency rather than as fewer requests).
+    reads = {}
+    reader = threading.Thread(target=lambda: reads.update(client(
+        bench, "paced-get", "--url", f"{url}/api/v1/vault/small", "--token", token, "--rate", 100,
+        "--seconds", seconds)))
+    reader.start()
+    with_reads = storm()
+    reader.join()
+    log(f"P4 logins: {alone['logins_per_s']:.1f}/s alone, {with_reads['logins_per_s']:.1f}/s with reads, "
+        f"of a bound of {bound:.1f}/s ({cores} cores, one hash {argon['median_seconds'] * 1000:.1f} ms); "
+        f"reads alongside p99 {reads['p99_ms']:.1f} ms, {reads['failures']} failed")
+    return {"argon2": argon, "cores": cores, "bound_per_s": bound, "alone": alone, "with_reads": with_reads,
+            "logins_per_s": alone["logins_per_s"], "ratio": alone["logins_per_s"] / bound,
+            "ratio_with_reads": with_reads["logins_per_s"] / bound, "reads_alongside": reads}
+
+
+def p5_writers(bench, url, token, seconds):
+    """P5: 64 If-Match writers on one vault; the history must be linear."""
+    result = client(bench, "writers", "--url", url, "--token", token, "--vault", f"p5-{int(time.time())}",
+                    "--clients", 64, "--seconds", seconds)
+    log(f"P5: {result['commits']} commits ({result['commits_per_s']:.0f}/s), {result['conflicts_412']} x 412, "
+        f"{result['errors']} errors, linear history: {result['linear']}")
+    return result
