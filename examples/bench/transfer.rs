@@ -66,6 +66,9 @@ pub struct S3Args {
     key_id: Option<String>,
     #[arg(long)]
     secret: Option<String>,
+    /// UNSIGNED-PAYLOAD, as blindvault sends by default; `false` hashes every body into the signature.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    unsigned_payload: bool,
 }
 
 impl S3Args {
@@ -78,6 +81,7 @@ impl S3Args {
             .with_access_key_id(self.key_id.clone().context("--key-id")?)
             .with_secret_access_key(self.secret.clone().context("--secret")?)
             .with_allow_http(true)
+            .with_unsigned_payload(self.unsigned_payload)
             .build()?)
     }
 }

@@ -37,6 +37,7 @@ impl Settings {
             ("AWS_SECRET_ACCESS_KEY", opt(&self.s3.secret_access_key)),
             ("AWS_SESSION_TOKEN", opt(&self.s3.session_token)),
             ("AWS_ALLOW_HTTP", self.s3.allow_http.to_string()),
+            ("AWS_UNSIGNED_PAYLOAD", self.s3.unsigned_payload.to_string()),
             ("BLINDVAULT_JWT_SECRET", jwt),
             ("BLINDVAULT_JWT_PREVIOUS_SECRET", opt(&self.jwt_previous_secret)),
             ("BLINDVAULT_ARGON2_M_KIB", self.argon2_m_kib.to_string()),

@@ -286,6 +286,7 @@ fn s3_builder(bucket: &str, s3: &S3Settings) -> AmazonS3Builder {
     let mut builder = AmazonS3Builder::new()
         .with_bucket_name(bucket)
         .with_region(&s3.region)
+        .with_unsigned_payload(s3.unsigned_payload)
         .with_retry(retry)
         .with_client_options(client);
     if let Some(endpoint) = &s3.endpoint {

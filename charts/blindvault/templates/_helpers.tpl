@@ -117,6 +117,7 @@ Unset (null / empty) settings are left out, so the server's own default applies.
 {{- with $c.s3.endpointUrl }}{{ $_ := set $env "AWS_ENDPOINT_URL" . }}{{ end }}
 {{- with $c.s3.region }}{{ $_ := set $env "AWS_REGION" . }}{{ end }}
 {{- $_ := set $env "AWS_ALLOW_HTTP" (ternary "true" "false" (eq (toString $c.s3.allowHttp) "true")) }}
+{{- $_ := set $env "AWS_UNSIGNED_PAYLOAD" (ternary "true" "false" (eq (toString $c.s3.unsignedPayload) "true")) }}
 {{- $ints := dict
     "BLINDVAULT_DATABASE_MAX_CONNECTIONS" $c.database.maxConnections
     "BLINDVAULT_MIN_KDF_ITERATIONS" $c.minKdfIterations
