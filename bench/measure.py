@@ -121,12 +121,15 @@ def p4_logins(bench, url, token, login_body, seconds, cores):
     reader.start()
     with_reads = storm()
     reader.join()
+    log(f"P4 in-process Argon2 on {argon['parallel_threads']} threads at once: "
+        f"{argon['parallel_hashes_per_s']:.1f} hashes/s")
     log(f"P4 logins: {alone['logins_per_s']:.1f}/s alone, {with_reads['logins_per_s']:.1f}/s with reads, "
         f"of a bound of {bound:.1f}/s ({cores} cores, one hash {argon['median_seconds'] * 1000:.1f} ms); "
         f"reads alongside p99 {reads['p99_ms']:.1f} ms, {reads['failures']} failed")
     return {"argon2": argon, "cores": cores, "bound_per_s": bound, "alone": alone, "with_reads": with_reads,
             "logins_per_s": alone["logins_per_s"], "ratio": alone["logins_per_s"] / bound,
-            "ratio_with_reads": with_reads["logins_per_s"] / bound, "reads_alongside": reads}
+            "ratio_with_reads": with_reads["logins_per_s"] / bound, "reads_alongside": reads,
+            "ratio_to_parallel_in_process": alone["logins_per_s"] / argon["parallel_hashes_per_s"]}
 
 
 def p5_writers(bench, url, token, seconds):

@@ -10,7 +10,7 @@ mod extract;
 mod health;
 mod middleware;
 mod openapi;
-mod preconditions;
+pub mod preconditions;
 mod state;
 mod vaults;
 

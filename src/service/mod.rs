@@ -28,4 +28,4 @@ pub use throttle::{LoginThrottle, ThrottlePolicy};
 pub use tokens::{Claims, TokenIssuer};
 pub use vault_id::VaultId;
 pub use vault_write::{VaultWrite, WriteMode, Written};
-pub use vaults::{Page, VaultLimits, VaultService, VaultTiming};
+pub use vaults::{Page, VaultLimits, VaultService, VaultTiming, decode_cursor, encode_cursor};

@@ -146,17 +146,12 @@ impl VaultService {
         }
         let after = match cursor {
             None => String::new(),
-            Some(c) => URL_SAFE_NO_PAD
-                .decode(c)
-                .ok()
-                .and_then(|raw| String::from_utf8(raw).ok())
-                .filter(|id| VaultId::parse(id).is_ok())
-                .ok_or_else(|| ServiceError::invalid("cursor", "is not a cursor this server issued"))?,
+            Some(c) => decode_cursor(c)?,
         };
         let mut items = self.store.list_vaults(user, &after, i64::from(limit) + 1).await?;
         let next_cursor = if items.len() > limit as usize {
             items.truncate(limit as usize);
-            items.last().map(|v| URL_SAFE_NO_PAD.encode(v.vault_id.as_bytes()))
+            items.last().map(|v| encode_cursor(&v.vault_id))
         } else {
             None
         };
@@ -199,4 +194,19 @@ impl VaultService {
 
 pub(super) fn vault_change(user: Uuid, vault_id: &str) -> Change {
     Change::Vault { user, vault_id: vault_id.to_owned() }
+}
+
+/// The opaque `next_cursor` that continues a listing after vault `id`.
+pub fn encode_cursor(id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(id.as_bytes())
+}
+
+/// The vault id a cursor from [`encode_cursor`] continues after; anything else is a 400.
+pub fn decode_cursor(cursor: &str) -> Result<String, ServiceError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|raw| String::from_utf8(raw).ok())
+        .filter(|id| VaultId::parse(id).is_ok())
+        .ok_or_else(|| ServiceError::invalid("cursor", "is not a cursor this server issued"))
 }

@@ -21,7 +21,26 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if !std::thread::panicking() {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            if let Some(secret) = token_in(&log) {
+                panic!("the server logged something token-shaped: {secret}");
+            }
+        }
     }
+}
+
+/// The first JWT-shaped string (`eyJ…`, three base64url segments) in `log`. Every server
+/// process a test starts is scanned when it goes away, whatever the test did with it.
+pub fn token_in(log: &str) -> Option<&str> {
+    let b64url = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    log.match_indices("eyJ").find_map(|(at, _)| {
+        let candidate = &log[at..];
+        let end = candidate.find(|c: char| !b64url(c) && c != '.').unwrap_or(candidate.len());
+        let jwt = &candidate[..end];
+        let segments: Vec<&str> = jwt.split('.').collect();
+        (segments.len() == 3 && segments.iter().all(|s| s.len() >= 10)).then_some(jwt)
+    })
 }
 
 impl Server {
@@ -161,4 +180,12 @@ impl Cli {
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
         out.stdout
     }
+}
+
+#[test]
+fn the_log_scan_finds_tokens() {
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlLWJ5dGVz";
+    assert_eq!(token_in(&format!("{{\"msg\":\"authorization: Bearer {jwt}\"}}")), Some(jwt));
+    assert_eq!(token_in("eyJ is how a JSON object starts in base64"), None);
+    assert_eq!(token_in("{\"level\":\"INFO\",\"fields\":{\"message\":\"login\"}}"), None);
 }

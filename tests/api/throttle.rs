@@ -5,6 +5,7 @@ use crate::helpers::{Creds, Deployment, assert_problem, on_both_deployments, spa
 on_both_deployments!(
     failed_logins_lock_the_account,
     failed_logins_lock_the_address,
+    the_lockout_ends_with_its_window,
     forwarded_addresses_count_only_behind_trusted_proxies,
 );
 
@@ -29,6 +30,26 @@ async fn failed_logins_lock_the_account(d: Deployment) {
     // Another account from the same address is unaffected (its limit is 100).
     let other = app.register().await;
     app.login(&other).await;
+}
+
+async fn the_lockout_ends_with_its_window(d: Deployment) {
+    let app = spawn_app_with(&d, &["--login-max-failures-per-account", "3", "--login-failure-window", "2s"]).await;
+    let creds = app.register().await;
+    let mut wrong = creds.clone();
+    wrong.auth_hash[0] ^= 1;
+    for _ in 0..3 {
+        let resp = app.post("/api/v1/auth/login", wrong.login_body()).await;
+        assert_problem(resp, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    }
+    let resp = app.post("/api/v1/auth/login", creds.login_body()).await;
+    let retry: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry), "Retry-After {retry} lies within the 2 s window");
+    assert_problem(resp, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    tokio::time::sleep(std::time::Duration::from_millis(retry * 1000 + 300)).await;
+    // The window has passed: the right hash gets in, and the count starts again from zero.
+    app.login(&creds).await;
+    let resp = app.post("/api/v1/auth/login", wrong.login_body()).await;
+    assert_problem(resp, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
 }
 
 async fn failed_logins_lock_the_address(d: Deployment) {
