@@ -84,7 +84,9 @@ pub async fn serve(
         };
         let body_timeout = limits.body_read_timeout;
         let service = ServiceBuilder::new()
-            .map_request(move |req: Request<Incoming>| req.map(|b| Body::new(TimeoutBody::new(body_timeout, b))))
+            .map_request(move |req: Request<Incoming>| {
+                req.map(|b| Body::new(TimeoutBody::new(body_timeout, b)))
+            })
             .service(service);
         let connection = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))

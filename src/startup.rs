@@ -10,8 +10,8 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 use crate::api::{self, App, AppState};
-use crate::server::{self, ConnectionLimits};
 use crate::config::{DatabaseLocation, Registration, Settings, create_private_dir};
+use crate::server::{self, ConnectionLimits};
 use crate::service::{
     AuthPolicy, AuthService, Changes, HashCost, LoginThrottle, PasswordHasher, Sweeper, ThrottlePolicy,
     TokenIssuer, VaultLimits, VaultService, VaultTiming,

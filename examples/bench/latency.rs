@@ -41,7 +41,8 @@ pub struct S3GetArgs {
 
 fn summary(mut times: Vec<f64>, failures: usize, elapsed: f64) -> Value {
     times.sort_by(f64::total_cmp);
-    let at = |q: f64| times.get(((times.len() as f64 * q) as usize).min(times.len().saturating_sub(1))).copied();
+    let at =
+        |q: f64| times.get(((times.len() as f64 * q) as usize).min(times.len().saturating_sub(1))).copied();
     json!({"requests": times.len(), "failures": failures, "rps": times.len() as f64 / elapsed,
         "p50_ms": at(0.5).map(|s| s * 1e3), "p99_ms": at(0.99).map(|s| s * 1e3)})
 }

@@ -99,7 +99,9 @@ async fn login(url: &str, username: &str) -> anyhow::Result<Value> {
     let tokens: Value =
         ok(client.post(format!("{url}/api/v1/auth/login")).json(&body).send().await?).await?.json().await?;
     let access_token = tokens["access_token"].as_str().context("no access_token")?;
-    Ok(json!({"username": username, "auth_hash": auth_hash, "access_token": access_token, "login_body": body}))
+    Ok(
+        json!({"username": username, "auth_hash": auth_hash, "access_token": access_token, "login_body": body}),
+    )
 }
 
 async fn seed(url: &str, token: &str, vault: &str, bytes: usize) -> anyhow::Result<Value> {
@@ -120,7 +122,8 @@ fn argon2_cost(m_kib: u32, t: u32, p: u32, samples: usize) -> anyhow::Result<Val
     // is cores / median; this is what they do when they share the memory bus and caches.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let started = Instant::now();
-    let threads: Vec<_> = (0..cores).map(|_| std::thread::spawn(move || argon2_single(m_kib, t, p, samples))).collect();
+    let threads: Vec<_> =
+        (0..cores).map(|_| std::thread::spawn(move || argon2_single(m_kib, t, p, samples))).collect();
     for thread in threads {
         thread.join().map_err(|_| anyhow::anyhow!("argon2 thread panicked"))??;
     }
@@ -139,7 +142,12 @@ fn argon2_single(m_kib: u32, t: u32, p: u32, samples: usize) -> anyhow::Result<V
     for i in 0..samples.max(1) + 1 {
         let started = Instant::now();
         argon
-            .hash_password_into_with_memory(b"bench auth hash", b"sixteen byte salt", &mut out, &mut blocks[..])
+            .hash_password_into_with_memory(
+                b"bench auth hash",
+                b"sixteen byte salt",
+                &mut out,
+                &mut blocks[..],
+            )
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         if i > 0 {
             times.push(started.elapsed().as_secs_f64());

@@ -184,8 +184,10 @@ impl Sink {
     async fn remove(&self, name: &str) -> anyhow::Result<()> {
         match self {
             Sink::Gateway { client, url, token } => {
-                crate::ok(client.delete(format!("{url}/api/v1/vault/{name}")).bearer_auth(token).send().await?)
-                    .await?;
+                crate::ok(
+                    client.delete(format!("{url}/api/v1/vault/{name}")).bearer_auth(token).send().await?,
+                )
+                .await?;
             }
             Sink::S3(store) => store.delete(&Path::from(name)).await?,
         }

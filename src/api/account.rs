@@ -20,6 +20,8 @@ pub(super) struct DeleteAccountRequest {
     responses(
         (status = 204, description = "The user, their sessions and all their vaults (metadata and objects) are deleted"),
         super::openapi::TokenErrors,
+        super::openapi::BodyErrors,
+        super::openapi::Unavailable,
     ))]
 pub(super) async fn delete_account(
     State(app): State<AppState>,

@@ -44,8 +44,8 @@ pub(super) struct PreloginResponse {
 #[utoipa::path(post, path = "/api/v1/auth/prelogin", tag = "auth", request_body = PreloginRequest,
     responses(
         (status = 200, description = "KDF parameters; an unknown username gets a stable decoy salt", body = PreloginResponse),
-        (status = 400, description = "`malformed_json`", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`invalid_field`", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`unavailable`", body = super::openapi::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
+        super::openapi::BodyErrors,
     ))]
 pub(super) async fn prelogin(
     State(app): State<AppState>,
@@ -76,12 +76,10 @@ pub(super) struct UserResponse {
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
     responses(
         (status = 201, description = "Registered", body = UserResponse),
-        (status = 400, description = "`malformed_json`, `invalid_base64`", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 403, description = "`registration_closed`", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`username_taken`", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "`unsupported_media_type`", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`invalid_field`", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`unavailable`", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`unavailable`", body = super::openapi::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
+        super::openapi::BodyErrors,
     ))]
 pub(super) async fn register(
     State(app): State<AppState>,
@@ -133,9 +131,9 @@ fn token_response(pair: TokenPair) -> Response {
         (status = 200, description = "A token pair", body = TokenResponse, headers(("Cache-Control" = String))),
         (status = 401, description = "`invalid_credentials` (wrong user and wrong hash alike)", body = super::openapi::Problem, content_type = "application/problem+json",
          headers(("WWW-Authenticate" = String))),
-        (status = 422, description = "`invalid_field`", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`", body = super::openapi::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
         (status = 503, description = "`unavailable` (hashing queue full or storage down)", body = super::openapi::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
+        super::openapi::BodyErrors,
     ))]
 pub(super) async fn login(
     State(app): State<AppState>,
@@ -167,6 +165,8 @@ pub(super) struct RefreshRequest {
     responses(
         (status = 200, description = "A new pair; the presented refresh token stops working", body = TokenResponse),
         (status = 401, description = "`unauthenticated`, `token_expired`, or `token_revoked` (a reused token revokes its session)", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`unavailable`", body = super::openapi::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
+        super::openapi::BodyErrors,
     ))]
 pub(super) async fn refresh(
     State(app): State<AppState>,
@@ -226,8 +226,8 @@ pub(super) struct CredentialsRequest {
 #[utoipa::path(put, path = "/api/v1/auth/credentials", tag = "auth", security(("bearer" = ["account"])), request_body = CredentialsRequest,
     responses(
         (status = 204, description = "Changed; every other session of the user is revoked"),
-        (status = 422, description = "`invalid_field`", body = super::openapi::Problem, content_type = "application/problem+json"),
         super::openapi::TokenErrors,
+        super::openapi::BodyErrors,
     ))]
 pub(super) async fn credentials(
     State(app): State<AppState>,

@@ -43,7 +43,7 @@ fn required<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<&'a str, Ap
     responses(
         super::openapi::WriteOk,
         super::openapi::TokenErrors,
-        super::openapi::InputErrors,
+        super::openapi::BodyErrors,
         super::openapi::WriteErrors,
     ))]
 pub(super) async fn upload(
@@ -176,6 +176,8 @@ fn describe(vault: &Vault, headers: &mut HeaderMap) {
         (status = 404, description = "`not_found`", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 416, description = "`range_not_satisfiable`", body = super::openapi::Problem, content_type = "application/problem+json", headers(("Content-Range" = String))),
         super::openapi::TokenErrors,
+        super::openapi::InputErrors,
+        super::openapi::Unavailable,
     ))]
 pub(super) async fn read(
     State(app): State<AppState>,

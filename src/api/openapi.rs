@@ -33,19 +33,46 @@ pub enum TokenErrors {
     Forbidden(Problem),
 }
 
-/// Refusals of a body that does not parse or does not fit.
+/// Refusals of a path, query or header that does not parse or is out of range.
 #[derive(utoipa::IntoResponses)]
 #[allow(dead_code)]
 pub enum InputErrors {
-    /// `malformed_json`, `invalid_base64` or `invalid_header`
+    /// `invalid_header` (e.g. a malformed `If-Match`) or `invalid_base64`
     #[response(status = 400, content_type = "application/problem+json")]
     BadRequest(Problem),
+    /// `invalid_field`: a vault id, query parameter or header value out of range
+    #[response(status = 422, content_type = "application/problem+json")]
+    Unprocessable(Problem),
+}
+
+/// Refusals of a request body that does not parse, does not arrive or does not fit.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum BodyErrors {
+    /// `malformed_json`, `invalid_base64`, `invalid_header` or `incomplete_body`
+    #[response(status = 400, content_type = "application/problem+json")]
+    BadRequest(Problem),
+    /// `request_timeout`: the body sent nothing for `BLINDVAULT_BODY_READ_TIMEOUT`
+    #[response(status = 408, content_type = "application/problem+json")]
+    Timeout(Problem),
+    /// `payload_too_large`
+    #[response(status = 413, content_type = "application/problem+json")]
+    TooLarge(Problem),
     /// `unsupported_media_type`
     #[response(status = 415, content_type = "application/problem+json")]
     UnsupportedMediaType(Problem),
     /// `invalid_field`: parses, but a value is out of range, unknown or missing
     #[response(status = 422, content_type = "application/problem+json")]
     Unprocessable(Problem),
+}
+
+/// A dependency (database, object store) is down; nothing changed.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum Unavailable {
+    /// `unavailable`: try again after `Retry-After` seconds
+    #[response(status = 503, content_type = "application/problem+json", headers(("Retry-After" = u64)))]
+    Unavailable(Problem),
 }
 
 /// Refusals of a vault write.

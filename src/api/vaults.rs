@@ -154,7 +154,7 @@ async fn write_json(
         (status = 200, description = "An identical create repeated (safe retry)", body = VaultResponse, headers(("ETag" = String, description = "Strong ETag of the revision"))),
         (status = 409, description = "`vault_exists` with other content", body = super::openapi::Problem, content_type = "application/problem+json"),
         super::openapi::TokenErrors,
-        super::openapi::InputErrors,
+        super::openapi::BodyErrors,
         super::openapi::WriteErrors,
     ))]
 pub(super) async fn create(
@@ -173,7 +173,7 @@ pub(super) async fn create(
     responses(
         super::openapi::WriteOk,
         super::openapi::TokenErrors,
-        super::openapi::InputErrors,
+        super::openapi::BodyErrors,
         super::openapi::WriteErrors,
     ))]
 pub(super) async fn replace(
@@ -205,6 +205,8 @@ pub(super) struct FullVault {
         (status = 304, description = "Not modified", headers(("ETag" = String, description = "Strong ETag of the revision"))),
         (status = 404, description = "`not_found` (also another user's)", body = super::openapi::Problem, content_type = "application/problem+json"),
         super::openapi::TokenErrors,
+        super::openapi::InputErrors,
+        super::openapi::Unavailable,
     ))]
 pub(super) async fn read(
     State(app): State<AppState>,
@@ -241,6 +243,8 @@ pub(super) async fn read(
         (status = 404, description = "`not_found`", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 412, description = "`precondition_failed`", body = super::openapi::Problem, content_type = "application/problem+json", headers(("ETag" = String, description = "Strong ETag of the revision"))),
         super::openapi::TokenErrors,
+        super::openapi::InputErrors,
+        super::openapi::Unavailable,
     ))]
 pub(super) async fn remove(
     State(app): State<AppState>,
@@ -274,6 +278,7 @@ pub(super) struct ListResponse {
         (status = 200, description = "A page, ordered by vault id", body = ListResponse),
         super::openapi::TokenErrors,
         super::openapi::InputErrors,
+        super::openapi::Unavailable,
     ))]
 pub(super) async fn list(
     State(app): State<AppState>,

@@ -112,14 +112,14 @@ impl VaultService {
         vault: &Vault,
         range: Option<ByteRange>,
     ) -> Result<BoxStream<'static, Result<Bytes, BlobStoreError>>, ServiceError> {
-        if vault.size as usize <= MAX_CACHED_BODY {
-            if let Some(body) = self.inline_body(vault).await? {
-                let part = match range {
-                    Some(r) => body.slice(r.start as usize..r.end as usize),
-                    None => body,
-                };
-                return Ok(futures::stream::once(async move { Ok(part) }).boxed());
-            }
+        if vault.size as usize <= MAX_CACHED_BODY
+            && let Some(body) = self.inline_body(vault).await?
+        {
+            let part = match range {
+                Some(r) => body.slice(r.start as usize..r.end as usize),
+                None => body,
+            };
+            return Ok(futures::stream::once(async move { Ok(part) }).boxed());
         }
         Ok(self.open(vault, range).await?.body)
     }

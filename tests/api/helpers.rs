@@ -75,7 +75,12 @@ impl Deployment {
         let admin_url = std::env::var("BLINDVAULT_TEST_DATABASE_URL").ok();
         match (admin_url, var("ENDPOINT"), var("BUCKET"), var("REGION"), var("KEY_ID"), var("SECRET")) {
             (Some(admin_url), Some(s3_endpoint), Some(bucket), Some(region), Some(key_id), Some(secret)) => {
-                Some(Self::Production { admin_url, s3_endpoint, bucket, s3: S3Access { region, key_id, secret } })
+                Some(Self::Production {
+                    admin_url,
+                    s3_endpoint,
+                    bucket,
+                    s3: S3Access { region, key_id, secret },
+                })
             }
             _ => {
                 eprintln!("SKIPPED (Garage smoke test): no garage binary; `scripts/garage install` adds one");

@@ -33,7 +33,8 @@ async fn failed_logins_lock_the_account(d: Deployment) {
 }
 
 async fn the_lockout_ends_with_its_window(d: Deployment) {
-    let app = spawn_app_with(&d, &["--login-max-failures-per-account", "3", "--login-failure-window", "2s"]).await;
+    let app =
+        spawn_app_with(&d, &["--login-max-failures-per-account", "3", "--login-failure-window", "2s"]).await;
     let creds = app.register().await;
     let mut wrong = creds.clone();
     wrong.auth_hash[0] ^= 1;
