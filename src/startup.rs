@@ -282,6 +282,9 @@ async fn sweep(state: AppState) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        if let Err(e) = state.vaults.sweep_uploads(Timestamp::now()).await {
+            tracing::warn!(error = %e, "sweeping expired uploads failed");
+        }
         if let Err(e) = state.sweeper.sweep(Timestamp::now()).await {
             tracing::warn!(error = %e, "sweep failed");
         }

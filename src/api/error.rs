@@ -213,6 +213,21 @@ impl From<ServiceError> for ApiError {
                 "the request body ended early; nothing was stored",
             ),
             ServiceError::BodyTimeout => Self::body_timeout(),
+            ServiceError::OffsetMismatch { current } => Self::new(
+                S::CONFLICT,
+                "offset_mismatch",
+                "Upload-Offset is not where the upload stands; resume from the Upload-Offset sent back",
+            )
+            .with_header(HeaderName::from_static("upload-offset"), HeaderValue::from(current)),
+            ServiceError::UploadBusy => {
+                Self::new(S::LOCKED, "upload_busy", "another request is appending to this upload")
+                    .retry_after(1)
+            }
+            ServiceError::ChecksumMismatch => Self::new(
+                S::from_u16(460).unwrap_or(S::BAD_REQUEST),
+                "checksum_mismatch",
+                "the chunk does not match its Upload-Checksum; it was discarded",
+            ),
             ServiceError::Saturated => Self::unavailable("the server is busy; try again shortly", 1),
             ServiceError::Unavailable(cause) => {
                 Self::unavailable("a storage dependency is unavailable; try again shortly", 5)

@@ -12,6 +12,7 @@ mod middleware;
 mod openapi;
 pub mod preconditions;
 mod state;
+mod uploads;
 mod vaults;
 
 pub use bearer::{AccountScope, AnyScope, Authenticated, ReadScope, RequiredScope, WriteScope};
@@ -46,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/auth", auth::router().layer(DefaultBodyLimit::max(AUTH_BODY_LIMIT)))
         .nest("/vault", vaults::router().layer(DefaultBodyLimit::max(json_vault_limit)))
         .route("/account", delete(account::delete_account).layer(DefaultBodyLimit::max(AUTH_BODY_LIMIT)))
+        .nest("/uploads", uploads::router().layer(DefaultBodyLimit::disable()))
         .route("/limits", get(health::limits))
         .route("/openapi.json", get(openapi::openapi_json));
     Router::new()

@@ -153,6 +153,11 @@ impl Modify for BearerAuth {
         super::vaults::remove,
         super::content::read,
         super::content::upload,
+        super::uploads::options,
+        super::uploads::create,
+        super::uploads::status,
+        super::uploads::patch,
+        super::uploads::terminate,
     ),
     components(schemas(Problem)),
     modifiers(&BearerAuth),
@@ -160,6 +165,7 @@ impl Modify for BearerAuth {
         (name = "service", description = "Health, readiness, metrics, limits"),
         (name = "auth", description = "Accounts and sessions; the server never sees a password"),
         (name = "vaults", description = "Encrypted blobs with ETag compare-and-swap"),
+        (name = "uploads", description = "Resumable uploads of vaults (tus 1.0, beyond the v1 contract)"),
     )
 )]
 pub struct ApiDoc;

@@ -76,6 +76,18 @@ pub enum ServiceError {
     /// The request body broke off before its end; nothing was stored.
     #[error("request body incomplete")]
     IncompleteBody,
+    /// A resumable-upload chunk does not start where the upload stands.
+    #[error("upload offset mismatch")]
+    OffsetMismatch {
+        /// Where the upload stands.
+        current: u64,
+    },
+    /// Another request is appending to the same upload.
+    #[error("upload busy")]
+    UploadBusy,
+    /// A chunk's `Upload-Checksum` does not match its bytes; the chunk was discarded.
+    #[error("checksum mismatch")]
+    ChecksumMismatch,
     /// The request body sent nothing for longer than the body read timeout; nothing was stored.
     #[error("request body timed out")]
     BodyTimeout,
@@ -120,6 +132,7 @@ impl From<BlobStoreError> for ServiceError {
             BlobStoreError::TooLarge { limit } => ServiceError::TooLarge { limit },
             BlobStoreError::Body(e) if crate::server::body_timed_out(e.as_ref()) => ServiceError::BodyTimeout,
             BlobStoreError::Body(_) => ServiceError::IncompleteBody,
+            BlobStoreError::Io(e) => ServiceError::Unavailable(Box::new(e)),
             BlobStoreError::NotFound => {
                 ServiceError::Internal(anyhow::anyhow!("a committed vault object is missing"))
             }

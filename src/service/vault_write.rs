@@ -119,7 +119,7 @@ impl VaultService {
         result
     }
 
-    async fn commit(&self, rev: &NewRevision, mode: &WriteMode) -> Result<Written, ServiceError> {
+    pub(super) async fn commit(&self, rev: &NewRevision, mode: &WriteMode) -> Result<Written, ServiceError> {
         let lost = || ServiceError::Unavailable("the upload outlived BLINDVAULT_UPLOAD_TIMEOUT".into());
         match mode {
             WriteMode::CreateOrSame | WriteMode::CreateOnly => match self.store.commit_create(rev).await? {
@@ -144,7 +144,7 @@ impl VaultService {
 
     /// The most bytes this write may store: the size limit, or less when a byte quota is
     /// nearer. A create past the vault-count quota is refused here.
-    async fn room(
+    pub(super) async fn room(
         &self,
         user: Uuid,
         id: &VaultId,
@@ -172,7 +172,7 @@ impl VaultService {
     }
 
     /// Deletes an upload that will not commit; if that fails, the sweeper finds it later.
-    async fn discard(&self, key: &str) {
+    pub(super) async fn discard(&self, key: &str) {
         match self.blobs.delete(key).await {
             Ok(()) => {
                 if let Err(e) = self.store.forget_object(key).await {
@@ -192,7 +192,7 @@ fn same_content(vault: &Vault, rev: &NewRevision) -> bool {
         && vault.version == rev.version
 }
 
-fn check_opaque(field: &'static str, value: &[u8]) -> Result<(), ServiceError> {
+pub(super) fn check_opaque(field: &'static str, value: &[u8]) -> Result<(), ServiceError> {
     if (8..=64).contains(&value.len()) {
         Ok(())
     } else {
@@ -201,7 +201,7 @@ fn check_opaque(field: &'static str, value: &[u8]) -> Result<(), ServiceError> {
 }
 
 /// 128 random bits, hex: the etag of a new revision and the name of its object.
-fn new_etag() -> String {
+pub(super) fn new_etag() -> String {
     rand::random::<[u8; 16]>().iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -47,7 +47,8 @@ pub struct Page {
     pub next_cursor: Option<String>,
 }
 
-/// Vault rules over a [`VaultStore`] and a [`BlobStore`].
+/// Vault rules over a [`VaultStore`] and a [`BlobStore`]. Cheap to clone (shared handles).
+#[derive(Clone)]
 pub struct VaultService {
     pub(super) store: Arc<dyn VaultStore>,
     pub(super) blobs: BlobStore,

@@ -54,6 +54,9 @@ pub enum BlobStoreError {
     /// The storage URL or its settings are unusable.
     #[error("{0}")]
     Config(String),
+    /// A local file of a resumable upload could not be read or written.
+    #[error("local upload storage failed")]
+    Io(#[source] std::io::Error),
 }
 
 impl From<object_store::Error> for BlobStoreError {
@@ -96,6 +99,8 @@ pub struct BlobStore {
     /// The directory of a local store: its multipart uploads stage in `<key>#<n>` files that a
     /// crash leaves behind, and deleting a key removes those too.
     local_root: Option<std::path::PathBuf>,
+    /// Where resumable uploads keep their parts.
+    parts: super::PartStore,
 }
 
 impl std::fmt::Debug for BlobStore {
@@ -109,9 +114,11 @@ impl BlobStore {
     /// if missing.
     pub fn open(location: &StorageLocation, s3: &S3Settings) -> Result<Self, BlobStoreError> {
         let mut local_root = None;
+        let parts;
         let inner: Arc<dyn ObjectStore> = match location {
             StorageLocation::Local(dir) => {
                 local_root = Some(dir.clone());
+                parts = super::PartStore::Local { root: dir.clone() };
                 crate::config::create_private_dir(dir)
                     .map_err(|e| BlobStoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
                 let fs = LocalFileSystem::new_with_prefix(dir)
@@ -120,21 +127,37 @@ impl BlobStore {
                 Arc::new(fs)
             }
             StorageLocation::S3 { bucket, prefix } => {
-                let s3 = s3_builder(bucket, s3)
-                    .build()
-                    .map_err(|e| BlobStoreError::Config(format!("invalid S3 configuration: {e}")))?;
+                let s3 = Arc::new(
+                    s3_builder(bucket, s3)
+                        .build()
+                        .map_err(|e| BlobStoreError::Config(format!("invalid S3 configuration: {e}")))?,
+                );
+                parts = super::PartStore::Multipart { store: s3.clone(), prefix: prefix.clone() };
                 match prefix {
                     Some(prefix) => Arc::new(PrefixStore::new(s3, prefix.as_str())),
                     None => Arc::new(s3),
                 }
             }
         };
-        Ok(Self { inner, errors: Arc::default(), local_root })
+        Ok(Self { inner, errors: Arc::default(), local_root, parts })
     }
 
     /// An in-process store, for unit tests of the service layer.
     pub fn in_memory() -> Self {
-        Self { inner: Arc::new(InMemory::new()), errors: Arc::default(), local_root: None }
+        let memory = Arc::new(InMemory::new());
+        let parts = super::PartStore::Multipart { store: memory.clone(), prefix: None };
+        Self { inner: memory, errors: Arc::default(), local_root: None, parts }
+    }
+
+    /// Where resumable uploads keep their parts.
+    pub fn parts(&self) -> &super::PartStore {
+        &self.parts
+    }
+
+    /// The whole of a small object (a resumable upload's tail), in memory.
+    pub async fn read_small(&self, key: &str) -> Result<Vec<u8>, BlobStoreError> {
+        let got = self.track(self.inner.get(&object_path(key)?).await)?;
+        Ok(self.track(got.bytes().await)?.to_vec())
     }
 
     /// Object-store requests that failed (not counting "not found").

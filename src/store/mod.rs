@@ -7,22 +7,27 @@ mod blobs;
 mod cache;
 mod error;
 mod feed;
+mod parts;
 mod postgres;
 mod records;
 mod sql;
+mod sql_uploads;
 mod sql_vaults;
 mod sqlite;
 mod timestamp;
+mod uploads;
 mod vaults;
 
 pub use blobs::{BlobRead, BlobStore, BlobStoreError, BoxError, ByteRange, PutOutcome};
 pub use cache::{Caches, Counts, MAX_CACHED_BODY};
 pub use error::StoreError;
 pub use feed::{CHANNEL, Change, ChangeFeed, ChangeStream};
+pub use parts::{PartStore, PartTarget, UPLOAD_PART_SIZE};
 pub use postgres::{PgPoolSettings, PgStore};
 pub use records::{FailureWindow, NewCredentials, NewSession, NewUser, RefreshRotation, Session, User};
 pub use sqlite::SqliteStore;
 pub use timestamp::Timestamp;
+pub use uploads::{Progress, Upload, UploadStore};
 pub use vaults::{
     ChangeOutcome, CreateOutcome, Expect, NewRevision, Usage, Vault, VaultStore, object_key, user_prefix,
 };

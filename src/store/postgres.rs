@@ -63,6 +63,7 @@ impl PgStore {
 
 super::sql::impl_metadata_store!(PgStore, sqlx::Postgres, Backend::Postgres, MIGRATOR);
 super::sql_vaults::impl_vault_store!(PgStore, sqlx::Postgres);
+super::sql_uploads::impl_upload_store!(PgStore, sqlx::Postgres);
 
 #[async_trait::async_trait]
 impl ChangeFeed for PgStore {

@@ -53,6 +53,7 @@ impl SqliteStore {
 
 super::sql::impl_metadata_store!(SqliteStore, sqlx::Sqlite, Backend::Sqlite, MIGRATOR);
 super::sql_vaults::impl_vault_store!(SqliteStore, sqlx::Sqlite);
+super::sql_uploads::impl_upload_store!(SqliteStore, sqlx::Sqlite);
 
 #[async_trait::async_trait]
 impl ChangeFeed for SqliteStore {

@@ -53,6 +53,17 @@ impl Timestamp {
     }
 
     /// RFC 3339 text, e.g. `2026-11-27T22:51:05.123Z`.
+    pub fn http_date(self) -> String {
+        const FORMAT: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
+            "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+        );
+        time::OffsetDateTime::from_unix_timestamp(self.unix_seconds())
+            .ok()
+            .and_then(|t| t.format(FORMAT).ok())
+            .unwrap_or_default()
+    }
+
+    /// RFC 3339, UTC, with milliseconds.
     pub fn rfc3339(self) -> String {
         self.0.format(&Rfc3339).unwrap_or_default()
     }

@@ -111,7 +111,7 @@ pub struct Usage {
 /// Vault metadata and the object-deletion queue. Compare-and-swap happens here, in one
 /// transaction per commit, so correctness never depends on the object store's conditionals.
 #[async_trait]
-pub trait VaultStore: Send + Sync + 'static {
+pub trait VaultStore: super::UploadStore + Send + Sync + 'static {
     /// The vault, if the user has one with that id.
     async fn vault(&self, user: Uuid, vault_id: &str) -> Result<Option<Vault>, StoreError>;
 

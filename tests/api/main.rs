@@ -26,5 +26,7 @@ mod sdk;
 mod slow_clients;
 mod throttle;
 mod tokens;
+mod tus;
+mod tus_resume;
 mod vaults_json;
 mod vaults_stream;

@@ -1,0 +1,336 @@
+//! Resumable uploads (tus 1.0) on top of the vault write protocol: an upload is created with
+//! its vault, envelope and precondition; PATCHes append bytes (each one durable before it is
+//! acknowledged); the PATCH that completes it commits the revision exactly as a streamed PUT
+//! does, with the same compare-and-swap.
+
+use bytes::{Bytes, BytesMut};
+use futures::{Stream, StreamExt};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::vault_write::{WriteMode, Written, check_opaque, new_etag};
+use super::vaults::{VaultService, vault_change};
+use super::{ServiceError, VaultId};
+use crate::store::{
+    BoxError, Expect, NewRevision, PartTarget, Progress, Timestamp, UPLOAD_PART_SIZE, Upload, object_key,
+};
+
+/// How long a PATCH holds an upload without storing a part. A part (8 MiB) arrives within the
+/// body read timeout or the PATCH fails, and every part renews the lease, so only a PATCH that
+/// has stopped can lose it.
+const UPLOAD_LEASE: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// What the vault must look like when the upload completes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UploadPrecondition {
+    /// It must not exist (`if_none_match: *`).
+    Absent,
+    /// It must still be at this etag (`if_match`).
+    Etag(String),
+}
+
+/// A new upload, decoded from its creation request.
+#[derive(Debug, Clone)]
+pub struct NewUpload {
+    /// Owner.
+    pub user: Uuid,
+    /// The vault it becomes.
+    pub id: VaultId,
+    /// Opaque IV.
+    pub iv: Vec<u8>,
+    /// Opaque salt.
+    pub salt: Vec<u8>,
+    /// Client format version.
+    pub version: i64,
+    /// Checked at completion.
+    pub precondition: UploadPrecondition,
+    /// Total bytes.
+    pub length: u64,
+}
+
+/// How a PATCH ended.
+#[derive(Debug)]
+pub enum Patched {
+    /// Bytes stored; the upload continues from this offset.
+    Progress(u64),
+    /// The last bytes arrived and the vault revision is committed.
+    Committed(Written),
+}
+
+/// One PATCH's body and its optional checksum.
+pub struct Chunk<S> {
+    /// Where the client says the chunk starts (`Upload-Offset`).
+    pub offset: u64,
+    /// SHA-256 the chunk must have (`Upload-Checksum: sha256 ...`).
+    pub sha256: Option<[u8; 32]>,
+    /// The bytes.
+    pub body: S,
+}
+
+fn target(u: &Upload) -> PartTarget {
+    PartTarget { upload: u.id, key: object_key(u.user_id, &u.etag), multipart_id: u.multipart_id.clone() }
+}
+
+fn mode(u: &Upload) -> WriteMode {
+    match u.precondition.as_str() {
+        "*" => WriteMode::CreateOnly,
+        etag => WriteMode::Replace(Expect::Etag(etag.to_owned())),
+    }
+}
+
+impl VaultService {
+    /// Creates an upload after the checks a streamed PUT of `length` bytes would pass.
+    pub async fn create_upload(&self, n: NewUpload) -> Result<Upload, ServiceError> {
+        check_opaque("iv", &n.iv)?;
+        check_opaque("salt", &n.salt)?;
+        if n.version < 1 {
+            return Err(ServiceError::invalid("version", "must be at least 1"));
+        }
+        if n.length > self.limits.max_vault_bytes {
+            return Err(ServiceError::TooLarge { limit: self.limits.max_vault_bytes });
+        }
+        let (write_mode, precondition) = match &n.precondition {
+            UploadPrecondition::Absent => (WriteMode::CreateOnly, "*".to_owned()),
+            UploadPrecondition::Etag(etag) => (WriteMode::Replace(Expect::Etag(etag.clone())), etag.clone()),
+        };
+        if n.length > self.room(n.user, &n.id, &write_mode, self.limits.max_vault_bytes).await? {
+            return Err(ServiceError::QuotaExceeded { what: "bytes" });
+        }
+        let (id, etag, now) = (Uuid::new_v4(), new_etag(), Timestamp::now());
+        let multipart_id = self.blobs.parts().begin(id, &object_key(n.user, &etag)).await?;
+        let upload = Upload {
+            id,
+            user_id: n.user,
+            vault_id: n.id.to_string(),
+            etag,
+            iv: n.iv,
+            salt: n.salt,
+            version: n.version,
+            precondition,
+            upload_length: n.length as i64,
+            upload_offset: 0,
+            multipart_id,
+            part_etags: String::new(),
+            part_digests: Vec::new(),
+            lease_owner: None,
+            lease_until: None,
+            expires_at: now.plus(self.timing.upload_timeout),
+            created_at: now,
+        };
+        if let Err(e) = self.store.create_upload(&upload).await {
+            self.release_parts(&upload).await;
+            return Err(e.into());
+        }
+        tracing::info!(user_id = %n.user, upload_id = %id, length = n.length, "upload created");
+        Ok(upload)
+    }
+
+    /// The caller's live upload, or `NotFound` (also for another user's, and expired ones).
+    pub async fn upload(&self, user: Uuid, id: Uuid) -> Result<Upload, ServiceError> {
+        let upload = self.store.upload(user, id).await?.ok_or(ServiceError::NotFound)?;
+        if upload.expires_at <= Timestamp::now() {
+            return Err(ServiceError::NotFound);
+        }
+        Ok(upload)
+    }
+
+    /// Appends a chunk. Runs in its own task, so a client that goes away mid-chunk cannot
+    /// stop it half-way: what arrived is stored and recorded before the task ends.
+    pub async fn patch_upload<S, E>(
+        &self,
+        user: Uuid,
+        id: Uuid,
+        chunk: Chunk<S>,
+    ) -> Result<Patched, ServiceError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+        E: Into<BoxError> + 'static,
+    {
+        let upload = self.upload(user, id).await?;
+        if chunk.offset != upload.upload_offset as u64 {
+            return Err(ServiceError::OffsetMismatch { current: upload.upload_offset as u64 });
+        }
+        let (now, owner) = (Timestamp::now(), Uuid::new_v4());
+        let lease = now.plus(UPLOAD_LEASE);
+        if !self.store.lease_upload(id, upload.upload_offset, owner, now, lease).await? {
+            return Err(ServiceError::UploadBusy);
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            let result = this.append(&upload, owner, chunk).await;
+            if !matches!(result, Ok(Patched::Progress(_)))
+                && let Err(e) = this.store.release_upload(upload.id, owner).await
+            {
+                tracing::warn!(error = %e, "releasing an upload lease failed; it lapses by itself");
+            }
+            result
+        })
+        .await
+        .map_err(|e| ServiceError::internal(format!("upload task failed: {e}")))?
+    }
+
+    async fn append<S, E>(&self, u: &Upload, owner: Uuid, chunk: Chunk<S>) -> Result<Patched, ServiceError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: Into<BoxError>,
+    {
+        let (t, parts) = (target(u), self.blobs.parts());
+        let start = u.upload_offset as usize;
+        let mut part = start / UPLOAD_PART_SIZE;
+        let mut buffer = BytesMut::with_capacity(UPLOAD_PART_SIZE);
+        buffer.extend_from_slice(&parts.tail(&self.blobs, &t, part, start % UPLOAD_PART_SIZE).await?);
+        let mut etags: Vec<String> = u.part_etags.split_whitespace().map(str::to_owned).collect();
+        let mut digests = u.part_digests.clone();
+        etags.truncate(part);
+        digests.truncate(part * 32);
+        let (mut received, mut checksum) = (0u64, Sha256::new());
+        let remaining = (u.upload_length - u.upload_offset) as u64;
+        let mut body = std::pin::pin!(chunk.body);
+        let broke = loop {
+            let bytes = match body.next().await {
+                None => break None,
+                Some(Err(e)) => break Some(e.into()),
+                Some(Ok(bytes)) => bytes,
+            };
+            received += bytes.len() as u64;
+            if received > remaining {
+                return Err(ServiceError::TooLarge { limit: u.upload_length as u64 });
+            }
+            checksum.update(&bytes);
+            let mut rest = bytes;
+            while !rest.is_empty() {
+                let take = rest.len().min(UPLOAD_PART_SIZE - buffer.len());
+                buffer.extend_from_slice(&rest.split_to(take));
+                if buffer.len() == UPLOAD_PART_SIZE {
+                    // Renewed before every part: a PATCH that lost its lease stops writing.
+                    if !self.store.renew_upload(u.id, owner, Timestamp::now().plus(UPLOAD_LEASE)).await? {
+                        return Err(ServiceError::UploadBusy);
+                    }
+                    let full = buffer.split().freeze();
+                    digests.extend_from_slice(&Sha256::digest(&full));
+                    etags.push(parts.put_part(&t, part, full).await?);
+                    part += 1;
+                }
+            }
+        };
+        let complete = received == remaining && broke.is_none();
+        match (chunk.sha256, &broke) {
+            // A checked chunk is all or nothing: a broken one cannot match its checksum.
+            (Some(_), Some(_)) => return Err(ServiceError::IncompleteBody),
+            (Some(expected), None) if expected[..] != checksum.finalize()[..] => {
+                return Err(ServiceError::ChecksumMismatch);
+            }
+            _ => {}
+        }
+        if complete {
+            return self.complete(u, &t, part, buffer.freeze(), etags, digests).await.map(Patched::Committed);
+        }
+        if !buffer.is_empty() {
+            parts.put_tail(&self.blobs, &t, part, buffer.freeze()).await?;
+        }
+        let to_offset = u.upload_offset + received as i64;
+        let progress = Progress {
+            from_offset: u.upload_offset,
+            to_offset,
+            part_etags: etags.join(" "),
+            part_digests: digests,
+        };
+        if !self.store.advance_upload(u.id, owner, &progress).await? {
+            return Err(ServiceError::Unavailable("the upload was changed by another request".into()));
+        }
+        if let Some(cause) = broke {
+            tracing::info!(upload_id = %u.id, offset = to_offset, error = %cause, "upload chunk broke off; kept what arrived");
+            return Err(ServiceError::IncompleteBody);
+        }
+        Ok(Patched::Progress(to_offset as u64))
+    }
+
+    async fn complete(
+        &self,
+        u: &Upload,
+        t: &PartTarget,
+        part: usize,
+        last: Bytes,
+        mut etags: Vec<String>,
+        mut digests: Vec<u8>,
+    ) -> Result<Written, ServiceError> {
+        let parts = self.blobs.parts();
+        if !last.is_empty() || etags.is_empty() {
+            digests.extend_from_slice(&Sha256::digest(&last));
+            etags.push(parts.put_part(t, part, last).await?);
+        }
+        parts.finish(&self.blobs, t, etags).await?;
+        let now = Timestamp::now();
+        let rev = NewRevision {
+            user_id: u.user_id,
+            vault_id: u.vault_id.clone(),
+            etag: u.etag.clone(),
+            version: u.version,
+            size: u.upload_length,
+            // A digest of the part digests: equal content gives an equal digest between
+            // uploads, which is all it is compared for.
+            sha256: Sha256::digest(&digests).to_vec(),
+            iv: u.iv.clone(),
+            salt: u.salt.clone(),
+            now,
+            old_object_delete_after: now.plus(self.timing.delete_grace),
+        };
+        let result = self.commit(&rev, &mode(u)).await;
+        self.changes.announce(vault_change(u.user_id, &u.vault_id)).await;
+        if result.is_err() {
+            self.discard(&t.key).await;
+        } else {
+            tracing::info!(user_id = %u.user_id, upload_id = %u.id, size = rev.size, "upload committed");
+        }
+        if let Err(e) = self.store.delete_upload(u.id).await {
+            tracing::warn!(error = %e, "a finished upload's row stays until it expires");
+        }
+        result
+    }
+
+    /// Ends an upload and releases its storage.
+    pub async fn delete_upload(&self, user: Uuid, id: Uuid) -> Result<(), ServiceError> {
+        let upload = self.upload(user, id).await?;
+        self.store.delete_upload(id).await?;
+        self.release_parts(&upload).await;
+        self.discard(&object_key(upload.user_id, &upload.etag)).await;
+        tracing::info!(user_id = %user, upload_id = %id, "upload deleted");
+        Ok(())
+    }
+
+    /// Removes expired uploads and their storage; returns how many.
+    pub async fn sweep_uploads(&self, now: Timestamp) -> Result<usize, ServiceError> {
+        let expired = self.store.expired_uploads(now, 100).await?;
+        for upload in &expired {
+            self.release_parts(upload).await;
+            self.store.delete_upload(upload.id).await?;
+        }
+        if !expired.is_empty() {
+            tracing::info!(count = expired.len(), "expired uploads removed");
+        }
+        Ok(expired.len())
+    }
+
+    async fn release_parts(&self, u: &Upload) {
+        if let Err(e) = self.blobs.parts().release(&self.blobs, &target(u)).await {
+            tracing::warn!(error = %e, upload_id = %u.id, "releasing an upload's parts failed");
+        }
+    }
+}
+
+impl VaultService {
+    /// Like [`Self::upload`], but first waits (up to 5 s) for a PATCH still storing what it
+    /// received, so that a client resuming right after a dropped connection learns the
+    /// offset that PATCH ends at.
+    pub async fn settled_upload(&self, user: Uuid, id: Uuid) -> Result<Upload, ServiceError> {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let upload = self.upload(user, id).await?;
+            let busy = upload.lease_until.is_some_and(|until| until > Timestamp::now());
+            if !busy || tokio::time::Instant::now() >= deadline {
+                return Ok(upload);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! Resumable uploads (tus 1.0): the record, and what the metadata store keeps of them.
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use super::{StoreError, Timestamp};
+
+/// One resumable upload, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Upload {
+    /// Its id, the last segment of its URL.
+    pub id: Uuid,
+    /// Owner; nobody else sees it.
+    pub user_id: Uuid,
+    /// The vault it becomes.
+    pub vault_id: String,
+    /// The etag of the revision it becomes, and so the name of its object.
+    pub etag: String,
+    /// Opaque IV of the revision.
+    pub iv: Vec<u8>,
+    /// Opaque salt of the revision.
+    pub salt: Vec<u8>,
+    /// Client format version.
+    pub version: i64,
+    /// `*` (create only) or the etag the vault must still have at completion.
+    pub precondition: String,
+    /// Total bytes (`Upload-Length`).
+    pub upload_length: i64,
+    /// Bytes durably stored so far (`Upload-Offset`).
+    pub upload_offset: i64,
+    /// The S3 multipart upload id; `None` on local files.
+    pub multipart_id: Option<String>,
+    /// ETags of the stored parts, space-separated, in order.
+    pub part_etags: String,
+    /// SHA-256 of each stored part, concatenated.
+    pub part_digests: Vec<u8>,
+    /// The PATCH holding the lease.
+    pub lease_owner: Option<Uuid>,
+    /// Until when it holds it.
+    pub lease_until: Option<Timestamp>,
+    /// After this, the upload is gone and its storage released.
+    pub expires_at: Timestamp,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+/// What a PATCH durably stored: the new offset and part list, to record if the upload is
+/// still where the PATCH found it.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    /// The offset the PATCH started at (compare-and-swap).
+    pub from_offset: i64,
+    /// The offset now.
+    pub to_offset: i64,
+    /// All part ETags, space-separated.
+    pub part_etags: String,
+    /// All part digests.
+    pub part_digests: Vec<u8>,
+}
+
+/// Upload state in the metadata store. Every change is a compare-and-swap on the offset, so
+/// two replicas can never both extend an upload.
+#[async_trait]
+pub trait UploadStore: Send + Sync + 'static {
+    /// Records a new upload and queues its object key, so that an upload that never completes
+    /// is swept at `expires_at`.
+    async fn create_upload(&self, upload: &Upload) -> Result<(), StoreError>;
+
+    /// The user's upload, if it exists (expired ones included; the caller checks).
+    async fn upload(&self, user: Uuid, id: Uuid) -> Result<Option<Upload>, StoreError>;
+
+    /// Takes the PATCH lease for `owner` until `until` if the upload is at `offset`, has not
+    /// expired and no live lease is held; false otherwise.
+    async fn lease_upload(
+        &self,
+        id: Uuid,
+        offset: i64,
+        owner: Uuid,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Extends `owner`'s lease; false when it no longer holds it (and must stop writing).
+    async fn renew_upload(&self, id: Uuid, owner: Uuid, until: Timestamp) -> Result<bool, StoreError>;
+
+    /// Records progress and drops the lease, if `owner` holds it and the upload is still at
+    /// `from_offset`.
+    async fn advance_upload(&self, id: Uuid, owner: Uuid, progress: &Progress) -> Result<bool, StoreError>;
+
+    /// Drops `owner`'s lease without recording progress.
+    async fn release_upload(&self, id: Uuid, owner: Uuid) -> Result<(), StoreError>;
+
+    /// Deletes the upload's row (its object key stays queued until committed or swept).
+    async fn delete_upload(&self, id: Uuid) -> Result<(), StoreError>;
+
+    /// Up to `limit` uploads that expired before `now`.
+    async fn expired_uploads(&self, now: Timestamp, limit: i64) -> Result<Vec<Upload>, StoreError>;
+}
