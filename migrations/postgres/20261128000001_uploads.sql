@@ -18,7 +18,9 @@ CREATE TABLE uploads (
     upload_offset  BIGINT      NOT NULL DEFAULT 0 CHECK (upload_offset >= 0 AND upload_offset <= upload_length),
     -- The S3 multipart upload id (NULL on local files).
     multipart_id   TEXT,
-    -- One entry per stored part: its ETag from the object store, and its SHA-256.
+    -- One entry per stored part: its ETag from the object store, and its SHA-256. Once the
+    -- upload committed, part_etags is '-' and the row stays until it expires, so that a
+    -- client that missed the last answer can ask HEAD (offset = length) again.
     part_etags     TEXT        NOT NULL DEFAULT '',
     part_digests   BYTEA       NOT NULL DEFAULT '\x',
     -- A PATCH in progress holds this lease (renewed with every part it stores); another PATCH

@@ -204,7 +204,8 @@ pub(super) async fn create(
 #[utoipa::path(head, path = "/api/v1/uploads/{upload_id}", tag = "uploads", security(("bearer" = ["vault:write"])),
     params(("upload_id" = String, Path), ("Tus-Resumable" = String, Header, description = "`1.0.0`")),
     responses(
-        (status = 200, description = "Where to resume", headers(("Upload-Offset" = u64), ("Upload-Length" = u64), ("Upload-Expires" = String), ("Cache-Control" = String))),
+        (status = 200, description = "Where to resume; a finished upload (kept until it expires) has `Upload-Offset` = `Upload-Length` and the `ETag` it committed",
+         headers(("Upload-Offset" = u64), ("Upload-Length" = u64), ("Upload-Expires" = String), ("Cache-Control" = String), ("ETag" = String))),
         (status = 404, description = "No such upload (or another user's, or expired)"),
         (status = 412, description = "`tus_version_unsupported`", body = super::openapi::Problem, content_type = "application/problem+json"),
         super::openapi::TokenErrors,
@@ -220,6 +221,10 @@ pub(super) async fn status(
     describe(&upload, headers);
     headers.insert(UPLOAD_LENGTH, HeaderValue::from(upload.upload_length));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if upload.committed() {
+        // Finished: the revision it committed (kept until the upload expires).
+        headers.insert(header::ETAG, etag_header(&upload.etag));
+    }
     Ok(response)
 }
 
@@ -281,6 +286,11 @@ async fn patched(app: &AppState, user: Uuid, id: Uuid, done: Patched) -> Result<
             let headers = response.headers_mut();
             headers.insert(UPLOAD_OFFSET, HeaderValue::from(written.vault.size));
             headers.insert(header::ETAG, etag_header(&written.vault.etag));
+        }
+        Patched::AlreadyCommitted { etag, size } => {
+            let headers = response.headers_mut();
+            headers.insert(UPLOAD_OFFSET, HeaderValue::from(size));
+            headers.insert(header::ETAG, etag_header(&etag));
         }
     }
     Ok(response)

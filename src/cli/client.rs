@@ -33,6 +33,10 @@ pub struct ClientOpts {
         hide_env_values = true
     )]
     new_password: Option<String>,
+    /// Files at least this large are sent as resumable uploads: a dropped connection resumes
+    /// by itself, and `put` of the same file after a crash continues where it stopped
+    #[arg(long, env = "BLINDVAULT_RESUMABLE_ABOVE", default_value_t = 64 * 1024 * 1024, value_name = "BYTES")]
+    pub(super) resumable_above: u64,
 }
 
 /// The client subcommands.
@@ -105,9 +109,9 @@ pub enum ClientCommand {
 }
 
 /// A client and the saved session it resumed.
-struct Session {
-    client: Client,
-    saved: Saved,
+pub(super) struct Session {
+    pub(super) client: Client,
+    pub(super) saved: Saved,
 }
 
 impl Session {
@@ -135,6 +139,11 @@ impl Session {
 
     /// Saves the rotated refresh token and the ETags seen.
     async fn save(mut self, opts: &ClientOpts) -> anyhow::Result<()> {
+        self.checkpoint(opts).await
+    }
+
+    /// Saves what the session knows now, and goes on.
+    pub(super) async fn checkpoint(&mut self, opts: &ClientOpts) -> anyhow::Result<()> {
         if let Some(token) = self.client.refresh_token().await {
             self.saved.refresh_token = token;
         }
@@ -211,7 +220,7 @@ async fn login(client: &Client, opts: &ClientOpts, username: &str, pw: &str) -> 
         server: opts.server.clone(),
         username: username.to_owned(),
         refresh_token,
-        etags: Default::default(),
+        ..Saved::default()
     };
     saved.save(&opts.config_dir)
 }
@@ -241,14 +250,14 @@ async fn put(opts: &ClientOpts, file: &Path, vault: Option<String>, force: bool)
     };
     let mut session = Session::resume(opts).await?;
     let keys = session.keys(opts).await?;
-    let precondition = match (session.saved.etags.get(&id), session.client.head(&id).await?) {
-        (_, None) => Precondition::Absent,
-        (Some(seen), Some(_)) => Precondition::Etag(seen.clone()),
-        (None, Some(current)) if force => Precondition::Etag(current.etag),
-        (None, Some(_)) => bail!(
-            "vault {id} already exists and this machine has not read it; `blindvault get {id}` first, or pass --force"
-        ),
-    };
+    if file != Path::new("-") {
+        let len =
+            tokio::fs::metadata(file).await.with_context(|| format!("cannot open {}", file.display()))?.len();
+        if len >= opts.resumable_above {
+            return super::resume::put(session, opts, &keys, &id, file, force).await;
+        }
+    }
+    let precondition = precondition(&session, &id, force).await?;
     let (reader, len): (Box<dyn AsyncRead + Unpin + Send>, Option<u64>) = if file == Path::new("-") {
         (Box::new(tokio::io::stdin()), None)
     } else {
@@ -266,6 +275,18 @@ async fn put(opts: &ClientOpts, file: &Path, vault: Option<String>, force: bool)
     session.save(opts).await?;
     eprintln!("stored {id}: revision {}, {} bytes encrypted", info.revision, info.size);
     Ok(())
+}
+
+/// What a write of `id` from this machine must find on the server.
+pub(super) async fn precondition(session: &Session, id: &str, force: bool) -> anyhow::Result<Precondition> {
+    Ok(match (session.saved.etags.get(id), session.client.head(id).await?) {
+        (_, None) => Precondition::Absent,
+        (Some(seen), Some(_)) => Precondition::Etag(seen.clone()),
+        (None, Some(current)) if force => Precondition::Etag(current.etag),
+        (None, Some(_)) => bail!(
+            "vault {id} already exists and this machine has not read it; `blindvault get {id}` first, or pass --force"
+        ),
+    })
 }
 
 async fn get(opts: &ClientOpts, id: &str, output: Option<&Path>) -> anyhow::Result<()> {

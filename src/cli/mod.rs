@@ -2,6 +2,7 @@
 
 mod client;
 mod passwd;
+mod resume;
 mod session;
 
 use std::process::ExitCode;

@@ -21,6 +21,21 @@ pub struct Saved {
     /// Last-seen ETag per vault id.
     #[serde(default)]
     pub etags: BTreeMap<String, String>,
+    /// Unfinished resumable uploads per vault id: `put` of the same file continues them.
+    #[serde(default)]
+    pub uploads: BTreeMap<String, SavedUpload>,
+}
+
+/// An unfinished resumable upload, and the file it reads.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SavedUpload {
+    /// What the server needs to continue it.
+    #[serde(flatten)]
+    pub upload: crate::client::resumable::PendingUpload,
+    /// The file (absolute).
+    pub file: PathBuf,
+    /// Its modification time (Unix nanoseconds) when the upload began: a changed file starts over.
+    pub modified: u128,
 }
 
 /// Where the session file lives.

@@ -3,6 +3,7 @@
 
 pub mod crypto;
 mod error;
+pub mod resumable;
 pub mod sdk;
 pub mod stream;
 mod vaults;

@@ -39,7 +39,21 @@ pub fn encrypt<R>(
 where
     R: AsyncRead + Unpin + Send + 'static,
 {
-    let state = Encrypting { reader, cipher, counter: 0, ahead: None, done: false };
+    encrypt_from(cipher, reader, 0)
+}
+
+/// Like [`encrypt`], for a `reader` positioned at plaintext chunk `first_chunk`: the sealed
+/// chunks from that one on, byte for byte what [`encrypt`] would have produced there. A
+/// resumed upload regenerates its ciphertext this way instead of keeping it.
+pub fn encrypt_from<R>(
+    cipher: VaultCipher,
+    reader: R,
+    first_chunk: u64,
+) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static
+where
+    R: AsyncRead + Unpin + Send + 'static,
+{
+    let state = Encrypting { reader, cipher, counter: first_chunk, ahead: None, done: false };
     futures::stream::unfold(state, |mut s| async move {
         if s.done {
             return None;

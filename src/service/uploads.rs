@@ -20,6 +20,9 @@ use crate::store::{
 /// has stopped can lose it.
 const UPLOAD_LEASE: std::time::Duration = std::time::Duration::from_secs(300);
 
+/// `part_etags` of an upload that committed (no real part list is a lone `-`).
+const COMMITTED: &str = "-";
+
 /// What the vault must look like when the upload completes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UploadPrecondition {
@@ -55,6 +58,13 @@ pub enum Patched {
     Progress(u64),
     /// The last bytes arrived and the vault revision is committed.
     Committed(Written),
+    /// The upload had already committed (a client that missed the answer asks again).
+    AlreadyCommitted {
+        /// The committed revision's etag.
+        etag: String,
+        /// Its size.
+        size: u64,
+    },
 }
 
 /// One PATCH's body and its optional checksum.
@@ -69,6 +79,11 @@ pub struct Chunk<S> {
 
 fn target(u: &Upload) -> PartTarget {
     PartTarget { upload: u.id, key: object_key(u.user_id, &u.etag), multipart_id: u.multipart_id.clone() }
+}
+
+/// Whether the upload committed (it is kept until it expires, so clients can ask).
+fn finished(u: &Upload) -> bool {
+    u.committed()
 }
 
 fn mode(u: &Upload) -> WriteMode {
@@ -95,6 +110,15 @@ impl VaultService {
         };
         if n.length > self.room(n.user, &n.id, &write_mode, self.limits.max_vault_bytes).await? {
             return Err(ServiceError::QuotaExceeded { what: "bytes" });
+        }
+        // Fail fast rather than after the last byte; the commit checks again.
+        let current = self.store.vault(n.user, n.id.as_str()).await?.map(|v| v.etag);
+        let holds = match &n.precondition {
+            UploadPrecondition::Absent => current.is_none(),
+            UploadPrecondition::Etag(etag) => current.as_ref() == Some(etag),
+        };
+        if !holds {
+            return Err(ServiceError::PreconditionFailed { current });
         }
         let (id, etag, now) = (Uuid::new_v4(), new_etag(), Timestamp::now());
         let multipart_id = self.blobs.parts().begin(id, &object_key(n.user, &etag)).await?;
@@ -147,6 +171,15 @@ impl VaultService {
         E: Into<BoxError> + 'static,
     {
         let upload = self.upload(user, id).await?;
+        if finished(&upload) && chunk.offset == upload.upload_offset as u64 {
+            let mut body = std::pin::pin!(chunk.body);
+            if let Some(Ok(bytes)) = body.next().await
+                && !bytes.is_empty()
+            {
+                return Err(ServiceError::TooLarge { limit: upload.upload_length as u64 });
+            }
+            return Ok(Patched::AlreadyCommitted { etag: upload.etag, size: upload.upload_length as u64 });
+        }
         if chunk.offset != upload.upload_offset as u64 {
             return Err(ServiceError::OffsetMismatch { current: upload.upload_offset as u64 });
         }
@@ -223,7 +256,8 @@ impl VaultService {
             _ => {}
         }
         if complete {
-            return self.complete(u, &t, part, buffer.freeze(), etags, digests).await.map(Patched::Committed);
+            let done = self.complete(u, owner, &t, part, buffer.freeze(), etags, digests).await;
+            return done.map(Patched::Committed);
         }
         if !buffer.is_empty() {
             parts.put_tail(&self.blobs, &t, part, buffer.freeze()).await?;
@@ -245,9 +279,11 @@ impl VaultService {
         Ok(Patched::Progress(to_offset as u64))
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn complete(
         &self,
         u: &Upload,
+        owner: Uuid,
         t: &PartTarget,
         part: usize,
         last: Bytes,
@@ -277,13 +313,25 @@ impl VaultService {
         };
         let result = self.commit(&rev, &mode(u)).await;
         self.changes.announce(vault_change(u.user_id, &u.vault_id)).await;
-        if result.is_err() {
-            self.discard(&t.key).await;
-        } else {
-            tracing::info!(user_id = %u.user_id, upload_id = %u.id, size = rev.size, "upload committed");
-        }
-        if let Err(e) = self.store.delete_upload(u.id).await {
-            tracing::warn!(error = %e, "a finished upload's row stays until it expires");
+        let kept = match &result {
+            // Kept, finished, until it expires: a client that missed this answer can ask again.
+            Ok(_) => {
+                tracing::info!(user_id = %u.user_id, upload_id = %u.id, size = rev.size, "upload committed");
+                let done = Progress {
+                    from_offset: u.upload_offset,
+                    to_offset: u.upload_length,
+                    part_etags: COMMITTED.to_owned(),
+                    part_digests: Vec::new(),
+                };
+                self.store.advance_upload(u.id, owner, &done).await
+            }
+            Err(_) => {
+                self.discard(&t.key).await;
+                self.store.delete_upload(u.id).await.map(|()| true)
+            }
+        };
+        if let Err(e) = kept {
+            tracing::warn!(error = %e, upload_id = %u.id, "a finished upload's row was not updated; it expires");
         }
         result
     }
@@ -292,8 +340,11 @@ impl VaultService {
     pub async fn delete_upload(&self, user: Uuid, id: Uuid) -> Result<(), ServiceError> {
         let upload = self.upload(user, id).await?;
         self.store.delete_upload(id).await?;
-        self.release_parts(&upload).await;
-        self.discard(&object_key(upload.user_id, &upload.etag)).await;
+        if !finished(&upload) {
+            // A finished upload's object is the vault's now; only an unfinished one is dropped.
+            self.release_parts(&upload).await;
+            self.discard(&object_key(upload.user_id, &upload.etag)).await;
+        }
         tracing::info!(user_id = %user, upload_id = %id, "upload deleted");
         Ok(())
     }

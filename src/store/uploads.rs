@@ -30,7 +30,8 @@ pub struct Upload {
     pub upload_offset: i64,
     /// The S3 multipart upload id; `None` on local files.
     pub multipart_id: Option<String>,
-    /// ETags of the stored parts, space-separated, in order.
+    /// ETags of the stored parts, space-separated, in order; `-` once the upload committed
+    /// (it is then kept, finished, until it expires, so that a client can ask again).
     pub part_etags: String,
     /// SHA-256 of each stored part, concatenated.
     pub part_digests: Vec<u8>,
@@ -42,6 +43,13 @@ pub struct Upload {
     pub expires_at: Timestamp,
     /// Creation time.
     pub created_at: Timestamp,
+}
+
+impl Upload {
+    /// Whether it committed its vault revision (it is kept until it expires, finished).
+    pub fn committed(&self) -> bool {
+        self.part_etags == "-"
+    }
 }
 
 /// What a PATCH durably stored: the new offset and part list, to record if the upload is

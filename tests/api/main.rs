@@ -6,6 +6,7 @@ mod blindness;
 mod blobs;
 mod cli;
 mod cli_client;
+mod cli_resume;
 mod credentials;
 mod database_faults;
 mod errors;

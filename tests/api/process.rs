@@ -166,12 +166,17 @@ impl Cli {
 
     /// Runs `blindvault args...` with extra environment.
     pub fn run_with(&self, env: &[(&str, &str)], args: &[&str]) -> Output {
+        self.command(env, args).output().expect("run the CLI")
+    }
+
+    /// The command `blindvault args...` with extra environment, to spawn.
+    pub fn command(&self, env: &[(&str, &str)], args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_blindvault"));
         cmd.args(args).env("BLINDVAULT_SERVER", &self.server).env("BLINDVAULT_CONFIG_DIR", &self.config);
         for (k, v) in env {
             cmd.env(k, v);
         }
-        cmd.output().expect("run the CLI")
+        cmd
     }
 
     /// Runs and asserts success; returns stdout.

@@ -182,9 +182,26 @@ async fn an_upload_commits_a_vault_when_its_last_byte_arrives(d: Deployment) {
     assert_eq!(got.headers()["x-vault-version"], "3");
     assert_eq!(got.headers()["x-vault-iv"], STANDARD.encode([5u8; 12]));
     assert!(got.bytes().await.unwrap() == data, "the vault holds exactly the uploaded bytes");
-    assert_eq!(head(&url, &token).await, Err(StatusCode::NOT_FOUND), "a finished upload is gone");
+    // A client that missed the last answer can ask again until the upload expires.
+    assert_eq!(head(&url, &token).await, Ok(data.len()), "a finished upload reports its full length");
+    let again = patch(&url, &token, data.len(), Vec::new(), None).await;
+    assert_eq!(again.status(), StatusCode::NO_CONTENT);
+    assert_eq!(again.headers()["etag"].to_str().unwrap(), etag, "the same revision, not a second one");
     let user = app.stored_user(&creds.username).await;
     assert_eq!(at_rest(&app, &user.id.to_string()).await.len(), 1, "only the vault's object is left");
+    // Ending a finished upload leaves its vault alone.
+    let ended =
+        app.client.delete(&url).bearer_auth(&token).header("tus-resumable", "1.0.0").send().await.unwrap();
+    assert_eq!(ended.status(), StatusCode::NO_CONTENT);
+    let got = app
+        .client
+        .get(format!("{}/api/v1/vault/big/content", app.address))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert!(got.bytes().await.unwrap() == data);
+    assert_eq!(at_rest(&app, &user.id.to_string()).await.len(), 1);
 }
 
 async fn a_checksum_mismatch_discards_the_chunk(d: Deployment) {
@@ -250,6 +267,19 @@ async fn a_commit_that_loses_the_race_releases_everything(d: Deployment) {
     };
     let first = put(b"first", ("if-none-match", "*".into())).await.unwrap();
     let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    // A precondition that already fails is refused at creation, before any byte is sent.
+    let resp = app
+        .client
+        .post(format!("{}/api/v1/uploads", app.address))
+        .bearer_auth(&token)
+        .header("tus-resumable", "1.0.0")
+        .header("upload-length", 10)
+        .header("upload-metadata", metadata("r", &[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["etag"].to_str().unwrap(), etag);
+    assert_problem(resp, StatusCode::PRECONDITION_FAILED, "precondition_failed").await;
     let data = rand_bytes(9 << 20);
     let url =
         create(&app.address, &token, data.len(), &metadata("r", &[("if_match", etag.as_bytes())])).await;

@@ -1,0 +1,178 @@
+//! Resumable uploads from the client (tus 1.0 against `/api/v1/uploads`). The ciphertext is
+//! never kept: chunked AES-GCM is deterministic for a given key, salt, IV and chunk number,
+//! so the client regenerates it from the plaintext at whatever offset the server reports.
+//! A [`PendingUpload`] is all it needs to continue, in this process or a later one.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use futures::StreamExt;
+use reqwest::{Method, StatusCode};
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncRead;
+
+use super::crypto::{CHUNK, FORMAT_VERSION, Keys, TAG, sealed_len};
+use super::error::ClientError;
+use super::sdk::{Client, Precondition, header, ok};
+use super::stream::encrypt_from;
+
+/// Attempts in a row that store nothing before a resumable upload gives up.
+const MAX_STALLED_ATTEMPTS: u32 = 6;
+
+/// What a client keeps to continue an upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingUpload {
+    /// The upload's path on the server (`/api/v1/uploads/<id>`).
+    pub path: String,
+    /// The vault it becomes.
+    pub vault_id: String,
+    /// The revision's salt (base64); with the keys and the IV it fixes the ciphertext.
+    pub salt: String,
+    /// The revision's IV (base64).
+    pub iv: String,
+    /// Plaintext bytes.
+    pub plaintext_len: u64,
+}
+
+/// Told `(ciphertext bytes the server holds, total)` as an upload advances.
+pub type Progress = Arc<dyn Fn(u64, u64) + Send + Sync>;
+
+fn transient(err: &ClientError) -> bool {
+    match err {
+        ClientError::Http(_) => true,
+        ClientError::Api { status, .. } => *status >= 500 || [408, 409, 423].contains(status),
+        _ => false,
+    }
+}
+
+impl Client {
+    fn tus(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        req.header("tus-resumable", "1.0.0")
+    }
+
+    /// Creates an upload of `plaintext_len` bytes for `vault_id`, committed with
+    /// `precondition` when its last byte arrives.
+    pub async fn begin_upload(
+        &self,
+        keys: &Keys,
+        vault_id: &str,
+        plaintext_len: u64,
+        precondition: &Precondition,
+    ) -> Result<PendingUpload, ClientError> {
+        let (salt, iv) = keys.fresh_vault_params();
+        let (name, value) = match precondition {
+            Precondition::Absent => ("if_none_match", "*".to_owned()),
+            Precondition::Etag(etag) => ("if_match", etag.clone()),
+        };
+        let metadata = [
+            ("vault_id", vault_id.as_bytes()),
+            ("iv", &iv[..]),
+            ("salt", &salt[..]),
+            ("version", FORMAT_VERSION.to_string().as_bytes()),
+            (name, value.as_bytes()),
+        ]
+        .map(|(k, v)| format!("{k} {}", STANDARD.encode(v)))
+        .join(",");
+        let req = self
+            .tus(self.authed(Method::POST, "/api/v1/uploads").await?)
+            .header("upload-length", sealed_len(plaintext_len))
+            .header("upload-metadata", metadata);
+        let resp = ok(req.send().await?).await?;
+        Ok(PendingUpload {
+            path: header(resp.headers(), "location")?,
+            vault_id: vault_id.to_owned(),
+            salt: STANDARD.encode(&salt),
+            iv: STANDARD.encode(iv),
+            plaintext_len,
+        })
+    }
+
+    /// How many ciphertext bytes the server holds of `upload`; `None` when it is gone
+    /// (finished, ended or expired).
+    pub async fn upload_offset(&self, upload: &PendingUpload) -> Result<Option<u64>, ClientError> {
+        let resp = self.tus(self.authed(Method::HEAD, &upload.path).await?).send().await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let resp = ok(resp).await?;
+        let offset = header(resp.headers(), "upload-offset")?;
+        offset.parse().map(Some).map_err(|_| ClientError::Protocol("upload-offset".into()))
+    }
+
+    /// Sends the rest of `upload` from wherever the server stands, and again after every
+    /// broken connection or transient refusal, until the server commits the vault. `open`
+    /// gives the plaintext positioned at a byte offset. Returns the new revision's ETag.
+    pub async fn finish_upload<F, Fut, R>(
+        &self,
+        keys: &Keys,
+        upload: &PendingUpload,
+        open: F,
+        progress: Progress,
+    ) -> Result<String, ClientError>
+    where
+        F: Fn(u64) -> Fut,
+        Fut: Future<Output = std::io::Result<R>>,
+        R: AsyncRead + Unpin + Send + 'static,
+    {
+        let decode = |v: &str| STANDARD.decode(v).map_err(|_| ClientError::Protocol("saved upload".into()));
+        let (salt, iv) = (decode(&upload.salt)?, decode(&upload.iv)?);
+        let total = sealed_len(upload.plaintext_len);
+        let sealed_chunk = (CHUNK + TAG) as u64;
+        let (mut stalled, mut last_offset) = (0u32, None);
+        loop {
+            let attempt: Result<Option<String>, ClientError> = async {
+                let offset = self.upload_offset(upload).await?.ok_or(ClientError::NotFound)?;
+                if last_offset.is_some_and(|last| offset > last) {
+                    stalled = 0;
+                }
+                last_offset = Some(offset);
+                progress(offset, total);
+                let first_chunk = offset / sealed_chunk;
+                let cipher = keys.vault_cipher(&salt, &iv, &upload.vault_id, FORMAT_VERSION)?;
+                let plaintext = open(first_chunk * CHUNK as u64).await?;
+                let mut skip = (offset % sealed_chunk) as usize;
+                let (sent, report) = (Arc::new(std::sync::atomic::AtomicU64::new(offset)), progress.clone());
+                let body = encrypt_from(cipher, plaintext, first_chunk).map(move |chunk| {
+                    let mut chunk = chunk?;
+                    let drop = skip.min(chunk.len());
+                    skip -= drop;
+                    let chunk = chunk.split_off(drop);
+                    let now = sent.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                    report(now + chunk.len() as u64, total);
+                    Ok::<_, std::io::Error>(chunk)
+                });
+                let req = self
+                    .tus(self.authed(Method::PATCH, &upload.path).await?)
+                    .header("content-type", "application/offset+octet-stream")
+                    .header("upload-offset", offset)
+                    .header("content-length", total - offset)
+                    .body(reqwest::Body::wrap_stream(body));
+                let resp = ok(req.send().await?).await?;
+                let now: u64 = header(resp.headers(), "upload-offset")?.parse().unwrap_or(0);
+                (now == total).then(|| header(resp.headers(), "etag")).transpose()
+            }
+            .await;
+            match attempt {
+                Ok(Some(etag)) => return Ok(etag),
+                Ok(None) => {}
+                Err(e) if transient(&e) && stalled < MAX_STALLED_ATTEMPTS => {
+                    stalled += 1;
+                    tokio::time::sleep(Duration::from_millis(250 << stalled.min(5))).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Ends an upload on the server and releases what it stored.
+    pub async fn cancel_upload(&self, upload: &PendingUpload) -> Result<(), ClientError> {
+        let resp = self.tus(self.authed(Method::DELETE, &upload.path).await?).send().await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(());
+        }
+        ok(resp).await.map(drop)
+    }
+}
