@@ -138,7 +138,8 @@ pub struct Settings {
     /// How long a replaced or deleted revision stays readable for requests already streaming it
     #[arg(long, env = "BLINDVAULT_DELETE_GRACE", default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
     pub delete_grace: Duration,
-    /// An upload that has not committed after this long is abandoned and swept
+    /// A streamed or resumable upload that has not committed after this long is abandoned and
+    /// swept (for resumable uploads: their Upload-Expires)
     #[arg(long, env = "BLINDVAULT_UPLOAD_TIMEOUT", default_value = "24h", value_parser = parse_duration, value_name = "DURATION")]
     pub upload_timeout: Duration,
     /// Memory for caching small vault bodies, in bytes

@@ -28,6 +28,7 @@ mod slow_clients;
 mod throttle;
 mod tokens;
 mod tus;
+mod tus_js;
 mod tus_resume;
 mod vaults_json;
 mod vaults_stream;
