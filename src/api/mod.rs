@@ -25,6 +25,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get};
 use axum::{Router, middleware as mw};
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::CorsLayer;
 
 /// Largest JSON body the auth endpoints read.
 const AUTH_BODY_LIMIT: usize = 64 * 1024;
@@ -59,5 +60,75 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(mw::from_fn_with_state(state.clone(), middleware::request_context))
+        .layer(cors(&state.settings.cors_origins))
         .with_state(state)
+}
+
+/// CORS for the configured web origins (none: no CORS headers at all). Browsers may send the
+/// headers the API and tus need, and read the ones a client must see.
+fn cors(origins: &[String]) -> tower::util::Either<CorsLayer, tower::layer::util::Identity> {
+    use axum::http::{HeaderName, HeaderValue, Method, header};
+    if origins.is_empty() {
+        return tower::util::Either::Right(tower::layer::util::Identity::new());
+    }
+    let names = |list: &[&'static str]| list.iter().map(|h| HeaderName::from_static(h)).collect::<Vec<_>>();
+    let allowed = names(&[
+        "tus-resumable",
+        "upload-length",
+        "upload-metadata",
+        "upload-offset",
+        "upload-checksum",
+        "x-vault-iv",
+        "x-vault-salt",
+        "x-vault-version",
+        "x-request-id",
+    ]);
+    let exposed = names(&[
+        "location",
+        "upload-offset",
+        "upload-length",
+        "upload-expires",
+        "tus-resumable",
+        "tus-version",
+        "tus-extension",
+        "tus-max-size",
+        "tus-checksum-algorithm",
+        "x-vault-iv",
+        "x-vault-salt",
+        "x-vault-version",
+        "x-request-id",
+        "retry-after",
+    ]);
+    tower::util::Either::Left(
+        CorsLayer::new()
+            .allow_origin(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect::<Vec<_>>())
+            .allow_methods([
+                Method::GET,
+                Method::HEAD,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
+            .allow_headers(
+                [
+                    header::AUTHORIZATION,
+                    header::CONTENT_TYPE,
+                    header::IF_MATCH,
+                    header::IF_NONE_MATCH,
+                    header::RANGE,
+                    header::IF_RANGE,
+                ]
+                .into_iter()
+                .chain(allowed)
+                .collect::<Vec<_>>(),
+            )
+            .expose_headers(
+                [header::ETAG, header::CONTENT_RANGE, header::CONTENT_LENGTH]
+                    .into_iter()
+                    .chain(exposed)
+                    .collect::<Vec<_>>(),
+            )
+            .max_age(std::time::Duration::from_secs(600)),
+    )
 }

@@ -188,7 +188,20 @@ pub(super) async fn create(
         single(&headers, &header::CONTENT_TYPE)?.is_some_and(|t| t.trim() == OFFSET_OCTET_STREAM);
     let mut response = if with_upload {
         let chunk = Chunk { offset: 0, sha256: checksum(&headers)?, body: body.into_data_stream() };
-        patched(&app, user, upload.id, app.vaults.patch_upload(user, upload.id, chunk).await?).await?
+        match app.vaults.patch_upload(user, upload.id, chunk).await {
+            Ok(done) => patched(&app, user, upload.id, done).await?,
+            // The upload exists whatever happened to its first bytes: say where it stands, so
+            // that the client can go on with PATCH (unless the upload itself is gone).
+            Err(e) => match app.vaults.settled_upload(user, upload.id).await {
+                Ok(now) => {
+                    tracing::info!(upload_id = %upload.id, error = %e, "the bytes sent with the creation were not all kept");
+                    let mut response = StatusCode::NO_CONTENT.into_response();
+                    describe(&now, response.headers_mut());
+                    response
+                }
+                Err(_) => return Err(e.into()),
+            },
+        }
     } else {
         let mut response = StatusCode::NO_CONTENT.into_response();
         describe(&upload, response.headers_mut());

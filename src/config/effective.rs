@@ -25,6 +25,7 @@ impl Settings {
         let proxies: Vec<String> = self.trusted_proxies.iter().map(IpNet::to_string).collect();
         vec![
             ("BLINDVAULT_LISTEN", self.listen.to_string()),
+            ("BLINDVAULT_CORS_ORIGINS", self.cors_origins.join(",")),
             ("BLINDVAULT_DATA_DIR", self.data_dir.display().to_string()),
             ("BLINDVAULT_DATABASE_URL", database),
             ("BLINDVAULT_DATABASE_MAX_CONNECTIONS", self.database_max_connections.to_string()),

@@ -123,6 +123,10 @@ pub struct Settings {
     /// Proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For is believed
     #[arg(long, env = "BLINDVAULT_TRUSTED_PROXIES", value_delimiter = ',', value_name = "CIDRS")]
     pub trusted_proxies: Vec<IpNet>,
+    /// Web origins (comma-separated, e.g. https://vault.example.com) allowed to call the API
+    /// from a browser, tus uploads included (CORS); none by default
+    #[arg(long, env = "BLINDVAULT_CORS_ORIGINS", value_delimiter = ',', value_name = "ORIGINS")]
+    pub cors_origins: Vec<String>,
     /// Largest vault accepted in a JSON body, in bytes of ciphertext
     #[arg(long, env = "BLINDVAULT_MAX_JSON_VAULT_BYTES", default_value_t = 16 * 1024 * 1024, value_name = "BYTES")]
     pub max_json_vault_bytes: u64,

@@ -126,6 +126,16 @@ impl Settings {
         if self.min_kdf_iterations < 100_000 {
             return Err(invalid("BLINDVAULT_MIN_KDF_ITERATIONS", "must be at least 100000"));
         }
+        if let Some(bad) = self.cors_origins.iter().find(|o| {
+            !(o.starts_with("https://") || o.starts_with("http://"))
+                || o.ends_with('/')
+                || o.contains(char::is_whitespace)
+        }) {
+            return Err(invalid(
+                "BLINDVAULT_CORS_ORIGINS",
+                format!("{bad:?} is not an origin like https://app.example.com"),
+            ));
+        }
         if !(8 * 1024..=1024 * 1024).contains(&self.max_header_bytes) {
             return Err(invalid("BLINDVAULT_MAX_HEADER_BYTES", "must be between 8192 and 1048576"));
         }

@@ -34,12 +34,17 @@ pub fn metadata(id: &str, extra: &[(&str, &[u8])]) -> String {
     pairs.join(",")
 }
 
+/// A tus request: the bearer token and `Tus-Resumable: 1.0.0`.
+pub fn tus(method: reqwest::Method, url: impl AsRef<str>, token: impl AsRef<str>) -> reqwest::RequestBuilder {
+    reqwest::Client::new()
+        .request(method, url.as_ref())
+        .bearer_auth(token.as_ref())
+        .header("tus-resumable", "1.0.0")
+}
+
 /// Creates an upload; returns its absolute URL.
 pub async fn create(base: &str, token: &str, length: usize, metadata: &str) -> String {
-    let resp = reqwest::Client::new()
-        .post(format!("{base}/api/v1/uploads"))
-        .bearer_auth(token)
-        .header("tus-resumable", "1.0.0")
+    let resp = tus(reqwest::Method::POST, format!("{base}/api/v1/uploads"), token)
         .header("upload-length", length)
         .header("upload-metadata", metadata)
         .send()
@@ -58,10 +63,7 @@ pub async fn patch(
     bytes: Vec<u8>,
     checksum: Option<String>,
 ) -> Response {
-    let mut req = reqwest::Client::new()
-        .patch(url)
-        .bearer_auth(token)
-        .header("tus-resumable", "1.0.0")
+    let mut req = tus(reqwest::Method::PATCH, url, token)
         .header("content-type", "application/offset+octet-stream")
         .header("upload-offset", offset);
     if let Some(checksum) = checksum {
@@ -72,13 +74,7 @@ pub async fn patch(
 
 /// The upload's offset from `HEAD`, or the status when it is not 200.
 pub async fn head(url: &str, token: &str) -> Result<usize, StatusCode> {
-    let resp = reqwest::Client::new()
-        .head(url)
-        .bearer_auth(token)
-        .header("tus-resumable", "1.0.0")
-        .send()
-        .await
-        .unwrap();
+    let resp = tus(reqwest::Method::HEAD, url, token).send().await.unwrap();
     if resp.status() != StatusCode::OK {
         return Err(resp.status());
     }
@@ -115,22 +111,14 @@ async fn the_server_describes_itself_and_requires_its_version(d: Deployment) {
     assert_problem(resp, StatusCode::PRECONDITION_FAILED, "tus_version_unsupported").await;
     let without_precondition =
         metadata("v", &[]).replace(&format!(",if_none_match {}", STANDARD.encode("*")), "");
-    let resp = app
-        .client
-        .post(&url)
-        .bearer_auth(&token)
-        .header("tus-resumable", "1.0.0")
+    let resp = tus(reqwest::Method::POST, &url, &token)
         .header("upload-length", 10)
         .header("upload-metadata", without_precondition)
         .send()
         .await
         .unwrap();
     assert_problem(resp, StatusCode::PRECONDITION_REQUIRED, "precondition_required").await;
-    let resp = app
-        .client
-        .post(&url)
-        .bearer_auth(&token)
-        .header("tus-resumable", "1.0.0")
+    let resp = tus(reqwest::Method::POST, &url, &token)
         .header("upload-length", 20_000_000_000u64)
         .header("upload-metadata", metadata("v", &[]))
         .send()
@@ -144,11 +132,7 @@ async fn an_upload_commits_a_vault_when_its_last_byte_arrives(d: Deployment) {
     let (creds, token) = app.user().await;
     let data = rand_bytes(19 * 1024 * 1024 + 123);
     // creation-with-upload: the first 5 MiB ride on the POST.
-    let resp = app
-        .client
-        .post(format!("{}/api/v1/uploads", app.address))
-        .bearer_auth(&token)
-        .header("tus-resumable", "1.0.0")
+    let resp = tus(reqwest::Method::POST, format!("{}/api/v1/uploads", app.address), &token)
         .header("upload-length", data.len())
         .header("upload-metadata", metadata("big", &[("version", b"3")]))
         .header("content-type", "application/offset+octet-stream")
@@ -190,8 +174,7 @@ async fn an_upload_commits_a_vault_when_its_last_byte_arrives(d: Deployment) {
     let user = app.stored_user(&creds.username).await;
     assert_eq!(at_rest(&app, &user.id.to_string()).await.len(), 1, "only the vault's object is left");
     // Ending a finished upload leaves its vault alone.
-    let ended =
-        app.client.delete(&url).bearer_auth(&token).header("tus-resumable", "1.0.0").send().await.unwrap();
+    let ended = tus(reqwest::Method::DELETE, &url, &token).send().await.unwrap();
     assert_eq!(ended.status(), StatusCode::NO_CONTENT);
     let got = app
         .client
@@ -238,11 +221,7 @@ async fn a_wrong_offset_is_refused_with_the_right_one(d: Deployment) {
     let resp = patch(&url, &token, 40, vec![1; 61], None).await;
     assert_problem(resp, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
     assert_eq!(head(&url, &token).await, Ok(40), "a body past Upload-Length stores nothing");
-    let resp = app
-        .client
-        .patch(&url)
-        .bearer_auth(&token)
-        .header("tus-resumable", "1.0.0")
+    let resp = tus(reqwest::Method::PATCH, &url, &token)
         .header("upload-offset", 40)
         .body(vec![1; 5])
         .send()
@@ -268,11 +247,7 @@ async fn a_commit_that_loses_the_race_releases_everything(d: Deployment) {
     let first = put(b"first", ("if-none-match", "*".into())).await.unwrap();
     let etag = first.headers()["etag"].to_str().unwrap().to_owned();
     // A precondition that already fails is refused at creation, before any byte is sent.
-    let resp = app
-        .client
-        .post(format!("{}/api/v1/uploads", app.address))
-        .bearer_auth(&token)
-        .header("tus-resumable", "1.0.0")
+    let resp = tus(reqwest::Method::POST, format!("{}/api/v1/uploads", app.address), &token)
         .header("upload-length", 10)
         .header("upload-metadata", metadata("r", &[]))
         .send()
@@ -329,12 +304,83 @@ async fn uploads_belong_to_their_user_and_can_be_ended(d: Deployment) {
     assert_eq!(patch(&url, &token, 0, rand_bytes(9 << 20), None).await.status(), StatusCode::NO_CONTENT);
     assert_eq!(head(&url, &other).await, Err(StatusCode::NOT_FOUND));
     assert_eq!(patch(&url, &other, 9 << 20, vec![1; 10], None).await.status(), StatusCode::NOT_FOUND);
-    let delete =
-        |token: String| app.client.delete(&url).bearer_auth(token).header("tus-resumable", "1.0.0").send();
+    let delete = |token: String| tus(reqwest::Method::DELETE, &url, token).send();
     assert_eq!(delete(other).await.unwrap().status(), StatusCode::NOT_FOUND);
     assert_eq!(head(&url, &token).await, Ok(9 << 20), "untouched by the other user");
     assert_eq!(delete(token.clone()).await.unwrap().status(), StatusCode::NO_CONTENT);
     assert_eq!(head(&url, &token).await, Err(StatusCode::NOT_FOUND));
     let user = app.stored_user(&creds.username).await.id.to_string();
     assert!(at_rest(&app, &user).await.is_empty(), "{:?}", at_rest(&app, &user).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browsers_of_configured_origins_may_use_the_api() {
+    let app = spawn_app_with(
+        &Deployment::Embedded,
+        &["--cors-origins", "https://app.example,https://other.example"],
+    )
+    .await;
+    let url = format!("{}/api/v1/uploads", app.address);
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, &url)
+            .header("origin", origin)
+            .header("access-control-request-method", "PATCH")
+            .header(
+                "access-control-request-headers",
+                "authorization,tus-resumable,upload-offset,content-type",
+            )
+            .send()
+    };
+    let resp = preflight("https://app.example").await.unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+    let h = resp.headers();
+    assert_eq!(h["access-control-allow-origin"], "https://app.example");
+    assert!(h["access-control-allow-methods"].to_str().unwrap().contains("PATCH"));
+    assert!(h["access-control-allow-headers"].to_str().unwrap().contains("upload-offset"));
+    let resp = preflight("https://evil.example").await.unwrap();
+    assert!(
+        !resp.headers().contains_key("access-control-allow-origin"),
+        "an origin not configured gets nothing"
+    );
+    let (_, token) = app.user().await;
+    let resp = tus(reqwest::Method::POST, &url, &token)
+        .header("origin", "https://other.example")
+        .header("upload-length", 10)
+        .header("upload-metadata", metadata("cors", &[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    assert_eq!(resp.headers()["access-control-allow-origin"], "https://other.example");
+    let exposed = resp.headers()["access-control-expose-headers"].to_str().unwrap().to_owned();
+    for h in ["location", "upload-offset", "upload-expires", "etag"] {
+        assert!(exposed.contains(h), "{h} is readable by the page: {exposed}");
+    }
+    let plain = spawn_app(&Deployment::Embedded).await;
+    let resp =
+        plain.client.get(format!("{}/health", plain.address)).header("origin", "https://app.example").send();
+    assert!(
+        !resp.await.unwrap().headers().contains_key("access-control-allow-origin"),
+        "no CORS unless configured"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_creation_whose_first_bytes_fail_still_says_where_to_resume() {
+    let app = spawn_app(&Deployment::Embedded).await;
+    let (_, token) = app.user().await;
+    let resp = tus(reqwest::Method::POST, format!("{}/api/v1/uploads", app.address), &token)
+        .header("upload-length", 100)
+        .header("upload-metadata", metadata("first", &[]))
+        .header("content-type", "application/offset+octet-stream")
+        .header("upload-checksum", sha256_header(b"not these bytes"))
+        .body(vec![7u8; 60])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED, "the upload exists even though its first chunk failed");
+    assert_eq!(resp.headers()["upload-offset"], "0");
+    let url = format!("{}{}", app.address, resp.headers()["location"].to_str().unwrap());
+    assert_eq!(patch(&url, &token, 0, vec![7u8; 100], None).await.status(), StatusCode::NO_CONTENT);
 }
