@@ -15,6 +15,7 @@ mod garage;
 mod health;
 mod helpers;
 mod history;
+mod hostile;
 mod lifecycle;
 mod login;
 mod memory;
