@@ -136,20 +136,7 @@ mod tests {
     }
 
     async fn cached_etag(caches: &Caches, user: Uuid, etag: &str) -> String {
-        let now = crate::store::Timestamp::now();
-        let vault = crate::store::Vault {
-            user_id: user,
-            vault_id: "v".into(),
-            etag: etag.into(),
-            revision: 1,
-            version: 1,
-            size: 0,
-            sha256: vec![],
-            iv: vec![],
-            salt: vec![],
-            created_at: now,
-            updated_at: now,
-        };
+        let vault = crate::store::Vault::sample(user, "v", etag);
         let load = async { Ok(Some(vault)) };
         caches.vault(user, "v", load).await.unwrap().unwrap().etag
     }

@@ -223,12 +223,10 @@ where
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::Timestamp;
-
-    fn vault(user: Uuid, id: &str, etag: &str) -> Vault {
-        let now = Timestamp::now();
+impl Vault {
+    /// A vault of `user` with this id and etag, for tests.
+    pub(crate) fn sample(user: Uuid, id: &str, etag: &str) -> Self {
+        let now = super::Timestamp::now();
         Vault {
             user_id: user,
             vault_id: id.into(),
@@ -242,6 +240,16 @@ mod tests {
             created_at: now,
             updated_at: now,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Timestamp;
+
+    fn vault(user: Uuid, id: &str, etag: &str) -> Vault {
+        Vault::sample(user, id, etag)
     }
 
     #[tokio::test]
