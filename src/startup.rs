@@ -24,6 +24,19 @@ use crate::telemetry::metrics::{Live, Metrics};
 /// How often expired sessions and old login failures are pruned.
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(600);
 
+/// How long start-up waits for the first subscription to other replicas' changes before
+/// serving anyway (not ready, caching nothing, still subscribing).
+const FIRST_SUBSCRIPTION_WAIT: Duration = Duration::from_secs(5);
+
+/// A background task that ends with its owner.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Whether [`Application::build`] applies pending migrations first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Migrations {
@@ -81,6 +94,8 @@ pub struct Application {
     listener: TcpListener,
     metrics_listener: Option<TcpListener>,
     state: AppState,
+    /// Follows other replicas' changes from before the first request is served.
+    following: AbortOnDrop,
 }
 
 impl Application {
@@ -90,6 +105,7 @@ impl Application {
         settings.validate()?;
         let Stores { meta: store, vaults: vault_store, feed } = open_store(&settings).await?;
         let changes = Arc::new(Changes::new(Arc::new(Caches::new(settings.cache_bytes)), feed));
+        let following = AbortOnDrop(tokio::spawn(Arc::clone(&changes).follow()));
         match migrations {
             Migrations::Apply => store.migrate().await.context("applying migrations failed")?,
             Migrations::Require => {
@@ -136,9 +152,12 @@ impl Application {
             ),
             None => None,
         };
+        if !changes.until_following(FIRST_SUBSCRIPTION_WAIT).await {
+            tracing::warn!("not following other replicas' changes yet: not ready until then");
+        }
         let state =
             AppState(Arc::new(App { settings, store, blobs, auth, vaults, sweeper, changes, metrics }));
-        Ok(Self { listener, metrics_listener, state })
+        Ok(Self { listener, metrics_listener, state, following })
     }
 
     /// The bound port (useful with port 0).
@@ -160,7 +179,7 @@ impl Application {
         let grace = self.state.settings.shutdown_timeout;
         let maintenance = tokio::spawn(maintenance(self.state.clone()));
         let sweeping = tokio::spawn(sweep(self.state.clone()));
-        let following = tokio::spawn(Arc::clone(&self.state.changes).follow());
+        let following = self.following;
         let metrics = self.metrics_listener.map(|listener| {
             let router = api::metrics_router(self.state.clone());
             tokio::spawn(async move { axum::serve(listener, router).await })
@@ -186,7 +205,7 @@ impl Application {
         };
         maintenance.abort();
         sweeping.abort();
-        following.abort();
+        drop(following);
         if let Some(metrics) = metrics {
             metrics.abort();
         }

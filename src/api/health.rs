@@ -19,11 +19,12 @@ pub async fn live() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// `GET /health/ready`: 200 when the database and the object store both answer in time,
-/// else 503 naming which failed (and nothing about where they are).
+/// `GET /health/ready`: 200 when the database and the object store both answer in time and
+/// the replica follows the others' changes (`change_feed`; always with SQLite), else 503
+/// naming which failed (and nothing about where they are).
 #[utoipa::path(get, path = "/health/ready", tag = "service",
     responses(
-        (status = 200, description = "The database and the object store answer", body = serde_json::Value),
+        (status = 200, description = "The database and the object store answer, and other replicas' changes are followed", body = serde_json::Value),
         (status = 503, description = "`unavailable`; `checks` names what failed", body = super::openapi::Problem, content_type = "application/problem+json",
          headers(("Retry-After" = u64, description = "Seconds"))),
     ))]
@@ -34,17 +35,23 @@ pub async fn ready(State(app): State<AppState>) -> Result<Json<Value>, ApiError>
     );
     let database_ok = matches!(database, Ok(Ok(())));
     let objects_ok = matches!(objects, Ok(Ok(())));
+    let feed_ok = app.changes.following();
     let word = |ok: bool| if ok { "ok" } else { "failed" };
-    let checks = json!({"database": word(database_ok), "object_store": word(objects_ok)});
-    if database_ok && objects_ok {
+    let checks = json!({
+        "database": word(database_ok),
+        "object_store": word(objects_ok),
+        "change_feed": word(feed_ok),
+    });
+    if database_ok && objects_ok && feed_ok {
         return Ok(Json(json!({"status": "ok", "checks": checks})));
     }
-    let failed: Vec<&str> = [("database", database_ok), ("object_store", objects_ok)]
-        .into_iter()
-        .filter(|(_, ok)| !ok)
-        .map(|(name, _)| name)
-        .collect();
-    tracing::warn!(database = ?database.map(|r| r.err().map(|e| e.to_string())), object_store = ?objects.map(|r| r.err().map(|e| e.to_string())), "not ready");
+    let failed: Vec<&str> =
+        [("database", database_ok), ("object_store", objects_ok), ("change_feed", feed_ok)]
+            .into_iter()
+            .filter(|(_, ok)| !ok)
+            .map(|(name, _)| name)
+            .collect();
+    tracing::warn!(change_feed = feed_ok, database = ?database.map(|r| r.err().map(|e| e.to_string())), object_store = ?objects.map(|r| r.err().map(|e| e.to_string())), "not ready");
     Err(ApiError::unavailable(format!("not ready: {} failed", failed.join(" and ")), 5)
         .with_extra(json!({"checks": checks})))
 }

@@ -22,8 +22,19 @@ pub const X_REQUEST_ID: &str = "x-request-id";
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
+/// Runs the request on a task of its own, so that a client going away (which drops this
+/// future) never cuts its work off halfway: whatever it began in the database — a `BEGIN`
+/// in flight included, which sqlx 0.9.0 cannot cancel safely (see `store::PgStore`) — runs
+/// to completion and is logged. The answer is then dropped with the connection.
+pub async fn request_context(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    match tokio::spawn(in_context(app, req, next)).await {
+        Ok(response) => response,
+        Err(e) => internal().caused_by(format!("request task failed: {e}")).into_response(),
+    }
+}
+
 /// Assigns the request id, opens the request span and logs the outcome.
-pub async fn request_context(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
+async fn in_context(app: AppState, mut req: Request, next: Next) -> Response {
     let id = req
         .headers()
         .get(X_REQUEST_ID)

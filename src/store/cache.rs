@@ -1,10 +1,16 @@
 //! In-process caches (moka): vault metadata by (user, vault id), sessions by id, and small
 //! vault bodies by etag. Entries are dropped on every local write and on every change another
 //! replica announces; lifetimes bound how long a missed announcement can matter.
+//!
+//! A load that an invalidation overtakes must not leave what it read behind: every change
+//! bumps a generation number first, and a loaded value whose load saw the generation move is
+//! handed to its caller but not kept (checked before moka stores it, and again right after, so
+//! an invalidation landing in between removes it at once). While metadata caching is paused
+//! (a replica that is not listening to the others' changes) nothing is kept at all.
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -37,12 +43,25 @@ pub struct Caches {
     pub session_counts: Counts,
     /// Body counts.
     pub body_counts: Counts,
+    /// Whether vault metadata and sessions may be kept (bodies, immutable per etag, always may).
+    metadata_on: AtomicBool,
+    /// Bumped by every invalidation, before it drops anything.
+    generation: AtomicU64,
 }
 
-/// A load that found nothing (not cached) or failed.
-enum Miss {
+/// A load that found nothing (not cached), failed, or was overtaken by an invalidation.
+enum Miss<V> {
     Absent,
     Failed(StoreError),
+    Overtaken(V),
+}
+
+/// When a loaded value may be kept.
+struct Keep<'a> {
+    /// False: keep nothing at all.
+    on: bool,
+    /// Keep it only while this stays where it was when the load began.
+    generation: &'a AtomicU64,
 }
 
 impl Caches {
@@ -67,7 +86,32 @@ impl Caches {
             vault_counts: Counts::default(),
             session_counts: Counts::default(),
             body_counts: Counts::default(),
+            metadata_on: AtomicBool::new(true),
+            generation: AtomicU64::new(0),
         }
+    }
+
+    /// Stops keeping vault metadata and sessions, and forgets those kept: changes made
+    /// elsewhere may go unseen from now on.
+    pub fn pause(&self) {
+        self.metadata_on.store(false, Ordering::SeqCst);
+        self.clear();
+    }
+
+    /// Forgets every metadata entry, then keeps them again: changes made elsewhere are seen
+    /// from now on.
+    pub fn resume(&self) {
+        self.clear();
+        self.metadata_on.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether vault metadata and sessions are being kept.
+    pub fn keeping(&self) -> bool {
+        self.metadata_on.load(Ordering::SeqCst)
+    }
+
+    fn keep(&self) -> Keep<'_> {
+        Keep { on: self.keeping(), generation: &self.generation }
     }
 
     /// The vault, from memory or from `load`; concurrent misses for one key load once.
@@ -75,7 +119,7 @@ impl Caches {
     where
         F: Future<Output = Result<Option<Vault>, StoreError>>,
     {
-        cached(&self.vaults, &self.vault_counts, (user, vault_id.to_owned()), load).await
+        cached(&self.vaults, &self.vault_counts, self.keep(), (user, vault_id.to_owned()), load).await
     }
 
     /// The session, from memory or from `load`.
@@ -83,7 +127,7 @@ impl Caches {
     where
         F: Future<Output = Result<Option<Session>, StoreError>>,
     {
-        cached(&self.sessions, &self.session_counts, id, load).await
+        cached(&self.sessions, &self.session_counts, self.keep(), id, load).await
     }
 
     /// A small body by etag (etags are never reused, so bodies never go stale).
@@ -92,11 +136,15 @@ impl Caches {
         F: Future<Output = Result<Bytes, StoreError>>,
     {
         let load = async { load.await.map(Some) };
-        cached(&self.bodies, &self.body_counts, etag.to_owned(), load).await.map(Option::unwrap_or_default)
+        let keep = Keep { on: true, generation: &self.generation };
+        cached(&self.bodies, &self.body_counts, keep, etag.to_owned(), load)
+            .await
+            .map(Option::unwrap_or_default)
     }
 
     /// Drops what `change` makes stale.
     pub async fn apply(&self, change: &Change) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
         match change {
             Change::Vault { user, vault_id } => self.vaults.invalidate(&(*user, vault_id.clone())).await,
             Change::User(user) => {
@@ -110,6 +158,7 @@ impl Caches {
 
     /// Drops every metadata entry (after announcements may have been missed).
     pub fn clear(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
         self.vaults.invalidate_all();
         self.sessions.invalidate_all();
     }
@@ -118,34 +167,49 @@ impl Caches {
 async fn cached<K, V, F>(
     cache: &Cache<K, V>,
     counts: &Counts,
+    keep: Keep<'_>,
     key: K,
     load: F,
 ) -> Result<Option<V>, StoreError>
 where
-    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     F: Future<Output = Result<Option<V>, StoreError>>,
 {
-    let loaded = std::sync::atomic::AtomicBool::new(false);
+    if !keep.on {
+        counts.misses.fetch_add(1, Ordering::Relaxed);
+        return load.await;
+    }
+    let started = keep.generation.load(Ordering::SeqCst);
+    let overtaken = || keep.generation.load(Ordering::SeqCst) != started;
+    let loaded = AtomicBool::new(false);
     let result = cache
-        .try_get_with(key, async {
+        .try_get_with(key.clone(), async {
             loaded.store(true, Ordering::Relaxed);
             match load.await {
+                Ok(Some(v)) if overtaken() => Err(Miss::Overtaken(v)),
                 Ok(Some(v)) => Ok(v),
                 Ok(None) => Err(Miss::Absent),
                 Err(e) => Err(Miss::Failed(e)),
             }
         })
         .await;
-    let counter = if loaded.load(Ordering::Relaxed) { &counts.misses } else { &counts.hits };
+    let loaded = loaded.load(Ordering::Relaxed);
+    if loaded && result.is_ok() && overtaken() {
+        // An invalidation landed between the check above and moka storing the value.
+        cache.invalidate(&key).await;
+    }
+    let counter = if loaded { &counts.misses } else { &counts.hits };
     counter.fetch_add(1, Ordering::Relaxed);
     match result {
         Ok(v) => Ok(Some(v)),
         Err(miss) => match Arc::try_unwrap(miss) {
             Ok(Miss::Absent) => Ok(None),
+            Ok(Miss::Overtaken(v)) => Ok(Some(v)),
             Ok(Miss::Failed(e)) => Err(e),
             Err(shared) => match &*shared {
                 Miss::Absent => Ok(None),
+                Miss::Overtaken(v) => Ok(Some(v.clone())),
                 Miss::Failed(e) => Err(StoreError::Shared {
                     unavailable: matches!(
                         e,
@@ -159,12 +223,10 @@ where
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::Timestamp;
-
-    fn vault(user: Uuid, id: &str, etag: &str) -> Vault {
-        let now = Timestamp::now();
+impl Vault {
+    /// A vault of `user` with this id and etag, for tests.
+    pub(crate) fn sample(user: Uuid, id: &str, etag: &str) -> Self {
+        let now = super::Timestamp::now();
         Vault {
             user_id: user,
             vault_id: id.into(),
@@ -178,6 +240,16 @@ mod tests {
             created_at: now,
             updated_at: now,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Timestamp;
+
+    fn vault(user: Uuid, id: &str, etag: &str) -> Vault {
+        Vault::sample(user, id, etag)
     }
 
     #[tokio::test]
@@ -199,5 +271,64 @@ mod tests {
         assert!(gone.is_none(), "absent is not cached");
         let missing = caches.vault(user, "b", async { Err(StoreError::Conflict("x")) }).await;
         assert!(missing.is_err(), "errors are not cached");
+    }
+
+    #[tokio::test]
+    async fn a_load_overtaken_by_an_invalidation_is_not_kept() {
+        let caches = Caches::new(1 << 20);
+        let user = Uuid::new_v4();
+        // The load reads revision e1, then the change to e2 is announced before it returns.
+        let stale = caches
+            .vault(user, "a", async {
+                caches.apply(&Change::Vault { user, vault_id: "a".into() }).await;
+                Ok(Some(vault(user, "a", "e1")))
+            })
+            .await
+            .unwrap();
+        assert_eq!(stale.unwrap().etag, "e1", "the caller gets what it loaded");
+        let next = caches.vault(user, "a", async { Ok(Some(vault(user, "a", "e2"))) }).await.unwrap();
+        assert_eq!(next.unwrap().etag, "e2", "the overtaken value was not kept");
+
+        let session = Uuid::new_v4();
+        let load = |revoked: bool| async move {
+            let now = Timestamp::now();
+            Ok(Some(Session {
+                id: session,
+                user_id: user,
+                scope: "vault:read".into(),
+                created_at: now,
+                last_used_at: now,
+                expires_at: now,
+                revoked_at: revoked.then_some(now),
+            }))
+        };
+        let first = caches
+            .session(session, async {
+                caches.apply(&Change::Session(session)).await;
+                load(false).await
+            })
+            .await
+            .unwrap();
+        assert!(first.unwrap().revoked_at.is_none());
+        let second = caches.session(session, load(true)).await.unwrap();
+        assert!(second.unwrap().revoked_at.is_some(), "a revocation is seen at once");
+    }
+
+    #[tokio::test]
+    async fn nothing_is_kept_while_paused() {
+        let caches = Caches::new(1 << 20);
+        let user = Uuid::new_v4();
+        caches.vault(user, "a", async { Ok(Some(vault(user, "a", "e1"))) }).await.unwrap();
+        caches.pause();
+        assert!(!caches.keeping());
+        for etag in ["e2", "e3"] {
+            let read = caches.vault(user, "a", async { Ok(Some(vault(user, "a", etag))) }).await.unwrap();
+            assert_eq!(read.unwrap().etag, etag, "paused: every read loads, nothing is kept");
+        }
+        caches.resume();
+        let read = caches.vault(user, "a", async { Ok(Some(vault(user, "a", "e4"))) }).await.unwrap();
+        assert_eq!(read.unwrap().etag, "e4", "what was kept before the pause is gone");
+        let again = caches.vault(user, "a", async { Ok(Some(vault(user, "a", "e5"))) }).await.unwrap();
+        assert_eq!(again.unwrap().etag, "e4", "resumed: kept again");
     }
 }

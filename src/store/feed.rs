@@ -51,9 +51,10 @@ impl Change {
     }
 }
 
-/// Changes as another replica publishes them. `None` means some may have been missed (the
-/// connection dropped): the receiver must forget everything it caches.
-pub type ChangeStream = BoxStream<'static, Option<Change>>;
+/// Changes as other replicas publish them, for as long as the subscription holds. The stream
+/// ends when it is lost (some changes may then have been missed): the receiver must stop
+/// caching and subscribe again.
+pub type ChangeStream = BoxStream<'static, Change>;
 
 /// Publishes changes to, and receives them from, the other replicas.
 #[async_trait]
@@ -61,7 +62,10 @@ pub trait ChangeFeed: Send + Sync + 'static {
     /// Tells the other replicas.
     async fn publish(&self, change: &Change) -> Result<(), StoreError>;
 
-    /// The changes other replicas publish, or `None` where there are no other replicas.
+    /// Whether other processes share the database (and so must be listened to).
+    fn has_peers(&self) -> bool;
+
+    /// The changes other replicas publish from now on, or `None` where there are none.
     async fn subscribe(&self) -> Result<Option<ChangeStream>, StoreError>;
 }
 

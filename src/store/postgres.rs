@@ -29,9 +29,22 @@ pub struct PgPoolSettings {
 }
 
 /// [`MetadataStore`](super::MetadataStore) on PostgreSQL.
+///
+/// sqlx 0.9.0 returns a connection to the pool inside a transaction nobody tracks when the
+/// future of `pool.begin()` is dropped while its `BEGIN` is in flight (upstream issues
+/// #4385/#4393, fixed by PR #4394, in no release yet). The transaction status that would
+/// reveal such a connection is private to sqlx (`PgConnection::in_transaction` is
+/// `pub(crate)`; `Connection::is_in_transaction` reads the very depth counter the bug leaves
+/// at zero), so a pool hook could only find out with an extra round trip on every release.
+/// Instead nothing cancels store work here: every request runs on a task of its own that
+/// completes when the client goes away (`api::middleware::request_context`), and the
+/// background tasks are stopped only with the process, whose connections the server then
+/// rolls back.
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// One connection, outside the request pool, for `LISTEN` (named `blindvault-listener`).
+    listen_pool: PgPool,
 }
 
 impl PgStore {
@@ -39,12 +52,17 @@ impl PgStore {
     /// at start-up shows as "not ready" instead of a crash loop.
     pub fn connect(url: &str, settings: &PgPoolSettings) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url)?.application_name("blindvault");
+        let listen_options = options.clone().application_name("blindvault-listener");
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)
             .max_lifetime(settings.max_lifetime)
             .acquire_timeout(settings.acquire_timeout)
             .connect_lazy_with(options);
-        Ok(Self { pool })
+        let listen_pool = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_lazy_with(listen_options);
+        Ok(Self { pool, listen_pool })
     }
 
     /// Session-independent, transaction-scoped advisory lock: only one replica sweeps at a time.
@@ -76,22 +94,29 @@ impl ChangeFeed for PgStore {
         Ok(())
     }
 
+    fn has_peers(&self) -> bool {
+        true
+    }
+
     async fn subscribe(&self) -> Result<Option<ChangeStream>, StoreError> {
-        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.listen_pool).await?;
+        // A lost connection ends the stream; the caller subscribes again from scratch.
+        listener.eager_reconnect(false);
         listener.listen(CHANNEL).await?;
         let stream = futures::stream::unfold(listener, |mut listener| async move {
             loop {
                 match listener.try_recv().await {
                     Ok(Some(note)) => match Change::decode(note.payload()) {
-                        Some(change) => return Some((Some(change), listener)),
+                        Some(change) => return Some((change, listener)),
                         None => continue,
                     },
-                    // The connection dropped and was re-established: announcements were missed.
-                    Ok(None) => return Some((None, listener)),
+                    Ok(None) => {
+                        tracing::warn!("cache invalidation listener lost its connection");
+                        return None;
+                    }
                     Err(e) => {
-                        tracing::warn!(error = %e, "cache invalidation listener lost its connection");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                        return Some((None, listener));
+                        tracing::warn!(error = %e, "cache invalidation listener failed");
+                        return None;
                     }
                 }
             }

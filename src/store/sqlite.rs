@@ -62,6 +62,10 @@ impl ChangeFeed for SqliteStore {
         Ok(())
     }
 
+    fn has_peers(&self) -> bool {
+        false
+    }
+
     async fn subscribe(&self) -> Result<Option<ChangeStream>, StoreError> {
         Ok(None)
     }

@@ -9,12 +9,14 @@ use sqlx::Connection;
 use crate::helpers::{Deployment, TestApp, assert_problem, spawn_app_with};
 use crate::vaults_json::vault_body;
 
-async fn admin(d: &Deployment) -> sqlx::PgConnection {
+/// A connection to the admin database of the production deployment.
+pub async fn admin(d: &Deployment) -> sqlx::PgConnection {
     let Deployment::Production { admin_url, .. } = d else { unreachable!() };
     sqlx::PgConnection::connect(admin_url).await.unwrap()
 }
 
-fn database_of(app: &TestApp) -> String {
+/// The name of the app's Postgres database.
+pub fn database_of(app: &TestApp) -> String {
     let url = &app.args[app.args.iter().position(|a| a == "--database-url").unwrap() + 1];
     url::Url::parse(url).unwrap().path().trim_start_matches('/').to_owned()
 }
@@ -81,5 +83,10 @@ async fn dropped_and_refused_connections_are_503_then_recover() {
         .unwrap();
     let took = recovers(&app, &token, Duration::from_secs(10)).await;
     eprintln!("recovered from refused connections in {took:?}");
-    assert_eq!(app.call(Method::GET, "/health/ready", None, None).await.status(), StatusCode::OK);
+    // The change listener subscribes again with backoff (at most 5 s between attempts).
+    let started = Instant::now();
+    while app.call(Method::GET, "/health/ready", None, None).await.status() != StatusCode::OK {
+        assert!(started.elapsed() < Duration::from_secs(30), "never ready again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

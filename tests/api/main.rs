@@ -4,6 +4,7 @@ mod account;
 mod attacks;
 mod blindness;
 mod blobs;
+mod cancellation;
 mod cli;
 mod cli_client;
 mod cli_resume;
