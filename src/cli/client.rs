@@ -30,7 +30,12 @@ pub struct ClientOpts {
     /// and rewrite the traffic); also needs BLINDVAULT_ALLOW_INSECURE_HTTP=1
     #[arg(long)]
     allow_insecure_http: bool,
-    #[arg(long = "allow-insecure-http-env", env = "BLINDVAULT_ALLOW_INSECURE_HTTP", hide = true)]
+    #[arg(
+        long = "allow-insecure-http-env",
+        env = "BLINDVAULT_ALLOW_INSECURE_HTTP",
+        hide = true,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     allow_insecure_http_env: bool,
     #[arg(long = "password-from-env", env = "BLINDVAULT_PASSWORD", hide = true, hide_env_values = true)]
     pub(super) password: Option<String>,
@@ -153,11 +158,11 @@ impl Session {
         Ok(Self { client, saved, known })
     }
 
-    /// The keys, from KDF parameters checked against the pinned ones (which then advance).
-    pub(super) async fn keys(&mut self, opts: &ClientOpts) -> anyhow::Result<Keys> {
+    /// The keys, from KDF parameters checked against the pinned ones. The pin moves only at
+    /// login and `passwd`, where the server proved the parameters right by accepting the hash.
+    pub(super) async fn keys(&self, opts: &ClientOpts) -> anyhow::Result<Keys> {
         let pw = password(opts.password.clone(), &format!("Password for {}: ", self.saved.username), false)?;
-        let (keys, kdf) = self.client.keys(&self.saved.username, &pw, self.known.kdf.as_ref()).await?;
-        self.known.kdf = Some(kdf);
+        let (keys, _) = self.client.keys(&self.saved.username, &pw, self.known.kdf.as_ref()).await?;
         Ok(keys)
     }
 

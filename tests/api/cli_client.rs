@@ -108,8 +108,14 @@ async fn an_interrupted_passwd_loses_nothing(d: Deployment) {
     }
     let out = phone.run(new_pw, &["ls"]);
     assert!(text(&out.stderr).contains("session has ended"), "{}", text(&out.stderr));
-    let out = phone.run(old_pw, &["login", "dave"]);
+    // The phone pinned the old KDF salt: the change is refused until the user says it was theirs.
+    let out = phone.run(new_pw, &["login", "dave"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("weaken the key derivation"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("--trust-new-kdf"), "{}", text(&out.stderr));
+    let out = phone.run(old_pw, &["login", "dave", "--trust-new-kdf"]);
     assert!(text(&out.stderr).contains("wrong username or password"));
+    phone.ok(new_pw, &["login", "dave", "--trust-new-kdf"]);
     phone.ok(new_pw, &["login", "dave"]);
     assert_eq!(text(&phone.ok(new_pw, &["get", "c"])), contents[2].1);
 }

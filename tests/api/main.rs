@@ -16,6 +16,7 @@ mod health;
 mod helpers;
 mod history;
 mod hostile;
+mod hostile_client;
 mod lifecycle;
 mod login;
 mod memory;
