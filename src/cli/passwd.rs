@@ -87,7 +87,7 @@ async fn reencrypt(
     let upload = client.put_stream(new, id, upload_reader, &expected);
     let (got, put) = tokio::join!(download, upload);
     got.map_err(|e| plain(e, id))?;
-    Ok(put.map_err(|e| plain(e, id))?)
+    put.map_err(|e| plain(e, id))
 }
 
 /// The upload's side of the pipe: its end counts as the end of the vault only when the

@@ -103,6 +103,9 @@ async fn kdf_downgrades_are_refused_before_anything_is_derived(d: Deployment) {
     assert_eq!(laptop.ok(pw, &["get", "notes.txt"]), b"secret notes", "nothing was stored");
 }
 
+/// A rewrite of a ciphertext stream, given the sealed chunk size.
+type Cut = fn(&Bytes, usize) -> Vec<u8>;
+
 /// An answer captured from the honest server, to replay later.
 #[derive(Clone)]
 struct Recorded {
@@ -255,7 +258,7 @@ async fn another_vaults_ciphertext_truncation_and_reordering_are_refused(d: Depl
 
     // Truncated at a chunk boundary, and two chunks swapped.
     let step = CHUNK + TAG;
-    let cuts: [(&str, fn(&Bytes, usize) -> Vec<u8>); 2] = [
+    let cuts: [(&str, Cut); 2] = [
         ("truncated", |b, step| b[..2 * step].to_vec()),
         ("reordered", |b, step| [&b[step..2 * step], &b[..step], &b[2 * step..]].concat()),
     ];
