@@ -143,7 +143,7 @@ impl ClientOpts {
 impl Session {
     /// Resumes the saved session. Refresh tokens are single-use, so the new one is saved at
     /// once: a command that fails later must not leave a spent token behind.
-    async fn resume(opts: &ClientOpts) -> anyhow::Result<Self> {
+    pub(super) async fn resume(opts: &ClientOpts) -> anyhow::Result<Self> {
         let mut saved = Saved::load(&opts.config_dir)?;
         let client = opts.connect(&saved.server)?;
         client.resume(&saved.refresh_token).await.map_err(|e| match e.code() {
@@ -167,7 +167,7 @@ impl Session {
     }
 
     /// Saves the rotated refresh token and the ETags seen.
-    async fn save(mut self, opts: &ClientOpts) -> anyhow::Result<()> {
+    pub(super) async fn save(mut self, opts: &ClientOpts) -> anyhow::Result<()> {
         self.checkpoint(opts).await
     }
 
@@ -226,7 +226,7 @@ pub async fn run(command: ClientCommand) -> anyhow::Result<()> {
             session.save(&opts).await?;
         }
         ClientCommand::Put { file, vault, force, opts } => put(&opts, &file, vault, force).await?,
-        ClientCommand::Get { id, output, opts } => get(&opts, &id, output.as_deref()).await?,
+        ClientCommand::Get { id, output, opts } => super::get::get(&opts, &id, output.as_deref()).await?,
         ClientCommand::Rm { id, opts } => {
             let mut session = Session::resume(&opts).await?;
             let seen = session.saved.etags.get(&id).cloned();
@@ -335,46 +335,6 @@ pub(super) async fn precondition(session: &Session, id: &str, force: bool) -> an
             "vault {id} already exists and this machine has not read it; `blindvault get {id}` first, or pass --force"
         ),
     })
-}
-
-async fn get(opts: &ClientOpts, id: &str, output: Option<&Path>) -> anyhow::Result<()> {
-    let mut session = Session::resume(opts).await?;
-    let keys = session.keys(opts).await?;
-    let bar = progress(None);
-    let on_progress = |done: u64, total: u64| {
-        bar.set_length(total);
-        bar.set_position(done);
-    };
-    let known = session.known.vaults.get(id).cloned();
-    let client = &session.client;
-    let downloaded = match output {
-        None => client.get_verified(&keys, id, &mut tokio::io::stdout(), known.as_ref(), on_progress).await,
-        Some(path) => {
-            // Into a temporary file beside the target, renamed only once all of it decrypted.
-            let tmp = path.with_file_name(format!(
-                ".{}.part",
-                path.file_name().and_then(|n| n.to_str()).unwrap_or("vault")
-            ));
-            let mut out = tokio::fs::File::create(&tmp)
-                .await
-                .with_context(|| format!("cannot write {}", tmp.display()))?;
-            let result = client.get_verified(&keys, id, &mut out, known.as_ref(), on_progress).await;
-            match &result {
-                Ok(_) => tokio::fs::rename(&tmp, path).await?,
-                Err(_) => {
-                    let _ = tokio::fs::remove_file(&tmp).await;
-                }
-            }
-            result
-        }
-    }
-    .map_err(|e| plain(e, id))?;
-    bar.finish_and_clear();
-    let (downloaded, seen) = downloaded;
-    session.saved.etags.insert(id.to_owned(), downloaded.etag);
-    session.known.seen(id, &seen);
-    session.save(opts).await?;
-    Ok(())
 }
 
 /// A progress bar on a terminal; nothing in a pipe.

@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use blindvault::client::crypto::{CHUNK, TAG};
 use blindvault::client::{Client, ClientError, Precondition};
 
-use crate::helpers::{Deployment, on_both_deployments, spawn_app, spawn_app_with};
+use crate::helpers::{Deployment, TestApp, on_both_deployments, spawn_app, spawn_app_with};
 use crate::hostile::{Answer, HostileProxy};
 use crate::process::Cli;
 
@@ -40,16 +40,7 @@ async fn kdf_downgrades_are_refused_before_anything_is_derived(d: Deployment) {
     laptop.ok(pw, &["put", notes.to_str().unwrap()]);
     laptop.ok(pw, &["logout"]);
 
-    let pinned: serde_json::Value = app
-        .client
-        .post(format!("{}{PRELOGIN}", app.address))
-        .json(&serde_json::json!({"username": "victim"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let pinned = Client::new(&app.address).unwrap().prelogin("victim").await.unwrap();
     let swapped = STANDARD.encode([9u8; 32]);
     let cases: [(&str, &str, serde_json::Value); 5] = [
         ("iterations 1", "iterations", 1.into()),
@@ -82,7 +73,7 @@ async fn kdf_downgrades_are_refused_before_anything_is_derived(d: Deployment) {
     proxy.honest();
     laptop.ok(pw, &["login", "victim"]);
     let known = text(&std::fs::read(laptop.config.join("known.json")).unwrap());
-    assert!(known.contains("650000") && known.contains(pinned["salt"].as_str().unwrap()), "{known}");
+    assert!(known.contains("650000") && known.contains(&STANDARD.encode(&pinned.salt)), "{known}");
 
     // A logged-in command refuses a downgrade too, before it encrypts or sends anything.
     proxy.rewrite(|sent, answer| {
@@ -113,13 +104,26 @@ struct Recorded {
     body: Bytes,
 }
 
-async fn an_older_revision_or_other_content_under_a_seen_one_is_refused(d: Deployment) {
-    let app = spawn_app(&d).await;
+/// A server behind a proxy, and a CLI going through it, registered as `username` with `pw`.
+struct Journey {
+    _app: TestApp,
+    proxy: HostileProxy,
+    dir: tempfile::TempDir,
+    laptop: Cli,
+}
+
+async fn journey(d: &Deployment, username: &str, pw: &str) -> Journey {
+    let app = spawn_app(d).await;
     let proxy = HostileProxy::start(&app.address).await;
     let dir = tempfile::tempdir().unwrap();
     let laptop = Cli::new(&proxy.address, dir.path(), "laptop");
+    laptop.ok(pw, &["register", username]);
+    Journey { _app: app, proxy, dir, laptop }
+}
+
+async fn an_older_revision_or_other_content_under_a_seen_one_is_refused(d: Deployment) {
     let pw = "rollback password";
-    laptop.ok(pw, &["register", "rolly"]);
+    let Journey { proxy, dir, laptop, .. } = journey(&d, "rolly", pw).await;
     let notes = dir.path().join("notes.txt");
     std::fs::write(&notes, "revision one").unwrap();
     laptop.ok(pw, &["put", notes.to_str().unwrap()]);
@@ -185,12 +189,8 @@ fn replay(answer: &mut Answer, old: &Recorded, revision: u64, etag: Option<&str>
 }
 
 async fn vault_ids_reach_the_server_as_one_segment(d: Deployment) {
-    let app = spawn_app(&d).await;
-    let proxy = HostileProxy::start(&app.address).await;
-    let dir = tempfile::tempdir().unwrap();
-    let laptop = Cli::new(&proxy.address, dir.path(), "laptop");
     let pw = "vault id password";
-    laptop.ok(pw, &["register", "ider"]);
+    let Journey { proxy, dir, laptop, .. } = journey(&d, "ider", pw).await;
     let plan = dir.path().join("plan#v2.txt");
     std::fs::write(&plan, "the plan").unwrap();
     for (args, id, encoded) in [
