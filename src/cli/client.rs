@@ -162,7 +162,7 @@ impl Session {
     /// login and `passwd`, where the server proved the parameters right by accepting the hash.
     pub(super) async fn keys(&self, opts: &ClientOpts) -> anyhow::Result<Keys> {
         let pw = password(opts.password.clone(), &format!("Password for {}: ", self.saved.username), false)?;
-        let (keys, _) = self.client.keys(&self.saved.username, &pw, self.known.kdf.as_ref()).await?;
+        let (keys, _) = self.client.keys(&self.saved.username, &pw, &self.known.pins()).await?;
         Ok(keys)
     }
 
@@ -251,11 +251,14 @@ async fn login(
     trust_new_kdf: bool,
 ) -> anyhow::Result<()> {
     let mut known = Known::load(&opts.config_dir, &opts.server, username)?;
-    let pinned = known.kdf.as_ref().filter(|_| !trust_new_kdf);
-    let (_, kdf) = client.login(username, pw, pinned).await.map_err(|e| match e.code() {
+    let pinned = if trust_new_kdf { Vec::new() } else { known.pins() };
+    let (_, kdf) = client.login(username, pw, &pinned).await.map_err(|e| match e.code() {
         Some("invalid_credentials") => anyhow!("wrong username or password"),
         _ => anyhow!(e),
     })?;
+    if known.next_kdf.as_ref() == Some(&kdf) {
+        known.next_kdf = None;
+    }
     known.kdf = Some(kdf);
     known.save(&opts.config_dir, &opts.server, username)?;
     let refresh_token = client.refresh_token().await.context("no session after login")?;

@@ -27,7 +27,7 @@ pub async fn run(opts: &ClientOpts) -> anyhow::Result<()> {
     let current =
         password(opts.password.clone(), &format!("Current password for {}: ", saved.username), false)?;
     let (old, kdf) =
-        client.login(&saved.username, &current, known.kdf.as_ref()).await.map_err(|e| match e.code() {
+        client.login(&saved.username, &current, &known.pins()).await.map_err(|e| match e.code() {
             Some("invalid_credentials") => anyhow!("wrong password"),
             _ => anyhow!(e),
         })?;
@@ -52,8 +52,11 @@ pub async fn run(opts: &ClientOpts) -> anyhow::Result<()> {
         moved += 1;
         eprintln!("re-encrypted {id}");
     }
+    // Pinned before the switch, so that an interruption right after it still logs in.
+    known.next_kdf = Some(KdfParams { kdf: KDF.into(), iterations, salt: new_salt.to_vec() });
+    known.save(config_dir, &saved.server, &saved.username)?;
     client.change_credentials(&old, &new, &new_salt, iterations).await?;
-    known.kdf = Some(KdfParams { kdf: KDF.into(), iterations, salt: new_salt.to_vec() });
+    known.kdf = known.next_kdf.take();
     known.save(config_dir, &saved.server, &saved.username)?;
     if let Some(token) = client.refresh_token().await {
         saved.refresh_token = token;

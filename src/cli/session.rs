@@ -49,6 +49,9 @@ pub struct Known {
     /// The KDF parameters last accepted for the account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kdf: Option<KdfParams>,
+    /// The parameters an unfinished `passwd` moves to (accepted too until it finishes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_kdf: Option<KdfParams>,
     /// The newest revision seen per vault id.
     #[serde(default)]
     pub vaults: BTreeMap<String, VaultSeen>,
@@ -69,6 +72,11 @@ impl Known {
 }
 
 impl Known {
+    /// The KDF parameters to accept: the pinned ones and an unfinished `passwd`'s.
+    pub fn pins(&self) -> Vec<KdfParams> {
+        self.kdf.iter().chain(&self.next_kdf).cloned().collect()
+    }
+
     /// Remembers `served` as the newest revision of `id` seen (an older one changes nothing).
     pub fn seen(&mut self, id: &str, served: &VaultSeen) {
         let next = match self.vaults.get(id) {

@@ -186,7 +186,7 @@ impl Client {
     ) -> Result<KdfParams, ClientError> {
         let salt: [u8; KDF_SALT_LEN] = rand::random();
         let params = KdfParams { kdf: KDF.into(), iterations, salt: salt.to_vec() };
-        params.check(None)?;
+        params.check(&[])?;
         let keys = Keys::derive(username, password, &salt, iterations);
         let body = json!({
             "username": username,
@@ -206,7 +206,7 @@ impl Client {
         &self,
         username: &str,
         password: &str,
-        pinned: Option<&KdfParams>,
+        pinned: &[KdfParams],
     ) -> Result<(Keys, KdfParams), ClientError> {
         let kdf = self.prelogin(username).await?;
         kdf.check(pinned)?;
@@ -219,7 +219,7 @@ impl Client {
         &self,
         username: &str,
         password: &str,
-        pinned: Option<&KdfParams>,
+        pinned: &[KdfParams],
     ) -> Result<(Keys, KdfParams), ClientError> {
         let (keys, kdf) = self.keys(username, password, pinned).await?;
         let body = json!({"username": username, "auth_hash": STANDARD.encode(keys.auth_hash)});

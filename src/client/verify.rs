@@ -19,10 +19,10 @@ pub const MIN_KDF_SALT: usize = 16;
 const EARLIER_SALTS: usize = 32;
 
 impl KdfParams {
-    /// Refuses parameters below this client's floor, or that differ from `pinned` (the ones
-    /// last seen for the account) other than by more iterations. Called before anything is
-    /// derived from them.
-    pub fn check(&self, pinned: Option<&KdfParams>) -> Result<(), ClientError> {
+    /// Refuses parameters below this client's floor, or (when any are pinned: the ones last
+    /// seen for the account, and those of an unfinished `passwd`) that differ from every pin
+    /// other than by more iterations. Called before anything is derived from them.
+    pub fn check(&self, pinned: &[KdfParams]) -> Result<(), ClientError> {
         let weak = |what: String| Err(ClientError::WeakKdf(what));
         if self.kdf != KDF {
             return weak(format!("kdf {:?} is not {KDF}", self.kdf));
@@ -33,19 +33,23 @@ impl KdfParams {
         if self.salt.len() < MIN_KDF_SALT {
             return weak(format!("a {}-byte salt is shorter than {MIN_KDF_SALT} bytes", self.salt.len()));
         }
-        let Some(pin) = pinned else { return Ok(()) };
+        let matching = pinned.iter().filter(|pin| pin.salt == self.salt && pin.kdf == self.kdf);
+        let Some(pin) = matching.min_by_key(|pin| pin.iterations) else {
+            return if pinned.is_empty() {
+                Ok(())
+            } else {
+                weak(
+                    "the salt differs from the one this client saw for the account (if the password was \
+                     changed on another machine, log in again with --trust-new-kdf)"
+                        .into(),
+                )
+            };
+        };
         if self.iterations < pin.iterations {
             return weak(format!(
                 "{} iterations is below the {} this client saw for the account before",
                 self.iterations, pin.iterations
             ));
-        }
-        if self.salt != pin.salt || self.kdf != pin.kdf {
-            return weak(
-                "the salt differs from the one this client saw for the account (if the password was \
-                 changed on another machine, log in again with --trust-new-kdf)"
-                    .into(),
-            );
         }
         Ok(())
     }
@@ -137,8 +141,10 @@ mod tests {
     #[test]
     fn weak_or_changed_kdf_parameters_are_refused() {
         let pin = params(KDF, 650_000, &[7; 32]);
-        assert!(pin.check(None).is_ok());
-        assert!(params(KDF, 700_000, &[7; 32]).check(Some(&pin)).is_ok(), "more iterations are fine");
+        assert!(pin.check(&[]).is_ok());
+        let pins = [pin.clone(), params(KDF, 600_000, &[6; 32])];
+        assert!(params(KDF, 700_000, &[7; 32]).check(&pins).is_ok(), "more iterations are fine");
+        assert!(params(KDF, 600_000, &[6; 32]).check(&pins).is_ok(), "an unfinished passwd's pin");
         for bad in [
             params(KDF, 1, &[7; 32]),
             params("argon2id", 650_000, &[7; 32]),
@@ -146,7 +152,7 @@ mod tests {
             params(KDF, 650_000, &[8; 32]),
             params(KDF, 600_000, &[7; 32]),
         ] {
-            assert!(matches!(bad.check(Some(&pin)), Err(ClientError::WeakKdf(_))), "{bad:?}");
+            assert!(matches!(bad.check(&pins), Err(ClientError::WeakKdf(_))), "{bad:?}");
         }
     }
 

@@ -90,7 +90,7 @@ async fn an_interrupted_passwd_loses_nothing(d: Deployment) {
 
     // A first `passwd` run got as far as vault "b" and stopped: that vault is under the new key.
     let client = Client::new(&app.address).unwrap();
-    let (old, _) = client.login("dave", old_pw, None).await.unwrap();
+    let (old, _) = client.login("dave", old_pw, &[]).await.unwrap();
     let new = Keys::derive("dave", new_pw, &old.next_kdf_salt(), 600_000);
     let mut plain = Vec::new();
     let got = client.get_stream(&old, "b", &mut plain, |_, _| {}).await.unwrap();

@@ -216,7 +216,7 @@ async fn another_vaults_ciphertext_truncation_and_reordering_are_refused(d: Depl
     let proxy = HostileProxy::start(&app.address).await;
     let client = Client::new(&proxy.address).unwrap();
     client.register("swapped", "swap password", 600_000).await.unwrap();
-    let (keys, _) = client.login("swapped", "swap password", None).await.unwrap();
+    let (keys, _) = client.login("swapped", "swap password", &[]).await.unwrap();
     let big = |seed: u32| -> Vec<u8> { (0..200_000u32).map(|i| ((i * seed) % 251) as u8).collect() };
     for (id, seed) in [("a", 3), ("b", 5)] {
         client.put_stream(&keys, id, std::io::Cursor::new(big(seed)), &Precondition::Absent).await.unwrap();
