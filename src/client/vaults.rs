@@ -40,6 +40,11 @@ impl Client {
         if resp.status() == StatusCode::NOT_FOUND {
             return Ok(None);
         }
+        if resp.status().is_client_error() {
+            // A HEAD answer has no body to explain itself: ask with GET for the problem.
+            ok(self.authed(Method::GET, &vault_path(vault_id, "")).await?.send().await?).await?;
+            return Err(ClientError::Protocol("HEAD refused what GET accepted".into()));
+        }
         let resp = ok(resp).await?;
         let h = resp.headers();
         let decode = |name: &str| -> Result<Vec<u8>, ClientError> {
