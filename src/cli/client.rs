@@ -108,6 +108,10 @@ pub enum ClientCommand {
         /// Output file [default: stdout]
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// Accept whatever revision the server serves, even one older than this machine has
+        /// seen (after the vault was deleted and created again on another machine)
+        #[arg(long)]
+        accept_revision: bool,
         #[command(flatten)]
         opts: ClientOpts,
     },
@@ -226,7 +230,9 @@ pub async fn run(command: ClientCommand) -> anyhow::Result<()> {
             session.save(&opts).await?;
         }
         ClientCommand::Put { file, vault, force, opts } => put(&opts, &file, vault, force).await?,
-        ClientCommand::Get { id, output, opts } => super::get::get(&opts, &id, output.as_deref()).await?,
+        ClientCommand::Get { id, output, accept_revision, opts } => {
+            super::get::get(&opts, &id, output.as_deref(), accept_revision).await?
+        }
         ClientCommand::Rm { id, opts } => {
             let mut session = Session::resume(&opts).await?;
             let seen = session.saved.etags.get(&id).cloned();
@@ -279,6 +285,10 @@ pub(super) fn plain(err: ClientError, id: &str) -> anyhow::Error {
              (run `blindvault get {id}` to see the current version)"
         ),
         ClientError::NotFound => anyhow!("there is no vault {id}"),
+        err @ ClientError::Rollback { .. } => anyhow!(
+            "{err} (if the vault was deleted and created again on another machine, `blindvault get {id} \
+             --accept-revision` accepts what the server serves)"
+        ),
         err @ (ClientError::Crypto(CryptoError::Tampered)
         | ClientError::Decrypt(DecryptError::Crypto(CryptoError::Tampered))) => {
             anyhow!("vault {id}: {err}; nothing was written")

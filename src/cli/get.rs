@@ -7,8 +7,14 @@ use anyhow::Context;
 
 use super::client::{ClientOpts, Session, plain, progress};
 
-/// Fetches and decrypts vault `id` into `output` (stdout without one).
-pub(super) async fn get(opts: &ClientOpts, id: &str, output: Option<&Path>) -> anyhow::Result<()> {
+/// Fetches and decrypts vault `id` into `output` (stdout without one); with `accept_revision`,
+/// whatever revision the server serves replaces the one remembered.
+pub(super) async fn get(
+    opts: &ClientOpts,
+    id: &str,
+    output: Option<&Path>,
+    accept_revision: bool,
+) -> anyhow::Result<()> {
     let mut session = Session::resume(opts).await?;
     let keys = session.keys(opts).await?;
     let bar = progress(None);
@@ -16,6 +22,9 @@ pub(super) async fn get(opts: &ClientOpts, id: &str, output: Option<&Path>) -> a
         bar.set_length(total);
         bar.set_position(done);
     };
+    if accept_revision {
+        session.known.vaults.remove(id);
+    }
     let known = session.known.vaults.get(id).cloned();
     let client = &session.client;
     let downloaded = match output {

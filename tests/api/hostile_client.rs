@@ -160,6 +160,17 @@ async fn an_older_revision_or_other_content_under_a_seen_one_is_refused(d: Deplo
     }
     proxy.honest();
     assert_eq!(laptop.ok(pw, &["get", "notes.txt"]), b"revision two");
+
+    // The way out when the vault really was deleted and created again elsewhere.
+    let stale = old.clone();
+    proxy.rewrite(move |sent, answer| {
+        if sent.path == "/api/v1/vault/notes.txt" {
+            replay(answer, &stale, 1, None);
+        }
+    });
+    let out = laptop.run(pw, &["get", "notes.txt"]);
+    assert!(text(&out.stderr).contains("--accept-revision"), "{}", text(&out.stderr));
+    assert_eq!(laptop.ok(pw, &["get", "notes.txt", "--accept-revision"]), b"revision one");
 }
 
 /// From now on, records the answers to requests for `paths` (in that order, once each).
