@@ -10,9 +10,11 @@ use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::io::{AsyncRead, ReadBuf};
 
-use super::session::{Saved, password};
-use crate::client::crypto::{Keys, sealed_len};
+use super::session::{Known, Saved, password};
+use crate::client::crypto::{CryptoError, Keys, sealed_len};
 use crate::client::sdk::DEFAULT_ITERATIONS;
+use crate::client::stream::DecryptError;
+use crate::client::verify::VaultSeen;
 use crate::client::{Client, ClientError, Precondition};
 
 /// Where the server and the session are.
@@ -23,16 +25,27 @@ pub struct ClientOpts {
     server: String,
     /// Where the session is kept [default: $XDG_CONFIG_HOME/blindvault or ~/.config/blindvault]
     #[arg(long, env = "BLINDVAULT_CONFIG_DIR", value_name = "DIR")]
-    config_dir: Option<PathBuf>,
+    pub(super) config_dir: Option<PathBuf>,
+    /// Allow plain http:// to a host that is not loopback (anyone on the network could read
+    /// and rewrite the traffic); also needs BLINDVAULT_ALLOW_INSECURE_HTTP=1
+    #[arg(long)]
+    allow_insecure_http: bool,
+    #[arg(
+        long = "allow-insecure-http-env",
+        env = "BLINDVAULT_ALLOW_INSECURE_HTTP",
+        hide = true,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    allow_insecure_http_env: bool,
     #[arg(long = "password-from-env", env = "BLINDVAULT_PASSWORD", hide = true, hide_env_values = true)]
-    password: Option<String>,
+    pub(super) password: Option<String>,
     #[arg(
         long = "new-password-from-env",
         env = "BLINDVAULT_NEW_PASSWORD",
         hide = true,
         hide_env_values = true
     )]
-    new_password: Option<String>,
+    pub(super) new_password: Option<String>,
     /// Files at least this large are sent as resumable uploads: a dropped connection resumes
     /// by itself, and `put` of the same file after a crash continues where it stopped
     #[arg(long, env = "BLINDVAULT_RESUMABLE_ABOVE", default_value_t = 64 * 1024 * 1024, value_name = "BYTES")]
@@ -53,6 +66,10 @@ pub enum ClientCommand {
     Login {
         /// Username
         username: String,
+        /// Accept other key-derivation parameters than this machine saw for the account (after
+        /// a password change on another machine); the minimums still hold
+        #[arg(long)]
+        trust_new_kdf: bool,
         #[command(flatten)]
         opts: ClientOpts,
     },
@@ -91,6 +108,10 @@ pub enum ClientCommand {
         /// Output file [default: stdout]
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// Accept whatever revision the server serves, even one older than this machine has
+        /// seen (after the vault was deleted and created again on another machine)
+        #[arg(long)]
+        accept_revision: bool,
         #[command(flatten)]
         opts: ClientOpts,
     },
@@ -112,14 +133,23 @@ pub enum ClientCommand {
 pub(super) struct Session {
     pub(super) client: Client,
     pub(super) saved: Saved,
+    /// What this machine trusts of the account.
+    pub(super) known: Known,
+}
+
+impl ClientOpts {
+    /// A client for `server`, plain HTTP off loopback only when both opt-ins are given.
+    pub(super) fn connect(&self, server: &str) -> anyhow::Result<Client> {
+        Ok(Client::connect(server, self.allow_insecure_http && self.allow_insecure_http_env)?)
+    }
 }
 
 impl Session {
     /// Resumes the saved session. Refresh tokens are single-use, so the new one is saved at
     /// once: a command that fails later must not leave a spent token behind.
-    async fn resume(opts: &ClientOpts) -> anyhow::Result<Self> {
+    pub(super) async fn resume(opts: &ClientOpts) -> anyhow::Result<Self> {
         let mut saved = Saved::load(&opts.config_dir)?;
-        let client = Client::new(&saved.server)?;
+        let client = opts.connect(&saved.server)?;
         client.resume(&saved.refresh_token).await.map_err(|e| match e.code() {
             Some("token_revoked" | "token_expired" | "unauthenticated") => {
                 anyhow!("the session has ended; run `blindvault login {}`", saved.username)
@@ -128,17 +158,20 @@ impl Session {
         })?;
         saved.refresh_token = client.refresh_token().await.context("no session after refresh")?;
         saved.save(&opts.config_dir)?;
-        Ok(Self { client, saved })
+        let known = Known::load(&opts.config_dir, &saved.server, &saved.username)?;
+        Ok(Self { client, saved, known })
     }
 
-    async fn keys(&self, opts: &ClientOpts) -> anyhow::Result<Keys> {
+    /// The keys, from KDF parameters checked against the pinned ones. The pin moves only at
+    /// login and `passwd`, where the server proved the parameters right by accepting the hash.
+    pub(super) async fn keys(&self, opts: &ClientOpts) -> anyhow::Result<Keys> {
         let pw = password(opts.password.clone(), &format!("Password for {}: ", self.saved.username), false)?;
-        let keys = self.client.keys(&self.saved.username, &pw).await?;
+        let (keys, _) = self.client.keys(&self.saved.username, &pw, &self.known.pins()).await?;
         Ok(keys)
     }
 
     /// Saves the rotated refresh token and the ETags seen.
-    async fn save(mut self, opts: &ClientOpts) -> anyhow::Result<()> {
+    pub(super) async fn save(mut self, opts: &ClientOpts) -> anyhow::Result<()> {
         self.checkpoint(opts).await
     }
 
@@ -147,6 +180,7 @@ impl Session {
         if let Some(token) = self.client.refresh_token().await {
             self.saved.refresh_token = token;
         }
+        self.known.save(&opts.config_dir, &self.saved.server, &self.saved.username)?;
         self.saved.save(&opts.config_dir)
     }
 }
@@ -156,16 +190,18 @@ pub async fn run(command: ClientCommand) -> anyhow::Result<()> {
     match command {
         ClientCommand::Register { username, opts } => {
             let pw = password(opts.password.clone(), "New password: ", true)?;
-            let client = Client::new(&opts.server)?;
+            let client = opts.connect(&opts.server)?;
             let username = username.to_ascii_lowercase();
-            client.register(&username, &pw, DEFAULT_ITERATIONS).await?;
-            login(&client, &opts, &username, &pw).await?;
+            let kdf = client.register(&username, &pw, DEFAULT_ITERATIONS).await?;
+            let known = Known { kdf: Some(kdf), ..Known::default() };
+            known.save(&opts.config_dir, &opts.server, &username)?;
+            login(&client, &opts, &username, &pw, false).await?;
             eprintln!("registered and logged in as {username}");
         }
-        ClientCommand::Login { username, opts } => {
+        ClientCommand::Login { username, trust_new_kdf, opts } => {
             let pw = password(opts.password.clone(), &format!("Password for {username}: "), false)?;
-            let client = Client::new(&opts.server)?;
-            login(&client, &opts, &username.to_ascii_lowercase(), &pw).await?;
+            let client = opts.connect(&opts.server)?;
+            login(&client, &opts, &username.to_ascii_lowercase(), &pw, trust_new_kdf).await?;
             eprintln!("logged in as {username}");
         }
         ClientCommand::Logout { opts } => {
@@ -194,27 +230,43 @@ pub async fn run(command: ClientCommand) -> anyhow::Result<()> {
             session.save(&opts).await?;
         }
         ClientCommand::Put { file, vault, force, opts } => put(&opts, &file, vault, force).await?,
-        ClientCommand::Get { id, output, opts } => get(&opts, &id, output.as_deref()).await?,
+        ClientCommand::Get { id, output, accept_revision, opts } => {
+            super::get::get(&opts, &id, output.as_deref(), accept_revision).await?
+        }
         ClientCommand::Rm { id, opts } => {
             let mut session = Session::resume(&opts).await?;
             let seen = session.saved.etags.get(&id).cloned();
             session.client.delete(&id, seen.as_deref()).await.map_err(|e| plain(e, &id))?;
             session.saved.etags.remove(&id);
+            session.known.vaults.remove(&id);
             session.save(&opts).await?;
             eprintln!("deleted {id}");
         }
-        ClientCommand::Passwd { opts } => {
-            super::passwd::run(&opts.config_dir, opts.password.clone(), opts.new_password.clone()).await?
-        }
+        ClientCommand::Passwd { opts } => super::passwd::run(&opts).await?,
     }
     Ok(())
 }
 
-async fn login(client: &Client, opts: &ClientOpts, username: &str, pw: &str) -> anyhow::Result<()> {
-    client.login(username, pw).await.map_err(|e| match e.code() {
+/// Logs in with the KDF parameters checked against the pinned ones (unless `trust_new_kdf`),
+/// and pins what was accepted.
+async fn login(
+    client: &Client,
+    opts: &ClientOpts,
+    username: &str,
+    pw: &str,
+    trust_new_kdf: bool,
+) -> anyhow::Result<()> {
+    let mut known = Known::load(&opts.config_dir, &opts.server, username)?;
+    let pinned = if trust_new_kdf { Vec::new() } else { known.pins() };
+    let (_, kdf) = client.login(username, pw, &pinned).await.map_err(|e| match e.code() {
         Some("invalid_credentials") => anyhow!("wrong username or password"),
         _ => anyhow!(e),
     })?;
+    if known.next_kdf.as_ref() == Some(&kdf) {
+        known.next_kdf = None;
+    }
+    known.kdf = Some(kdf);
+    known.save(&opts.config_dir, &opts.server, username)?;
     let refresh_token = client.refresh_token().await.context("no session after login")?;
     let saved = Saved {
         server: opts.server.clone(),
@@ -233,7 +285,15 @@ pub(super) fn plain(err: ClientError, id: &str) -> anyhow::Error {
              (run `blindvault get {id}` to see the current version)"
         ),
         ClientError::NotFound => anyhow!("there is no vault {id}"),
-        ClientError::Crypto(crate::client::crypto::CryptoError::OtherKey) => anyhow!(
+        err @ ClientError::Rollback { .. } => anyhow!(
+            "{err} (if the vault was deleted and created again on another machine, `blindvault get {id} \
+             --accept-revision` accepts what the server serves)"
+        ),
+        err @ (ClientError::Crypto(CryptoError::Tampered)
+        | ClientError::Decrypt(DecryptError::Crypto(CryptoError::Tampered))) => {
+            anyhow!("vault {id}: {err}; nothing was written")
+        }
+        ClientError::Crypto(CryptoError::OtherKey) => anyhow!(
             "vault {id} is under another key than this password gives: a wrong password, or an unfinished \
              `blindvault passwd` (run it again to finish)"
         ),
@@ -272,6 +332,7 @@ async fn put(opts: &ClientOpts, file: &Path, vault: Option<String>, force: bool)
         session.client.put_stream(&keys, &id, counted, &precondition).await.map_err(|e| plain(e, &id))?;
     bar.finish_and_clear();
     session.saved.etags.insert(id.clone(), info.etag.clone());
+    session.known.seen(&id, &VaultSeen::new(info.revision, &info.etag, None));
     session.save(opts).await?;
     eprintln!("stored {id}: revision {}, {} bytes encrypted", info.revision, info.size);
     Ok(())
@@ -287,42 +348,6 @@ pub(super) async fn precondition(session: &Session, id: &str, force: bool) -> an
             "vault {id} already exists and this machine has not read it; `blindvault get {id}` first, or pass --force"
         ),
     })
-}
-
-async fn get(opts: &ClientOpts, id: &str, output: Option<&Path>) -> anyhow::Result<()> {
-    let mut session = Session::resume(opts).await?;
-    let keys = session.keys(opts).await?;
-    let bar = progress(None);
-    let on_progress = |done: u64, total: u64| {
-        bar.set_length(total);
-        bar.set_position(done);
-    };
-    let downloaded = match output {
-        None => session.client.get_stream(&keys, id, &mut tokio::io::stdout(), on_progress).await,
-        Some(path) => {
-            // Into a temporary file beside the target, renamed only once all of it decrypted.
-            let tmp = path.with_file_name(format!(
-                ".{}.part",
-                path.file_name().and_then(|n| n.to_str()).unwrap_or("vault")
-            ));
-            let mut out = tokio::fs::File::create(&tmp)
-                .await
-                .with_context(|| format!("cannot write {}", tmp.display()))?;
-            let result = session.client.get_stream(&keys, id, &mut out, on_progress).await;
-            match &result {
-                Ok(_) => tokio::fs::rename(&tmp, path).await?,
-                Err(_) => {
-                    let _ = tokio::fs::remove_file(&tmp).await;
-                }
-            }
-            result
-        }
-    }
-    .map_err(|e| plain(e, id))?;
-    bar.finish_and_clear();
-    session.saved.etags.insert(id.to_owned(), downloaded.etag);
-    session.save(opts).await?;
-    Ok(())
 }
 
 /// A progress bar on a terminal; nothing in a pipe.

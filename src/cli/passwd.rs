@@ -1,7 +1,6 @@
 //! `blindvault passwd`: re-encrypt every vault under the new key, then switch credentials, in
 //! the order docs/CRYPTO.md (section 4) explains, so that an interruption loses nothing.
 
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,27 +9,30 @@ use std::task::{Context as TaskContext, Poll};
 use anyhow::{anyhow, bail};
 use tokio::io::{AsyncRead, DuplexStream, ReadBuf};
 
-use super::client::plain;
-use super::session::{Saved, password};
+use super::client::{ClientOpts, plain};
+use super::session::{Known, Saved, password};
 use crate::client::crypto::Keys;
-use crate::client::sdk::DEFAULT_ITERATIONS;
+use crate::client::sdk::{DEFAULT_ITERATIONS, KdfParams, VaultInfo};
+use crate::client::verify::{KDF, VaultSeen};
 use crate::client::{Client, Precondition};
 
 /// Runs `passwd` for the saved session's user.
-pub async fn run(
-    config_dir: &Option<PathBuf>,
-    current: Option<String>,
-    new: Option<String>,
-) -> anyhow::Result<()> {
+/// The KDF parameters are checked against the pinned ones like every login; the pin moves to
+/// the new parameters once the server accepted them.
+pub async fn run(opts: &ClientOpts) -> anyhow::Result<()> {
+    let config_dir = &opts.config_dir;
     let mut saved = Saved::load(config_dir)?;
-    let client = Client::new(&saved.server)?;
-    let current = password(current, &format!("Current password for {}: ", saved.username), false)?;
-    let old = client.login(&saved.username, &current).await.map_err(|e| match e.code() {
-        Some("invalid_credentials") => anyhow!("wrong password"),
-        _ => anyhow!(e),
-    })?;
-    let new_password = password(new, "New password: ", true)?;
-    let iterations = client.prelogin(&saved.username).await?.iterations.max(DEFAULT_ITERATIONS);
+    let mut known = Known::load(config_dir, &saved.server, &saved.username)?;
+    let client = opts.connect(&saved.server)?;
+    let current =
+        password(opts.password.clone(), &format!("Current password for {}: ", saved.username), false)?;
+    let (old, kdf) =
+        client.login(&saved.username, &current, &known.pins()).await.map_err(|e| match e.code() {
+            Some("invalid_credentials") => anyhow!("wrong password"),
+            _ => anyhow!(e),
+        })?;
+    let new_password = password(opts.new_password.clone(), "New password: ", true)?;
+    let iterations = kdf.iterations.max(DEFAULT_ITERATIONS);
     let new_salt = old.next_kdf_salt();
     let new = Keys::derive(&saved.username, &new_password, &new_salt, iterations);
 
@@ -44,12 +46,18 @@ pub async fn run(
         if !old.owns(&head.salt) {
             bail!("vault {id} is under neither the current nor the new password; nothing more was changed");
         }
-        let etag = reencrypt(&client, &old, &new, &id, head.etag).await?;
-        saved.etags.insert(id.clone(), etag);
+        let info = reencrypt(&client, &old, &new, &id, head.etag).await?;
+        saved.etags.insert(id.clone(), info.etag.clone());
+        known.seen(&id, &VaultSeen::new(info.revision, &info.etag, None));
         moved += 1;
         eprintln!("re-encrypted {id}");
     }
+    // Pinned before the switch, so that an interruption right after it still logs in.
+    known.next_kdf = Some(KdfParams { kdf: KDF.into(), iterations, salt: new_salt.to_vec() });
+    known.save(config_dir, &saved.server, &saved.username)?;
     client.change_credentials(&old, &new, &new_salt, iterations).await?;
+    known.kdf = known.next_kdf.take();
+    known.save(config_dir, &saved.server, &saved.username)?;
     if let Some(token) = client.refresh_token().await {
         saved.refresh_token = token;
     }
@@ -59,14 +67,14 @@ pub async fn run(
 }
 
 /// Streams one vault down under `old` and back up under `new`, replacing exactly the revision
-/// that was read. Returns the new ETag.
+/// that was read. Returns the new revision.
 async fn reencrypt(
     client: &Client,
     old: &Keys,
     new: &Keys,
     id: &str,
     etag: String,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<VaultInfo> {
     let (mut writer, reader) = tokio::io::duplex(256 * 1024);
     let complete = Arc::new(AtomicBool::new(false));
     let upload_reader = Guarded { inner: reader, complete: Arc::clone(&complete) };
@@ -82,7 +90,7 @@ async fn reencrypt(
     let upload = client.put_stream(new, id, upload_reader, &expected);
     let (got, put) = tokio::join!(download, upload);
     got.map_err(|e| plain(e, id))?;
-    Ok(put.map_err(|e| plain(e, id))?.etag)
+    put.map_err(|e| plain(e, id))
 }
 
 /// The upload's side of the pipe: its end counts as the end of the vault only when the

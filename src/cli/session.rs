@@ -1,5 +1,6 @@
 //! What the CLI keeps between commands: the server, the username, the refresh token and the
-//! ETags it last saw, in `<config dir>/session.json` with mode 0600. Never the password or K_enc.
+//! ETags it last saw, in `<config dir>/session.json` with mode 0600; and, across logouts, what it
+//! trusts of each account (`Known`). Never the password or K_enc.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -8,6 +9,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
+
+use crate::client::sdk::KdfParams;
+use crate::client::verify::VaultSeen;
 
 /// The saved session.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -38,8 +42,73 @@ pub struct SavedUpload {
     pub modified: u128,
 }
 
+/// What this machine has seen of one account on one server, kept across logouts in
+/// `<config dir>/known.json`: the pinned KDF parameters and the newest revision of each vault.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct Known {
+    /// The KDF parameters last accepted for the account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kdf: Option<KdfParams>,
+    /// The parameters an unfinished `passwd` moves to (accepted too until it finishes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_kdf: Option<KdfParams>,
+    /// The newest revision seen per vault id.
+    #[serde(default)]
+    pub vaults: BTreeMap<String, VaultSeen>,
+}
+
+impl Known {
+    /// What is known of `username` at `server` (nothing yet: the default).
+    pub fn load(config_dir: &Option<PathBuf>, server: &str, username: &str) -> anyhow::Result<Self> {
+        Ok(all_known(config_dir)?.remove(&known_key(server, username)).unwrap_or_default())
+    }
+
+    /// Saves what is known of `username` at `server`, keeping the other accounts'.
+    pub fn save(&self, config_dir: &Option<PathBuf>, server: &str, username: &str) -> anyhow::Result<()> {
+        let mut all = all_known(config_dir)?;
+        all.insert(known_key(server, username), self.clone());
+        write_private(&dir(config_dir)?.join("known.json"), &serde_json::to_vec_pretty(&all)?)
+    }
+}
+
+impl Known {
+    /// The KDF parameters to accept: the pinned ones and an unfinished `passwd`'s.
+    pub fn pins(&self) -> Vec<KdfParams> {
+        self.kdf.iter().chain(&self.next_kdf).cloned().collect()
+    }
+
+    /// Remembers `served` as the newest revision of `id` seen (an older one changes nothing).
+    pub fn seen(&mut self, id: &str, served: &VaultSeen) {
+        let next = match self.vaults.get(id) {
+            Some(known) if known.revision > served.revision => return,
+            Some(known) => known.advance(served),
+            None => served.clone(),
+        };
+        self.vaults.insert(id.to_owned(), next);
+    }
+}
+
+fn known_key(server: &str, username: &str) -> String {
+    format!("{} {}", server.trim_end_matches('/'), username.to_ascii_lowercase())
+}
+
+fn all_known(config_dir: &Option<PathBuf>) -> anyhow::Result<BTreeMap<String, Known>> {
+    let path = dir(config_dir)?.join("known.json");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text).with_context(|| {
+            format!("{} is damaged; it holds what this machine trusts, so it is not replaced", path.display())
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
 /// Where the session file lives.
 pub fn path(config_dir: &Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    Ok(dir(config_dir)?.join("session.json"))
+}
+
+fn dir(config_dir: &Option<PathBuf>) -> anyhow::Result<PathBuf> {
     let dir = match config_dir {
         Some(dir) => dir.clone(),
         None => match std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
@@ -50,7 +119,25 @@ pub fn path(config_dir: &Option<PathBuf>) -> anyhow::Result<PathBuf> {
             }
         },
     };
-    Ok(dir.join("session.json"))
+    Ok(dir)
+}
+
+/// Writes `bytes` to `path` atomically with mode 0600, creating its directory.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path.parent().context("session path has no directory")?;
+    crate::config::create_private_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let tmp = path.with_extension("json.tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
 }
 
 impl Saved {
@@ -69,21 +156,7 @@ impl Saved {
 
     /// Writes the session atomically with mode 0600.
     pub fn save(&self, config_dir: &Option<PathBuf>) -> anyhow::Result<()> {
-        let path = path(config_dir)?;
-        let dir = path.parent().context("session path has no directory")?;
-        crate::config::create_private_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let tmp = path.with_extension("json.tmp");
-        let _ = std::fs::remove_file(&tmp);
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        file.write_all(&serde_json::to_vec_pretty(self)?)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(())
+        write_private(&path(config_dir)?, &serde_json::to_vec_pretty(self)?)
     }
 
     /// Removes the session file.

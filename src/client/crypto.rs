@@ -26,7 +26,10 @@ pub const KDF_SALT_LEN: usize = 32;
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CryptoError {
     /// A chunk failed authentication: wrong key, or tampered, reordered or truncated data.
-    #[error("the vault failed authentication: wrong password, or the data was tampered with")]
+    #[error(
+        "the vault's data failed authentication: it was tampered with, truncated or reordered, or \
+         it does not belong to this vault"
+    )]
     Tampered,
     /// The vault is encrypted under another key than the one derived (see `passwd`).
     #[error("the vault is encrypted under another key (an unfinished `passwd`?)")]

@@ -4,6 +4,31 @@ use super::stream::DecryptError;
 /// Why a client call failed. A 412 is [`ClientError::Conflict`], not a string.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
+    /// The server offered key-derivation parameters below this client's floor, or changed
+    /// them from the ones pinned for the account: a server or proxy trying to weaken the key
+    /// derivation. Nothing derived from them was sent.
+    #[error(
+        "refusing the server's key-derivation parameters ({0}): a server or proxy may be trying to \
+         weaken the key derivation to brute-force the password; nothing was sent"
+    )]
+    WeakKdf(String),
+    /// Plain `http://` to a host that is not loopback, without the opt-in.
+    #[error(
+        "refusing plain http:// to {0}: the network could read and rewrite everything; use https:// \
+         (or opt in with --allow-insecure-http and BLINDVAULT_ALLOW_INSECURE_HTTP=1)"
+    )]
+    InsecureHttp(String),
+    /// The server served an older revision than this client has seen, or other content under
+    /// a revision it has seen: a rollback or a swap.
+    #[error(
+        "vault {vault_id}: {what}; the server may be rolling it back or swapping its content; nothing was written"
+    )]
+    Rollback {
+        /// The vault.
+        vault_id: String,
+        /// What was inconsistent.
+        what: String,
+    },
     /// The server refused, with its problem `code`.
     #[error("{detail} ({code})")]
     Api {

@@ -1,5 +1,6 @@
 //! The reference client: key derivation and encryption (`crypto`), streaming encryption
-//! (`stream`), and a typed SDK over the HTTP contract (`sdk`). The CLI and the tests use it.
+//! (`stream`), a typed SDK over the HTTP contract (`sdk`), and what the client checks before it
+//! trusts the server (`verify`). The CLI and the tests use it.
 
 pub mod crypto;
 mod error;
@@ -7,6 +8,7 @@ pub mod resumable;
 pub mod sdk;
 pub mod stream;
 mod vaults;
+pub mod verify;
 
 pub use error::ClientError;
 pub use sdk::{Client, Precondition};

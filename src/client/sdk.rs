@@ -6,12 +6,13 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use reqwest::header::{ETAG, HeaderMap};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
 use super::crypto::{KDF_SALT_LEN, Keys};
 use super::error::ClientError;
+use super::verify::{KDF, check_transport};
 
 /// Iterations this client asks for at registration (the contract's minimum).
 pub const DEFAULT_ITERATIONS: u32 = 600_000;
@@ -24,16 +25,21 @@ struct Tokens {
     access_until: Instant,
 }
 
-/// KDF parameters from prelogin.
-#[derive(Debug, Clone, Deserialize)]
+/// KDF parameters from prelogin; check them with [`KdfParams::check`] before use, and keep
+/// them to pin the account's parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KdfParams {
     /// Always `pbkdf2-sha256`.
     pub kdf: String,
     /// PBKDF2 iterations.
     pub iterations: u32,
     /// The salt, decoded.
-    #[serde(deserialize_with = "b64")]
+    #[serde(deserialize_with = "b64", serialize_with = "to_b64")]
     pub salt: Vec<u8>,
+}
+
+fn to_b64<S: serde::Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&STANDARD.encode(bytes))
 }
 
 fn b64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
@@ -129,8 +135,15 @@ pub(super) fn header(headers: &HeaderMap, name: &str) -> Result<String, ClientEr
 }
 
 impl Client {
-    /// A client for the server at `base` (e.g. `http://127.0.0.1:8080`).
+    /// A client for the server at `base` (e.g. `https://vault.example` or
+    /// `http://127.0.0.1:8080`); plain `http://` only to loopback.
     pub fn new(base: &str) -> Result<Self, ClientError> {
+        Self::connect(base, false)
+    }
+
+    /// [`Client::new`], with plain `http://` to any host when `allow_insecure_http`.
+    pub fn connect(base: &str, allow_insecure_http: bool) -> Result<Self, ClientError> {
+        check_transport(base, allow_insecure_http)?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("blindvault-client/", env!("CARGO_PKG_VERSION")))
@@ -152,7 +165,7 @@ impl Client {
         format!("{}{path}", self.base)
     }
 
-    /// Salt and iterations for `username`.
+    /// Salt and iterations for `username`, unchecked: see [`Client::keys`].
     pub async fn prelogin(&self, username: &str) -> Result<KdfParams, ClientError> {
         let resp = self
             .http
@@ -164,8 +177,16 @@ impl Client {
     }
 
     /// Creates an account: a random KDF salt, keys derived from the password, `auth_hash` sent.
-    pub async fn register(&self, username: &str, password: &str, iterations: u32) -> Result<(), ClientError> {
+    /// Returns the parameters used, to pin.
+    pub async fn register(
+        &self,
+        username: &str,
+        password: &str,
+        iterations: u32,
+    ) -> Result<KdfParams, ClientError> {
         let salt: [u8; KDF_SALT_LEN] = rand::random();
+        let params = KdfParams { kdf: KDF.into(), iterations, salt: salt.to_vec() };
+        params.check(&[])?;
         let keys = Keys::derive(username, password, &salt, iterations);
         let body = json!({
             "username": username,
@@ -175,21 +196,35 @@ impl Client {
             "iterations": iterations,
         });
         ok(self.http.post(self.url("/api/v1/auth/register")).json(&body).send().await?).await?;
-        Ok(())
+        Ok(params)
     }
 
-    /// Derives the keys for `username`/`password` (prelogin for the salt).
-    pub async fn keys(&self, username: &str, password: &str) -> Result<Keys, ClientError> {
+    /// Derives the keys for `username`/`password` from prelogin's parameters once they pass
+    /// [`KdfParams::check`] against `pinned` (the account's last seen, if any). Returns the
+    /// keys and the parameters to pin from now on.
+    pub async fn keys(
+        &self,
+        username: &str,
+        password: &str,
+        pinned: &[KdfParams],
+    ) -> Result<(Keys, KdfParams), ClientError> {
         let kdf = self.prelogin(username).await?;
-        Ok(Keys::derive(username, password, &kdf.salt, kdf.iterations))
+        kdf.check(pinned)?;
+        Ok((Keys::derive(username, password, &kdf.salt, kdf.iterations), kdf))
     }
 
-    /// Logs in; returns the keys (K_enc stays in this process).
-    pub async fn login(&self, username: &str, password: &str) -> Result<Keys, ClientError> {
-        let keys = self.keys(username, password).await?;
+    /// Logs in with checked parameters (see [`Client::keys`]); returns the keys (K_enc stays in
+    /// this process) and the parameters to pin.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        pinned: &[KdfParams],
+    ) -> Result<(Keys, KdfParams), ClientError> {
+        let (keys, kdf) = self.keys(username, password, pinned).await?;
         let body = json!({"username": username, "auth_hash": STANDARD.encode(keys.auth_hash)});
         self.exchange(body, "/api/v1/auth/login").await?;
-        Ok(keys)
+        Ok((keys, kdf))
     }
 
     async fn exchange(&self, body: Value, path: &str) -> Result<(), ClientError> {

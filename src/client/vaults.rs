@@ -4,12 +4,13 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::crypto::{FORMAT_VERSION, Keys};
 use super::error::ClientError;
 use super::sdk::{Client, Downloaded, Precondition, VaultHead, VaultInfo, header, ok};
 use super::stream::{decrypt, encrypt};
+use super::verify::VaultSeen;
 
 impl Client {
     /// Every vault, all pages.
@@ -35,10 +36,14 @@ impl Client {
 
     /// The stored parameters of a vault, or `None` if it does not exist.
     pub async fn head(&self, vault_id: &str) -> Result<Option<VaultHead>, ClientError> {
-        let resp =
-            self.authed(Method::HEAD, &format!("/api/v1/vault/{vault_id}/content")).await?.send().await?;
+        let resp = self.authed(Method::HEAD, &vault_path(vault_id, "/content")).await?.send().await?;
         if resp.status() == StatusCode::NOT_FOUND {
             return Ok(None);
+        }
+        if resp.status().is_client_error() {
+            // A HEAD answer has no body to explain itself: ask with GET for the problem.
+            ok(self.authed(Method::GET, &vault_path(vault_id, "")).await?.send().await?).await?;
+            return Err(ClientError::Protocol("HEAD refused what GET accepted".into()));
         }
         let resp = ok(resp).await?;
         let h = resp.headers();
@@ -79,7 +84,7 @@ impl Client {
             Precondition::Etag(etag) => ("if-match", etag.clone()),
         };
         let req = self
-            .authed(Method::PUT, &format!("/api/v1/vault/{vault_id}/content"))
+            .authed(Method::PUT, &vault_path(vault_id, "/content"))
             .await?
             .header("content-type", "application/octet-stream")
             .header("x-vault-iv", STANDARD.encode(iv))
@@ -97,23 +102,40 @@ impl Client {
         keys: &Keys,
         vault_id: &str,
         out: &mut W,
+        progress: impl FnMut(u64, u64),
+    ) -> Result<Downloaded, ClientError>
+    where
+        W: AsyncWrite + Unpin,
+    {
+        self.stream_content(keys, vault_id, out, None, progress).await
+    }
+
+    /// [`Client::get_stream`] of exactly the revision `expected` names (its ETag and salt).
+    async fn stream_content<W>(
+        &self,
+        keys: &Keys,
+        vault_id: &str,
+        out: &mut W,
+        expected: Option<&VaultSeen>,
         mut progress: impl FnMut(u64, u64),
     ) -> Result<Downloaded, ClientError>
     where
         W: AsyncWrite + Unpin,
     {
-        let resp =
-            self.authed(Method::GET, &format!("/api/v1/vault/{vault_id}/content")).await?.send().await?;
+        let resp = self.authed(Method::GET, &vault_path(vault_id, "/content")).await?.send().await?;
         let resp = ok(resp).await?;
         let h = resp.headers().clone();
         let etag = header(&h, "etag")?;
         let total = resp.content_length().unwrap_or(0);
+        let salt_b64 = header(&h, "x-vault-salt")?;
+        if let Some(expected) = expected {
+            let served = VaultSeen::new(expected.revision, &etag, Some(salt_b64.clone()));
+            expected.check(vault_id, &served)?;
+        }
         let iv = STANDARD
             .decode(header(&h, "x-vault-iv")?)
             .map_err(|_| ClientError::Protocol("x-vault-iv".into()))?;
-        let salt = STANDARD
-            .decode(header(&h, "x-vault-salt")?)
-            .map_err(|_| ClientError::Protocol("x-vault-salt".into()))?;
+        let salt = STANDARD.decode(salt_b64).map_err(|_| ClientError::Protocol("x-vault-salt".into()))?;
         let version: u32 = header(&h, "x-vault-version")?
             .parse()
             .map_err(|_| ClientError::Protocol("x-vault-version".into()))?;
@@ -124,7 +146,7 @@ impl Client {
 
     /// Deletes a vault, if it is still at `etag` when one is given.
     pub async fn delete(&self, vault_id: &str, etag: Option<&str>) -> Result<(), ClientError> {
-        let mut req = self.authed(Method::DELETE, &format!("/api/v1/vault/{vault_id}")).await?;
+        let mut req = self.authed(Method::DELETE, &vault_path(vault_id, "")).await?;
         if let Some(etag) = etag {
             req = req.header("if-match", etag);
         }
@@ -148,7 +170,7 @@ impl Client {
             "salt": STANDARD.encode(&salt),
             "version": FORMAT_VERSION,
         });
-        let req = self.authed(Method::PUT, &format!("/api/v1/vault/{vault_id}")).await?.json(&body);
+        let req = self.authed(Method::PUT, &vault_path(vault_id, "")).await?.json(&body);
         let req = match precondition {
             Precondition::Absent => req.header("if-none-match", "*"),
             Precondition::Etag(etag) => req.header("if-match", etag),
@@ -159,25 +181,88 @@ impl Client {
     /// Fetches and decrypts a vault through the JSON representation (falling back to the
     /// content URL for vaults above the JSON limit); returns the plaintext and the ETag.
     pub async fn get(&self, keys: &Keys, vault_id: &str) -> Result<(Vec<u8>, String), ClientError> {
-        let resp = self.authed(Method::GET, &format!("/api/v1/vault/{vault_id}")).await?.send().await?;
+        let mut out = Vec::new();
+        let (got, _) = self.get_verified(keys, vault_id, &mut out, None, |_, _| {}).await?;
+        Ok((out, got.etag))
+    }
+
+    /// Fetches and decrypts a vault into `out` (through the JSON representation, streaming
+    /// from the content URL above the JSON limit), first refusing a revision older than
+    /// `known` or other content under it (see [`VaultSeen::check`]). Returns what was read and
+    /// the revision to remember.
+    pub async fn get_verified<W>(
+        &self,
+        keys: &Keys,
+        vault_id: &str,
+        out: &mut W,
+        known: Option<&VaultSeen>,
+        mut progress: impl FnMut(u64, u64),
+    ) -> Result<(Downloaded, VaultSeen), ClientError>
+    where
+        W: AsyncWrite + Unpin,
+    {
+        let resp = self.authed(Method::GET, &vault_path(vault_id, "")).await?.send().await?;
         let resp = ok(resp).await?;
         let etag = header(resp.headers(), "etag")?;
         let body: Value = resp.json().await?;
+        if body["vault_id"].as_str() != Some(vault_id) {
+            return Err(ClientError::Rollback {
+                vault_id: vault_id.to_owned(),
+                what: "the server answered with another vault".into(),
+            });
+        }
+        let text =
+            |name: &str| body[name].as_str().ok_or_else(|| ClientError::Protocol(format!("vault {name}")));
+        let revision =
+            body["revision"].as_u64().ok_or_else(|| ClientError::Protocol("vault revision".into()))?;
+        let served = VaultSeen::new(revision, &etag, Some(text("salt")?.to_owned()));
+        if let Some(known) = known {
+            known.check(vault_id, &served)?;
+        }
+        let remember = known.map_or_else(|| served.clone(), |k| k.advance(&served));
         let Some(ciphertext) = body["ciphertext"].as_str() else {
-            let mut out = Vec::new();
-            let got = self.get_stream(keys, vault_id, &mut out, |_, _| {}).await?;
-            return Ok((out, got.etag));
+            let got = self.stream_content(keys, vault_id, out, Some(&served), progress).await?;
+            return Ok((got, remember));
         };
-        let field = |name: &str| -> Result<Vec<u8>, ClientError> {
-            body[name]
-                .as_str()
-                .and_then(|v| STANDARD.decode(v).ok())
-                .ok_or_else(|| ClientError::Protocol(format!("vault {name}")))
+        let decode = |v: &str, name: &str| {
+            STANDARD.decode(v).map_err(|_| ClientError::Protocol(format!("vault {name} is not base64")))
         };
         let version = body["version"].as_u64().and_then(|v| u32::try_from(v).ok()).unwrap_or(0);
-        let cipher = keys.vault_cipher(&field("salt")?, &field("iv")?, vault_id, version)?;
-        let ciphertext =
-            STANDARD.decode(ciphertext).map_err(|_| ClientError::Protocol("ciphertext".into()))?;
-        Ok((cipher.open_all(&ciphertext)?, etag))
+        let cipher = keys.vault_cipher(
+            &decode(text("salt")?, "salt")?,
+            &decode(text("iv")?, "iv")?,
+            vault_id,
+            version,
+        )?;
+        let ciphertext = decode(ciphertext, "ciphertext")?;
+        let plain = cipher.open_all(&ciphertext)?;
+        out.write_all(&plain).await?;
+        out.flush().await?;
+        progress(ciphertext.len() as u64, ciphertext.len() as u64);
+        Ok((Downloaded { etag, size: plain.len() as u64 }, remember))
+    }
+}
+
+/// The path of vault `id` (one percent-encoded segment) followed by `tail`.
+fn vault_path(id: &str, tail: &str) -> String {
+    let mut path = String::from("/api/v1/vault/");
+    for b in id.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            path.push(char::from(b));
+        } else {
+            path.push_str(&format!("%{b:02X}"));
+        }
+    }
+    path.push_str(tail);
+    path
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn vault_ids_are_one_encoded_segment() {
+        assert_eq!(super::vault_path("x%41", ""), "/api/v1/vault/x%2541");
+        assert_eq!(super::vault_path("plan#v2.txt", "/content"), "/api/v1/vault/plan%23v2.txt/content");
+        assert_eq!(super::vault_path("a/../b?c", ""), "/api/v1/vault/a%2F..%2Fb%3Fc");
     }
 }

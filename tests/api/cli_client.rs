@@ -90,7 +90,7 @@ async fn an_interrupted_passwd_loses_nothing(d: Deployment) {
 
     // A first `passwd` run got as far as vault "b" and stopped: that vault is under the new key.
     let client = Client::new(&app.address).unwrap();
-    let old = client.login("dave", old_pw).await.unwrap();
+    let (old, _) = client.login("dave", old_pw, &[]).await.unwrap();
     let new = Keys::derive("dave", new_pw, &old.next_kdf_salt(), 600_000);
     let mut plain = Vec::new();
     let got = client.get_stream(&old, "b", &mut plain, |_, _| {}).await.unwrap();
@@ -108,8 +108,14 @@ async fn an_interrupted_passwd_loses_nothing(d: Deployment) {
     }
     let out = phone.run(new_pw, &["ls"]);
     assert!(text(&out.stderr).contains("session has ended"), "{}", text(&out.stderr));
-    let out = phone.run(old_pw, &["login", "dave"]);
+    // The phone pinned the old KDF salt: the change is refused until the user says it was theirs.
+    let out = phone.run(new_pw, &["login", "dave"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("weaken the key derivation"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("--trust-new-kdf"), "{}", text(&out.stderr));
+    let out = phone.run(old_pw, &["login", "dave", "--trust-new-kdf"]);
     assert!(text(&out.stderr).contains("wrong username or password"));
+    phone.ok(new_pw, &["login", "dave", "--trust-new-kdf"]);
     phone.ok(new_pw, &["login", "dave"]);
     assert_eq!(text(&phone.ok(new_pw, &["get", "c"])), contents[2].1);
 }

@@ -17,6 +17,7 @@ mod health;
 mod helpers;
 mod history;
 mod hostile;
+mod hostile_client;
 mod lifecycle;
 mod login;
 mod memory;

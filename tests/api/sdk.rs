@@ -11,7 +11,7 @@ async fn the_sdk_reads_and_writes_vaults_with_typed_errors(d: Deployment) {
     let app = spawn_app_with(&d, &["--max-json-vault-bytes", "1000", "--access-ttl", "1s"]).await;
     let client = Client::new(&app.address).unwrap();
     client.register("erin", "sdk password", 600_000).await.unwrap();
-    let keys = client.login("erin", "sdk password").await.unwrap();
+    let (keys, _) = client.login("erin", "sdk password", &[]).await.unwrap();
 
     let v1 = client.put(&keys, "small", b"hello", &Precondition::Absent).await.unwrap();
     assert_eq!((v1.revision, v1.version), (1, 1));
