@@ -40,6 +40,10 @@ pub struct SavedUpload {
     pub file: PathBuf,
     /// Its modification time (Unix nanoseconds) when the upload began: a changed file starts over.
     pub modified: u128,
+    /// The upload's [`SentLog`](crate::client::sent::SentLog): what was sent, checked before
+    /// anything is sent again. An upload saved without one is abandoned, not continued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal: Option<PathBuf>,
 }
 
 /// What this machine has seen of one account on one server, kept across logouts in
@@ -106,6 +110,11 @@ fn all_known(config_dir: &Option<PathBuf>) -> anyhow::Result<BTreeMap<String, Kn
 /// Where the session file lives.
 pub fn path(config_dir: &Option<PathBuf>) -> anyhow::Result<PathBuf> {
     Ok(dir(config_dir)?.join("session.json"))
+}
+
+/// Where the logs of unfinished uploads live.
+pub fn uploads_dir(config_dir: &Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    Ok(dir(config_dir)?.join("uploads"))
 }
 
 fn dir(config_dir: &Option<PathBuf>) -> anyhow::Result<PathBuf> {

@@ -29,6 +29,12 @@ pub enum ClientError {
         /// What was inconsistent.
         what: String,
     },
+    /// A resumable upload cannot go on without risking a nonce reuse or a vault that is not
+    /// the file: the file changed since the upload began, or the server went back on what it
+    /// acknowledged. Nothing was sent; the upload must be abandoned and a new one started
+    /// (with a new salt and IV).
+    #[error("this upload cannot continue safely: {0}; start a new upload")]
+    CannotResume(String),
     /// The server refused, with its problem `code`.
     #[error("{detail} ({code})")]
     Api {

@@ -6,6 +6,7 @@ pub mod crypto;
 mod error;
 pub mod resumable;
 pub mod sdk;
+pub mod sent;
 pub mod stream;
 mod vaults;
 pub mod verify;

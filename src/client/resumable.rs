@@ -1,22 +1,26 @@
 //! Resumable uploads from the client (tus 1.0 against `/api/v1/uploads`). The ciphertext is
 //! never kept: chunked AES-GCM is deterministic for a given key, salt, IV and chunk number,
-//! so the client regenerates it from the plaintext at whatever offset the server reports.
-//! A [`PendingUpload`] is all it needs to continue, in this process or a later one.
+//! so the client regenerates it from the plaintext at whatever offset the server reports,
+//! checking against the upload's [`SentLog`] that every regenerated chunk is the one it sent
+//! (a changed file would otherwise reuse nonces). A [`PendingUpload`] and its log are all it
+//! needs to continue, in this process or a later one.
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use futures::StreamExt;
+use futures::TryStreamExt;
 use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
-use tokio::io::AsyncRead;
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::crypto::{CHUNK, FORMAT_VERSION, Keys, TAG, sealed_len};
 use super::error::ClientError;
 use super::sdk::{Client, Precondition, header, ok};
+use super::sent::SentLog;
 use super::stream::encrypt_from;
 
 /// Attempts in a row that store nothing before a resumable upload gives up.
@@ -104,11 +108,20 @@ impl Client {
 
     /// Sends the rest of `upload` from wherever the server stands, and again after every
     /// broken connection or transient refusal, until the server commits the vault. `open`
-    /// gives the plaintext positioned at a byte offset. Returns the new revision's ETag.
+    /// gives the plaintext positioned at a byte offset; `log` is the upload's [`SentLog`]
+    /// (the same one on every call for this upload). Returns the new revision's ETag.
+    ///
+    /// Before anything is sent, the chunks produced by earlier calls are regenerated from the
+    /// start of the file and checked against `log`; while sending, each regenerated chunk is
+    /// checked again and each new one recorded before it leaves. A file that changed, or a
+    /// server that goes back on an offset it acknowledged, ends the call with
+    /// [`ClientError::CannotResume`] without sending anything made from it: the caller
+    /// abandons this upload ([`Client::cancel_upload`]) and begins a new one.
     pub async fn finish_upload<F, Fut, R>(
         &self,
         keys: &Keys,
         upload: &PendingUpload,
+        log: &SentLog,
         open: F,
         progress: Progress,
     ) -> Result<String, ClientError>
@@ -119,30 +132,39 @@ impl Client {
     {
         let decode = |v: &str| STANDARD.decode(v).map_err(|_| ClientError::Protocol("saved upload".into()));
         let (salt, iv) = (decode(&upload.salt)?, decode(&upload.iv)?);
-        let total = sealed_len(upload.plaintext_len);
+        let cipher = || keys.vault_cipher(&salt, &iv, &upload.vault_id, FORMAT_VERSION);
+        let (len, total) = (upload.plaintext_len, sealed_len(upload.plaintext_len));
+        if log.chunks().await > 0 {
+            let plaintext = open(0).await?.take(len);
+            log.verify(encrypt_from(cipher()?, plaintext, 0), len).await?;
+        }
         let sealed_chunk = (CHUNK + TAG) as u64;
         let (mut stalled, mut last_offset) = (0u32, None);
         loop {
             let attempt: Result<Option<String>, ClientError> = async {
                 let offset = self.upload_offset(upload).await?.ok_or(ClientError::NotFound)?;
+                if offset > total {
+                    return Err(ClientError::Protocol(format!("upload-offset {offset} beyond {total}")));
+                }
+                log.acknowledge(offset).await?;
                 if last_offset.is_some_and(|last| offset > last) {
                     stalled = 0;
                 }
                 last_offset = Some(offset);
                 progress(offset, total);
                 let first_chunk = offset / sealed_chunk;
-                let cipher = keys.vault_cipher(&salt, &iv, &upload.vault_id, FORMAT_VERSION)?;
-                let plaintext = open(first_chunk * CHUNK as u64).await?;
+                let plaintext =
+                    open(first_chunk * CHUNK as u64).await?.take(len - first_chunk * CHUNK as u64);
                 let mut skip = (offset % sealed_chunk) as usize;
-                let (sent, report) = (Arc::new(std::sync::atomic::AtomicU64::new(offset)), progress.clone());
-                let body = encrypt_from(cipher, plaintext, first_chunk).map(move |chunk| {
-                    let mut chunk = chunk?;
+                let (sent, report) = (Arc::new(AtomicU64::new(offset)), progress.clone());
+                let sealed = encrypt_from(cipher()?, plaintext, first_chunk);
+                let body = log.checked(sealed, first_chunk, len).map_ok(move |mut chunk| {
                     let drop = skip.min(chunk.len());
                     skip -= drop;
                     let chunk = chunk.split_off(drop);
-                    let now = sent.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                    let now = sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
                     report(now + chunk.len() as u64, total);
-                    Ok::<_, std::io::Error>(chunk)
+                    chunk
                 });
                 let req = self
                     .tus(self.authed(Method::PATCH, &upload.path).await?)
@@ -151,10 +173,21 @@ impl Client {
                     .header("content-length", total - offset)
                     .body(reqwest::Body::wrap_stream(body));
                 let resp = ok(req.send().await?).await?;
-                let now: u64 = header(resp.headers(), "upload-offset")?.parse().unwrap_or(0);
+                let now: u64 = header(resp.headers(), "upload-offset")?
+                    .parse()
+                    .map_err(|_| ClientError::Protocol("upload-offset".into()))?;
+                if now > total {
+                    return Err(ClientError::Protocol(format!("upload-offset {now} beyond {total}")));
+                }
+                log.acknowledge(now).await?;
                 (now == total).then(|| header(resp.headers(), "etag")).transpose()
             }
             .await;
+            // A refusal inside the body stream reaches here as a broken request.
+            let attempt = match (attempt, log.refusal().await) {
+                (Err(_), Some(reason)) => Err(ClientError::CannotResume(reason)),
+                (attempt, _) => attempt,
+            };
             match attempt {
                 Ok(Some(etag)) => return Ok(etag),
                 Ok(None) => {}

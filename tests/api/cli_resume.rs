@@ -1,38 +1,54 @@
 //! `blindvault put` of a large file as a resumable upload: connections cut mid-upload resume
 //! by themselves, and a CLI killed mid-upload continues where the server stands when `put`
-//! runs again. Both end with the file byte for byte.
+//! runs again, unless the file changed in between (even keeping its size and mtime): then the
+//! upload is abandoned and a new one starts under a fresh salt and IV. All end with the file
+//! byte for byte.
 
+use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use uuid::Uuid;
 
-use crate::helpers::{Deployment, on_both_deployments, rand_bytes, spawn_app};
+use crate::helpers::{Deployment, TestApp, on_both_deployments, rand_bytes, spawn_app};
 use crate::process::Cli;
 
-on_both_deployments!(a_large_put_survives_cut_connections, a_killed_put_continues_where_it_stopped);
+on_both_deployments!(
+    a_large_put_survives_cut_connections,
+    a_killed_put_continues_where_it_stopped,
+    a_file_replaced_keeping_size_and_mtime_is_uploaded_afresh,
+);
 
 const PASSWORD: &str = "correct horse battery staple";
 const RESUMABLE: [(&str, &str); 2] =
     [("BLINDVAULT_PASSWORD", PASSWORD), ("BLINDVAULT_RESUMABLE_ABOVE", "1048576")];
 
-/// A proxy that cuts its first `cuts` connections to carry more than `limit` bytes upstream.
+/// A proxy that cuts its first `cuts` connections to carry more than `limit` bytes upstream,
+/// and waits `pace` microseconds after each read from the client (0: none).
 struct CuttingProxy {
     port: u16,
     cuts_left: Arc<AtomicI64>,
+    pace: Arc<AtomicU64>,
 }
 
 impl CuttingProxy {
     async fn start(upstream: String, limit: usize, cuts: i64) -> Self {
+        Self::paced(upstream, limit, cuts, 0).await
+    }
+
+    async fn paced(upstream: String, limit: usize, cuts: i64, pace_micros: u64) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let cuts_left = Arc::new(AtomicI64::new(cuts));
-        let shared = Arc::clone(&cuts_left);
+        let pace = Arc::new(AtomicU64::new(pace_micros));
+        let (shared, shared_pace) = (Arc::clone(&cuts_left), Arc::clone(&pace));
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let (upstream, cuts_left) = (upstream.clone(), Arc::clone(&shared));
+                let (upstream, cuts_left, pace) =
+                    (upstream.clone(), Arc::clone(&shared), Arc::clone(&shared_pace));
                 tokio::spawn(async move {
                     let Ok(server) = TcpStream::connect(upstream).await else { return };
                     let (mut cr, mut cw) = client.into_split();
@@ -47,6 +63,10 @@ impl CuttingProxy {
                             if sw.write_all(&buf[..n]).await.is_err() {
                                 return;
                             }
+                            let micros = pace.load(Ordering::Relaxed);
+                            if micros > 0 {
+                                tokio::time::sleep(Duration::from_micros(micros)).await;
+                            }
                         }
                     };
                     let down = tokio::io::copy(&mut sr, &mut cw);
@@ -54,7 +74,7 @@ impl CuttingProxy {
                 });
             }
         });
-        Self { port, cuts_left }
+        Self { port, cuts_left, pace }
     }
 }
 
@@ -86,15 +106,37 @@ async fn a_large_put_survives_cut_connections(d: Deployment) {
 async fn a_killed_put_continues_where_it_stopped(d: Deployment) {
     let app = spawn_app(&d).await;
     let dir = tempfile::tempdir().unwrap();
-    let cli = Cli::new(&app.address, dir.path(), "laptop");
+    let data = rand_bytes(96 << 20);
+    let (cli, user, file) = laptop_with_file(&app, &app.address, dir.path(), &data).await;
+    let (_, held) = kill_mid_upload(&app, &cli, &file, user).await;
+    assert!(held < data.len() as i64, "killed mid-upload, the server holds {held} bytes");
+    let out = cli.run_with(&RESUMABLE, &["put", file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("resuming the upload of big.bin: the server holds"), "{stderr}");
+    assert_round_trip(&cli, dir.path(), &data);
+}
+
+/// A CLI registered with a new account at `server`, and `data` in `dir/big.bin`.
+async fn laptop_with_file(
+    app: &TestApp,
+    server: &str,
+    dir: &Path,
+    data: &[u8],
+) -> (Cli, Uuid, std::path::PathBuf) {
+    let cli = Cli::new(server, dir, "laptop");
     let username = format!("u{}", rand::random::<u32>());
     cli.ok(PASSWORD, &["register", &username]);
     let user = app.stored_user(&username).await.id;
-    let data = rand_bytes(96 << 20);
-    let file = dir.path().join("big.bin");
-    std::fs::write(&file, &data).unwrap();
+    let file = dir.join("big.bin");
+    std::fs::write(&file, data).unwrap();
+    (cli, user, file)
+}
+
+/// Runs `put` of `file` and kills it once its PATCH has started (the server holds the
+/// upload's lease) and the server holds some of it. Returns the upload and what it holds.
+async fn kill_mid_upload(app: &TestApp, cli: &Cli, file: &Path, user: Uuid) -> (Uuid, i64) {
     let mut child = cli.command(&RESUMABLE, &["put", file.to_str().unwrap()]).spawn().unwrap();
-    // Kill it a moment after its PATCH started (the server holds the upload's lease).
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let id = loop {
         assert!(std::time::Instant::now() < deadline, "the upload never started");
@@ -102,8 +144,7 @@ async fn a_killed_put_continues_where_it_stopped(d: Deployment) {
         let path = serde_json::from_str::<serde_json::Value>(&session)
             .ok()
             .and_then(|s| s["uploads"]["big.bin"]["path"].as_str().map(str::to_owned));
-        if let Some(id) =
-            path.and_then(|p| p.rsplit('/').next().and_then(|id| uuid::Uuid::parse_str(id).ok()))
+        if let Some(id) = path.and_then(|p| p.rsplit('/').next().and_then(|id| Uuid::parse_str(id).ok()))
             && app.state.vaults.upload(user, id).await.is_ok_and(|u| u.lease_until.is_some())
         {
             break id;
@@ -116,10 +157,38 @@ async fn a_killed_put_continues_where_it_stopped(d: Deployment) {
     // The server keeps what arrived before the connection died.
     let held =
         app.state.vaults.settled_upload(user, id).await.expect("the upload is still there").upload_offset;
-    assert!(held > 0 && held < data.len() as i64, "killed mid-upload, the server holds {held} bytes");
+    assert!(held > 0, "killed mid-upload, the server holds {held} bytes");
+    (id, held)
+}
+
+async fn a_file_replaced_keeping_size_and_mtime_is_uploaded_afresh(d: Deployment) {
+    let app = spawn_app(&d).await;
+    // About 4 MB/s, so that the kill lands mid-upload whatever the machine's speed.
+    let proxy =
+        CuttingProxy::paced(app.address.trim_start_matches("http://").to_owned(), usize::MAX, 0, 16_000)
+            .await;
+    let dir = tempfile::tempdir().unwrap();
+    let first = rand_bytes(24 << 20);
+    let server = format!("http://127.0.0.1:{}", proxy.port);
+    let (cli, user, file) = laptop_with_file(&app, &server, dir.path(), &first).await;
+    let (abandoned, _) = kill_mid_upload(&app, &cli, &file, user).await;
+    proxy.pace.store(0, Ordering::Relaxed);
+
+    // `cp -p`: other content, the same size and modification time.
+    let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
+    let second = rand_bytes(first.len());
+    std::fs::write(&file, &second).unwrap();
+    std::fs::File::options().write(true).open(&file).unwrap().set_modified(mtime).unwrap();
     let out = cli.run_with(&RESUMABLE, &["put", file.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("resuming the upload of big.bin: the server holds"), "{stderr}");
-    assert_round_trip(&cli, dir.path(), &data);
+    assert!(stderr.contains("is not what this upload began with"), "{stderr}");
+    assert!(stderr.contains("starting a new one (fresh salt and IV)"), "{stderr}");
+    assert!(
+        app.state.vaults.upload(user, abandoned).await.is_err(),
+        "the abandoned upload was ended on the server"
+    );
+    assert_round_trip(&cli, dir.path(), &second);
+    let logs: Vec<_> = std::fs::read_dir(cli.config.join("uploads")).unwrap().collect();
+    assert!(logs.is_empty(), "no upload log is left behind: {logs:?}");
 }

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, Request, Response, StatusCode};
+use futures::StreamExt;
 use tokio::net::TcpListener;
 
 /// One request as the client sent it.
@@ -70,7 +71,9 @@ impl HostileProxy {
         let app = axum::Router::new().fallback(move |req: Request<Body>| {
             let (log, rules, upstream, http) =
                 (Arc::clone(&log), Arc::clone(&rules), upstream.clone(), http.clone());
-            async move { forward(req, &upstream, &http, &log, &rules).await }
+            // On its own task: a request whose client went away still reaches the server.
+            let forwarded = tokio::spawn(async move { forward(req, &upstream, &http, &log, &rules).await });
+            async move { forwarded.await.unwrap() }
         });
         tokio::spawn(async move { axum::serve(listener, app).await.ok() });
         Self { address, sent, rewrite }
@@ -110,12 +113,19 @@ async fn forward(
     rules: &Mutex<Rewrite>,
 ) -> Response<Body> {
     let (parts, body) = req.into_parts();
-    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    // A body the client broke off is forwarded as far as it came, as a cut connection would.
+    let mut received = Vec::new();
+    let mut frames = body.into_data_stream();
+    while let Some(Ok(frame)) = frames.next().await {
+        received.extend_from_slice(&frame);
+    }
+    let body = Bytes::from(received);
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
     let sent = Sent { method: parts.method.clone(), path, headers: parts.headers.clone(), body };
     log.lock().unwrap().push(sent.clone());
     let mut headers = parts.headers;
     headers.remove("host");
+    headers.remove("content-length");
     let upstream_resp = http
         .request(sent.method.clone(), format!("{upstream}{}", sent.path))
         .headers(headers)

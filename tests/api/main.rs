@@ -18,6 +18,7 @@ mod helpers;
 mod history;
 mod hostile;
 mod hostile_client;
+mod hostile_resume;
 mod lifecycle;
 mod login;
 mod memory;
