@@ -186,11 +186,17 @@ impl VaultService {
         let (now, owner) = (Timestamp::now(), Uuid::new_v4());
         let lease = now.plus(UPLOAD_LEASE);
         if !self.store.lease_upload(id, upload.upload_offset, owner, now, lease).await? {
-            return Err(ServiceError::UploadBusy);
+            return Err(self.gone_or(&upload, ServiceError::UploadBusy).await);
         }
         let this = self.clone();
         tokio::spawn(async move {
-            let result = this.append(&upload, owner, chunk).await;
+            let result = match this.append(&upload, owner, chunk).await {
+                // The upload's storage went away under it because a DELETE ended it meanwhile.
+                Err(
+                    e @ (ServiceError::Unavailable(_) | ServiceError::Internal(_) | ServiceError::UploadBusy),
+                ) => Err(this.gone_or(&upload, e).await),
+                other => other,
+            };
             if !matches!(result, Ok(Patched::Progress(_)))
                 && let Err(e) = this.store.release_upload(upload.id, owner).await
             {
@@ -336,14 +342,29 @@ impl VaultService {
         result
     }
 
-    /// Ends an upload and releases its storage.
+    /// `NotFound` when `u` was ended meanwhile (a `DELETE` won), else `err`.
+    async fn gone_or(&self, u: &Upload, err: ServiceError) -> ServiceError {
+        match self.store.upload(u.user_id, u.id).await {
+            Ok(None) => ServiceError::NotFound,
+            _ => err,
+        }
+    }
+
+    /// Ends an upload and releases its storage, in one decision against a final PATCH
+    /// committing it at the same moment (see [`UploadStore::end_upload`]): either the commit
+    /// took the object, which then stays the vault's, or the commit fails and changes nothing.
+    ///
+    /// [`UploadStore::end_upload`]: crate::store::UploadStore::end_upload
     pub async fn delete_upload(&self, user: Uuid, id: Uuid) -> Result<(), ServiceError> {
         let upload = self.upload(user, id).await?;
-        self.store.delete_upload(id).await?;
-        if !finished(&upload) {
-            // A finished upload's object is the vault's now; only an unfinished one is dropped.
-            self.release_parts(&upload).await;
-            self.discard(&object_key(upload.user_id, &upload.etag)).await;
+        match self.store.end_upload(user, id).await? {
+            None => return Err(ServiceError::NotFound),
+            Some(true) => {
+                self.release_parts(&upload).await;
+                self.discard(&object_key(upload.user_id, &upload.etag)).await;
+            }
+            // Committed: its object is the vault's now.
+            Some(false) => {}
         }
         tracing::info!(user_id = %user, upload_id = %id, "upload deleted");
         Ok(())

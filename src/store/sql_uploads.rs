@@ -131,6 +131,27 @@ macro_rules! impl_upload_store {
                 Ok(())
             }
 
+            async fn end_upload(&self, user: Uuid, id: Uuid) -> Result<Option<bool>, StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let etag: Option<String> =
+                    sqlx::query_scalar("DELETE FROM uploads WHERE id = $1 AND user_id = $2 RETURNING etag")
+                        .bind(id)
+                        .bind(user)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let Some(etag) = etag else { return Ok(None) };
+                // A commit deletes this queue entry in its own transaction (`claim_upload`, which
+                // wants `delete_after` in the future): whichever of the two comes first wins.
+                let released = sqlx::query("UPDATE pending_objects SET delete_after = created_at WHERE object_key = $1")
+                    .bind($crate::store::object_key(user, &etag))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                    == 1;
+                tx.commit().await?;
+                Ok(Some(released))
+            }
+
             async fn expired_uploads(
                 &self,
                 now: Timestamp,

@@ -101,6 +101,13 @@ pub trait UploadStore: Send + Sync + 'static {
     /// Deletes the upload's row (its object key stays queued until committed or swept).
     async fn delete_upload(&self, id: Uuid) -> Result<(), StoreError>;
 
+    /// Ends `user`'s upload `id` in one decision against its commit: deletes its row and,
+    /// unless a commit already took its object for a vault, makes that object due for
+    /// deletion at once, so that a commit still under way can no longer take it. `None` when
+    /// there is no such upload; `Some(true)` when its storage is the caller's to release,
+    /// `Some(false)` when its object belongs to a vault.
+    async fn end_upload(&self, user: Uuid, id: Uuid) -> Result<Option<bool>, StoreError>;
+
     /// Up to `limit` uploads that expired before `now`.
     async fn expired_uploads(&self, now: Timestamp, limit: i64) -> Result<Vec<Upload>, StoreError>;
 }

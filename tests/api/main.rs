@@ -25,6 +25,7 @@ mod memory;
 mod metrics;
 mod openapi;
 mod process;
+mod races;
 mod register;
 mod replicas;
 mod sdk;

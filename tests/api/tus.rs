@@ -88,7 +88,7 @@ fn sha256_header(bytes: &[u8]) -> String {
 }
 
 /// Everything the app stores for `user`, plus any upload spool or tail objects.
-async fn at_rest(app: &TestApp, user: &str) -> Vec<String> {
+pub async fn at_rest(app: &TestApp, user: &str) -> Vec<String> {
     let mut keys = app.objects_of(user).await;
     keys.extend(app.state.blobs.list("uploads").await.unwrap());
     keys
