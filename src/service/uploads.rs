@@ -141,9 +141,13 @@ impl VaultService {
             expires_at: now.plus(self.timing.upload_timeout),
             created_at: now,
         };
-        if let Err(e) = self.store.create_upload(&upload).await {
+        // The length is reserved against the quota in the same transaction that records it.
+        let created = self.store.create_upload(&upload, &self.limits.quota()).await;
+        if !matches!(created, Ok(Ok(()))) {
             self.release_parts(&upload).await;
-            return Err(e.into());
+        }
+        if let Err(what) = created? {
+            return Err(ServiceError::QuotaExceeded { what });
         }
         tracing::info!(user_id = %n.user, upload_id = %id, length = n.length, "upload created");
         Ok(upload)

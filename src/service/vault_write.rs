@@ -121,23 +121,28 @@ impl VaultService {
 
     pub(super) async fn commit(&self, rev: &NewRevision, mode: &WriteMode) -> Result<Written, ServiceError> {
         let lost = || ServiceError::Unavailable("the upload outlived BLINDVAULT_UPLOAD_TIMEOUT".into());
+        let quota = self.limits.quota();
         match mode {
-            WriteMode::CreateOrSame | WriteMode::CreateOnly => match self.store.commit_create(rev).await? {
-                CreateOutcome::Created(vault) => Ok(Written { vault, created: true }),
-                CreateOutcome::Exists(vault) if *mode == WriteMode::CreateOnly => {
-                    Err(ServiceError::PreconditionFailed { current: Some(vault.etag) })
+            WriteMode::CreateOrSame | WriteMode::CreateOnly => {
+                match self.store.commit_create(rev, &quota).await? {
+                    CreateOutcome::Created(vault) => Ok(Written { vault, created: true }),
+                    CreateOutcome::Exists(vault) if *mode == WriteMode::CreateOnly => {
+                        Err(ServiceError::PreconditionFailed { current: Some(vault.etag) })
+                    }
+                    CreateOutcome::Exists(vault) if same_content(&vault, rev) => {
+                        Ok(Written { vault, created: false })
+                    }
+                    CreateOutcome::Exists(_) => Err(ServiceError::VaultExists),
+                    CreateOutcome::UploadLost => Err(lost()),
+                    CreateOutcome::OverQuota(what) => Err(ServiceError::QuotaExceeded { what }),
                 }
-                CreateOutcome::Exists(vault) if same_content(&vault, rev) => {
-                    Ok(Written { vault, created: false })
-                }
-                CreateOutcome::Exists(_) => Err(ServiceError::VaultExists),
-                CreateOutcome::UploadLost => Err(lost()),
-            },
-            WriteMode::Replace(expect) => match self.store.commit_replace(rev, expect).await? {
+            }
+            WriteMode::Replace(expect) => match self.store.commit_replace(rev, expect, &quota).await? {
                 ChangeOutcome::Done(Some(vault)) => Ok(Written { vault, created: false }),
                 ChangeOutcome::Done(None) => Err(ServiceError::internal("replace returned no revision")),
                 ChangeOutcome::Mismatch(current) => Err(ServiceError::PreconditionFailed { current }),
                 ChangeOutcome::UploadLost => Err(lost()),
+                ChangeOutcome::OverQuota(what) => Err(ServiceError::QuotaExceeded { what }),
             },
         }
     }
@@ -157,8 +162,9 @@ impl VaultService {
         let usage = self.store.usage(user).await?;
         let existing = self.store.vault(user, id.as_str()).await?;
         let creates = matches!(mode, WriteMode::CreateOrSame | WriteMode::CreateOnly);
+        // Open uploads hold their reservations: this write gets what is left beside them.
         if let (Some(max), None, true) = (self.limits.quota_vaults, &existing, creates)
-            && usage.vaults as u64 >= max
+            && (usage.vaults + usage.reserved_vaults) as u64 >= max
         {
             return Err(ServiceError::QuotaExceeded { what: "vaults" });
         }
@@ -167,7 +173,8 @@ impl VaultService {
             WriteMode::Replace(_) => existing.map_or(0, |v| v.size as u64),
             _ => 0,
         };
-        let room = quota.saturating_sub(usage.bytes as u64).saturating_add(freed);
+        let held = (usage.bytes + usage.reserved_bytes).max(0) as u64;
+        let room = quota.saturating_sub(held).saturating_add(freed);
         Ok(room.min(size_limit))
     }
 

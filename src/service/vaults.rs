@@ -29,6 +29,13 @@ pub struct VaultLimits {
     pub quota_vaults: Option<u64>,
 }
 
+impl VaultLimits {
+    /// The per-user quota, as the store checks it inside each commit.
+    pub fn quota(&self) -> crate::store::Quota {
+        crate::store::Quota { bytes: self.quota_bytes, vaults: self.quota_vaults }
+    }
+}
+
 /// How long objects wait before deletion.
 #[derive(Debug, Clone, Copy)]
 pub struct VaultTiming {
@@ -168,7 +175,9 @@ impl VaultService {
             ChangeOutcome::Done(_) => Ok(()),
             ChangeOutcome::Mismatch(None) => Err(ServiceError::NotFound),
             ChangeOutcome::Mismatch(current) => Err(ServiceError::PreconditionFailed { current }),
-            ChangeOutcome::UploadLost => Err(ServiceError::internal("delete reported a lost upload")),
+            ChangeOutcome::UploadLost | ChangeOutcome::OverQuota(_) => {
+                Err(ServiceError::internal("a delete reported a write's outcome"))
+            }
         }
     }
 

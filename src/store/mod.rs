@@ -29,7 +29,8 @@ pub use sqlite::SqliteStore;
 pub use timestamp::Timestamp;
 pub use uploads::{Progress, Upload, UploadStore};
 pub use vaults::{
-    ChangeOutcome, CreateOutcome, Expect, NewRevision, Usage, Vault, VaultStore, object_key, user_prefix,
+    ChangeOutcome, CreateOutcome, Expect, NewRevision, Quota, Usage, Vault, VaultStore, object_key,
+    user_prefix,
 };
 
 use async_trait::async_trait;

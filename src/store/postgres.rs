@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::error::OnUnique;
 use super::feed::{CHANNEL, Change, ChangeFeed, ChangeStream};
-use super::vaults::{ChangeOutcome, CreateOutcome, Expect, NewRevision, Usage, Vault};
+use super::vaults::{ChangeOutcome, CreateOutcome, Expect, NewRevision, Quota, Usage, Vault};
 use super::{
     Backend, FailureWindow, NewCredentials, NewSession, NewUser, RefreshRotation, Session, StoreError,
     Timestamp, User,

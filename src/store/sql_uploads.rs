@@ -14,8 +14,13 @@ macro_rules! impl_upload_store {
     ($store:ty, $db:ty) => {
         #[async_trait::async_trait]
         impl $crate::store::UploadStore for $store {
-            async fn create_upload(&self, u: &$crate::store::Upload) -> Result<(), StoreError> {
+            async fn create_upload(
+                &self,
+                u: &$crate::store::Upload,
+                quota: &$crate::store::Quota,
+            ) -> Result<Result<(), &'static str>, StoreError> {
                 let mut tx = self.pool.begin().await?;
+                lock_for_quota(&mut tx, u.user_id, quota).await?;
                 enqueue_object(
                     &mut *tx,
                     &$crate::store::object_key(u.user_id, &u.etag),
@@ -48,8 +53,11 @@ macro_rules! impl_upload_store {
                 .bind(u.created_at)
                 .execute(&mut *tx)
                 .await?;
+                if let Some(limit) = over_quota(&mut tx, u.user_id, quota, "", u.created_at).await? {
+                    return Ok(Err(limit));
+                }
                 tx.commit().await?;
-                Ok(())
+                Ok(Ok(()))
             }
 
             async fn upload(&self, user: Uuid, id: Uuid) -> Result<Option<$crate::store::Upload>, StoreError> {

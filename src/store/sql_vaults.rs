@@ -31,13 +31,7 @@ macro_rules! impl_vault_store {
             }
 
             async fn usage(&self, user: Uuid) -> Result<Usage, StoreError> {
-                Ok(sqlx::query_as::<_, Usage>(
-                    "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) AS bytes, COUNT(*) AS vaults \
-                     FROM vaults WHERE user_id = $1",
-                )
-                .bind(user)
-                .fetch_one(&self.pool)
-                .await?)
+                Ok(select_usage(&self.pool, user, "", Timestamp::now()).await?)
             }
 
             async fn begin_upload(&self, key: &str, user: Uuid, abandon_after: Timestamp) -> Result<(), StoreError> {
@@ -52,11 +46,12 @@ macro_rules! impl_vault_store {
                 Ok(())
             }
 
-            async fn commit_create(&self, rev: &NewRevision) -> Result<CreateOutcome, StoreError> {
+            async fn commit_create(&self, rev: &NewRevision, quota: &Quota) -> Result<CreateOutcome, StoreError> {
                 let mut tx = self.pool.begin().await?;
                 if !claim_upload(&mut *tx, rev).await? {
                     return Ok(CreateOutcome::UploadLost);
                 }
+                lock_for_quota(&mut tx, rev.user_id, quota).await?;
                 let created = bind_revision(sqlx::query_as::<_, Vault>(concat!(
                     "INSERT INTO vaults (user_id, vault_id, etag, revision, version, size, sha256, iv, salt, \
                      created_at, updated_at) VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $9) \
@@ -67,6 +62,9 @@ macro_rules! impl_vault_store {
                 .await?;
                 match created {
                     Some(vault) => {
+                        if let Some(limit) = over_quota(&mut tx, rev.user_id, quota, &rev.etag, rev.now).await? {
+                            return Ok(CreateOutcome::OverQuota(limit));
+                        }
                         tx.commit().await?;
                         Ok(CreateOutcome::Created(vault))
                     }
@@ -82,11 +80,17 @@ macro_rules! impl_vault_store {
                 }
             }
 
-            async fn commit_replace(&self, rev: &NewRevision, expect: &Expect) -> Result<ChangeOutcome, StoreError> {
+            async fn commit_replace(
+                &self,
+                rev: &NewRevision,
+                expect: &Expect,
+                quota: &Quota,
+            ) -> Result<ChangeOutcome, StoreError> {
                 let mut tx = self.pool.begin().await?;
                 if !claim_upload(&mut *tx, rev).await? {
                     return Ok(ChangeOutcome::UploadLost);
                 }
+                lock_for_quota(&mut tx, rev.user_id, quota).await?;
                 let current = select_vault(&mut *tx, rev.user_id, &rev.vault_id).await?;
                 let expected = match (expect, &current) {
                     (_, None) => return Ok(ChangeOutcome::Mismatch(None)),
@@ -109,6 +113,9 @@ macro_rules! impl_vault_store {
                     let now = select_vault(&self.pool, rev.user_id, &rev.vault_id).await?;
                     return Ok(ChangeOutcome::Mismatch(now.map(|v| v.etag)));
                 };
+                if let Some(limit) = over_quota(&mut tx, rev.user_id, quota, &rev.etag, rev.now).await? {
+                    return Ok(ChangeOutcome::OverQuota(limit));
+                }
                 let old_key = $crate::store::object_key(rev.user_id, &expected);
                 enqueue_object(&mut *tx, &old_key, rev.user_id, rev.old_object_delete_after, rev.now).await?;
                 tx.commit().await?;
@@ -246,6 +253,70 @@ macro_rules! impl_vault_store {
             .execute(executor)
             .await?;
             Ok(())
+        }
+
+        /// What `user` holds and what their open uploads other than the one writing revision
+        /// `except` reserve (an upload reserves its length, less the size of the vault a
+        /// replace frees; a create also reserves a vault), until its revision is the vault's.
+        async fn select_usage<'e, E>(executor: E, user: Uuid, except: &str, now: Timestamp) -> Result<Usage, sqlx::Error>
+        where
+            E: sqlx::Executor<'e, Database = $db>,
+        {
+            sqlx::query_as::<_, Usage>(
+                "SELECT \
+                   (SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM vaults WHERE user_id = $1) AS bytes, \
+                   (SELECT COUNT(*) FROM vaults WHERE user_id = $1) AS vaults, \
+                   (SELECT CAST(COALESCE(SUM(CASE \
+                        WHEN u.precondition = '*' THEN u.upload_length \
+                        WHEN u.upload_length > COALESCE(v.size, 0) THEN u.upload_length - COALESCE(v.size, 0) \
+                        ELSE 0 END), 0) AS BIGINT) \
+                    FROM uploads u LEFT JOIN vaults v ON v.user_id = u.user_id AND v.vault_id = u.vault_id \
+                    WHERE u.user_id = $1 AND u.part_etags <> '-' AND u.expires_at > $2 AND u.etag <> $3 \
+                      AND (v.etag IS NULL OR v.etag <> u.etag)) AS reserved_bytes, \
+                   (SELECT COUNT(*) FROM uploads u \
+                    WHERE u.user_id = $1 AND u.part_etags <> '-' AND u.expires_at > $2 AND u.etag <> $3 \
+                      AND u.precondition = '*' \
+                      AND NOT EXISTS (SELECT 1 FROM vaults v WHERE v.user_id = u.user_id AND v.vault_id = u.vault_id)) \
+                   AS reserved_vaults",
+            )
+            .bind(user)
+            .bind(now)
+            .bind(except)
+            .fetch_one(executor)
+            .await
+        }
+
+        /// Before a write transaction's change, when a quota applies: writes the user's row,
+        /// so that on Postgres concurrent writers of one user decide one after another, each
+        /// seeing what the one before committed (SQLite has one writer at a time anyway). Taken
+        /// before any vault row, as account deletion does, so the two cannot deadlock.
+        async fn lock_for_quota(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            user: Uuid,
+            quota: &$crate::store::Quota,
+        ) -> Result<(), StoreError> {
+            if quota.is_limited() {
+                sqlx::query("UPDATE users SET updated_at = updated_at WHERE id = $1")
+                    .bind(user)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Ok(())
+        }
+
+        /// After the change, in the same transaction (locked by [`lock_for_quota`]): the limit
+        /// of `quota` the user is now past, if any; the caller then drops the transaction.
+        async fn over_quota(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            user: Uuid,
+            quota: &$crate::store::Quota,
+            except: &str,
+            now: Timestamp,
+        ) -> Result<Option<&'static str>, StoreError> {
+            if !quota.is_limited() {
+                return Ok(None);
+            }
+            Ok(select_usage(&mut **tx, user, except, now).await?.exceeds(quota))
         }
 
         /// Takes the upload's queue entry: from now on the object belongs to the vault. False

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::error::OnUnique;
 use super::feed::{Change, ChangeFeed, ChangeStream};
-use super::vaults::{ChangeOutcome, CreateOutcome, Expect, NewRevision, Usage, Vault};
+use super::vaults::{ChangeOutcome, CreateOutcome, Expect, NewRevision, Quota, Usage, Vault};
 use super::{
     Backend, FailureWindow, NewCredentials, NewSession, NewUser, RefreshRotation, Session, StoreError,
     Timestamp, User,

@@ -72,7 +72,13 @@ pub struct Progress {
 pub trait UploadStore: Send + Sync + 'static {
     /// Records a new upload and queues its object key, so that an upload that never completes
     /// is swept at `expires_at`.
-    async fn create_upload(&self, upload: &Upload) -> Result<(), StoreError>;
+    /// `Ok(Err(limit))`, recording nothing, when its length would take the user past this
+    /// limit of `quota` (counting vaults and the other open uploads).
+    async fn create_upload(
+        &self,
+        upload: &Upload,
+        quota: &super::Quota,
+    ) -> Result<Result<(), &'static str>, StoreError>;
 
     /// The user's upload, if it exists (expired ones included; the caller checks).
     async fn upload(&self, user: Uuid, id: Uuid) -> Result<Option<Upload>, StoreError>;

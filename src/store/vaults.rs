@@ -77,6 +77,8 @@ pub enum CreateOutcome {
     Exists(Vault),
     /// The upload's queue entry was gone (swept as abandoned); nothing changed.
     UploadLost,
+    /// The new vault would exceed this limit of the quota; nothing changed.
+    OverQuota(&'static str),
 }
 
 /// What a replace or delete commit did.
@@ -88,6 +90,8 @@ pub enum ChangeOutcome {
     Mismatch(Option<String>),
     /// The upload's queue entry was gone; nothing changed.
     UploadLost,
+    /// The new revision would exceed this limit of the quota; nothing changed.
+    OverQuota(&'static str),
 }
 
 /// Which revision a replace or delete expects.
@@ -106,6 +110,42 @@ pub struct Usage {
     pub bytes: i64,
     /// Number of vaults.
     pub vaults: i64,
+    /// Bytes that open resumable uploads may still add (their length, less the size of the
+    /// vault a replace frees).
+    pub reserved_bytes: i64,
+    /// Vaults that open resumable uploads may still create.
+    pub reserved_vaults: i64,
+}
+
+impl Usage {
+    /// Which limit of `quota` this use exceeds, if any.
+    pub fn exceeds(&self, quota: &Quota) -> Option<&'static str> {
+        let over = |limit: Option<u64>, used: i64| limit.is_some_and(|max| used.max(0) as u64 > max);
+        if over(quota.vaults, self.vaults + self.reserved_vaults) {
+            Some("vaults")
+        } else if over(quota.bytes, self.bytes + self.reserved_bytes) {
+            Some("bytes")
+        } else {
+            None
+        }
+    }
+}
+
+/// Per-user limits that a commit or a new upload must leave intact, checked inside its
+/// transaction (with the user's row locked) so that concurrent writes cannot all squeeze in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Quota {
+    /// Bytes over all vaults and open uploads.
+    pub bytes: Option<u64>,
+    /// Vaults, counting those open uploads would create.
+    pub vaults: Option<u64>,
+}
+
+impl Quota {
+    /// Whether any limit is set (with none, nothing is locked or counted).
+    pub fn is_limited(&self) -> bool {
+        self.bytes.is_some() || self.vaults.is_some()
+    }
 }
 
 /// Vault metadata and the object-deletion queue. Compare-and-swap happens here, in one
@@ -118,7 +158,7 @@ pub trait VaultStore: super::UploadStore + Send + Sync + 'static {
     /// Up to `limit` vaults of the user with ids after `after`, ordered by id (bytewise).
     async fn list_vaults(&self, user: Uuid, after: &str, limit: i64) -> Result<Vec<Vault>, StoreError>;
 
-    /// Bytes and vaults the user holds.
+    /// Bytes and vaults the user holds, and what open uploads reserve.
     async fn usage(&self, user: Uuid) -> Result<Usage, StoreError>;
 
     /// Records an upload about to start, so that a crash leaves a trace for the sweeper.
@@ -127,12 +167,18 @@ pub trait VaultStore: super::UploadStore + Send + Sync + 'static {
     /// Forgets a queue entry whose object is deleted.
     async fn forget_object(&self, key: &str) -> Result<(), StoreError>;
 
-    /// Commits a new vault (fails over to `Exists` on an existing id).
-    async fn commit_create(&self, rev: &NewRevision) -> Result<CreateOutcome, StoreError>;
+    /// Commits a new vault (fails over to `Exists` on an existing id) if the user stays
+    /// within `quota` (counting what other open uploads reserve).
+    async fn commit_create(&self, rev: &NewRevision, quota: &Quota) -> Result<CreateOutcome, StoreError>;
 
-    /// Commits a replace if the vault is at the expected revision; the replaced object is
-    /// queued for deletion after the grace period.
-    async fn commit_replace(&self, rev: &NewRevision, expect: &Expect) -> Result<ChangeOutcome, StoreError>;
+    /// Commits a replace if the vault is at the expected revision and the user stays within
+    /// `quota`; the replaced object is queued for deletion after the grace period.
+    async fn commit_replace(
+        &self,
+        rev: &NewRevision,
+        expect: &Expect,
+        quota: &Quota,
+    ) -> Result<ChangeOutcome, StoreError>;
 
     /// Deletes a vault if it is at the expected revision, queuing its object.
     async fn delete_vault(
@@ -155,4 +201,33 @@ pub trait VaultStore: super::UploadStore + Send + Sync + 'static {
         lease_until: Timestamp,
         limit: i64,
     ) -> Result<Vec<String>, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reservations_count_against_the_quota() {
+        let quota = Quota { bytes: Some(100_000), vaults: Some(2) };
+        let usage = |bytes, vaults, reserved_bytes, reserved_vaults| Usage {
+            bytes,
+            vaults,
+            reserved_bytes,
+            reserved_vaults,
+        };
+        assert_eq!(usage(100_000, 2, 0, 0).exceeds(&quota), None, "exactly at the limits");
+        assert_eq!(
+            usage(10_000, 1, 90_001, 0).exceeds(&quota),
+            Some("bytes"),
+            "an open upload's length counts"
+        );
+        assert_eq!(
+            usage(10_000, 1, 0, 2).exceeds(&quota),
+            Some("vaults"),
+            "so do the vaults uploads would create"
+        );
+        assert_eq!(usage(u32::MAX.into(), 0, 0, 0).exceeds(&Quota { bytes: None, vaults: Some(1) }), None);
+        assert!(!Quota::default().is_limited());
+    }
 }
