@@ -387,7 +387,7 @@ impl VaultService {
         Ok(expired.len())
     }
 
-    async fn release_parts(&self, u: &Upload) {
+    pub(super) async fn release_parts(&self, u: &Upload) {
         if let Err(e) = self.blobs.parts().release(&self.blobs, &target(u)).await {
             tracing::warn!(error = %e, upload_id = %u.id, "releasing an upload's parts failed");
         }

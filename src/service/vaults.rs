@@ -184,8 +184,13 @@ impl VaultService {
     /// Erases the user: account, sessions, vault metadata, and every stored object. Objects
     /// that cannot be deleted now stay queued for the sweeper.
     pub async fn delete_account(&self, user: Uuid) -> Result<(), ServiceError> {
-        let keys = self.store.delete_account(user, Timestamp::now()).await?;
+        let (keys, uploads) = self.store.delete_account(user, Timestamp::now()).await?;
         self.changes.announce(Change::User(user)).await;
+        // Unfinished uploads first: their spools, multipart parts and tails live outside the
+        // user's prefix, and nothing else would ever find them once their rows are gone.
+        for upload in &uploads {
+            self.release_parts(upload).await;
+        }
         let strays = self.blobs.list(&user_prefix(user)).await.unwrap_or_default();
         let mut left = 0usize;
         for key in keys.iter().chain(strays.iter()) {
@@ -197,7 +202,7 @@ impl VaultService {
                 }
             }
         }
-        tracing::info!(user_id = %user, objects = keys.len(), left, "account deleted");
+        tracing::info!(user_id = %user, objects = keys.len(), uploads = uploads.len(), left, "account deleted");
         Ok(())
     }
 }

@@ -153,24 +153,36 @@ macro_rules! impl_vault_store {
                 Ok(ChangeOutcome::Done(None))
             }
 
-            async fn delete_account(&self, user: Uuid, now: Timestamp) -> Result<Vec<String>, StoreError> {
+            async fn delete_account(
+                &self,
+                user: Uuid,
+                now: Timestamp,
+            ) -> Result<(Vec<String>, Vec<$crate::store::Upload>), StoreError> {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query("UPDATE users SET updated_at = $1 WHERE id = $2")
                     .bind(now)
                     .bind(user)
                     .execute(&mut *tx)
                     .await?;
-                let etags: Vec<String> = sqlx::query_scalar("SELECT etag FROM vaults WHERE user_id = $1")
+                let mut etags: Vec<String> = sqlx::query_scalar("SELECT etag FROM vaults WHERE user_id = $1")
                     .bind(user)
                     .fetch_all(&mut *tx)
                     .await?;
+                let uploads = sqlx::query_as::<_, $crate::store::Upload>(concat!(
+                    "DELETE FROM uploads WHERE user_id = $1 AND part_etags <> '-' RETURNING ",
+                    $crate::store::sql_uploads::upload_columns!()
+                ))
+                .bind(user)
+                .fetch_all(&mut *tx)
+                .await?;
+                etags.extend(uploads.iter().map(|u| u.etag.clone()));
                 let keys: Vec<String> = etags.iter().map(|e| $crate::store::object_key(user, e)).collect();
                 for key in &keys {
                     enqueue_object(&mut *tx, key, user, now, now).await?;
                 }
                 sqlx::query("DELETE FROM users WHERE id = $1").bind(user).execute(&mut *tx).await?;
                 tx.commit().await?;
-                Ok(keys)
+                Ok((keys, uploads))
             }
 
             async fn claim_expired_objects(

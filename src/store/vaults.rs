@@ -189,9 +189,14 @@ pub trait VaultStore: super::UploadStore + Send + Sync + 'static {
         delete_after: Timestamp,
     ) -> Result<ChangeOutcome, StoreError>;
 
-    /// Deletes the user with sessions and vaults; their objects are queued for deletion now.
-    /// Returns the queued keys.
-    async fn delete_account(&self, user: Uuid, now: Timestamp) -> Result<Vec<String>, StoreError>;
+    /// Deletes the user with sessions, vaults and unfinished uploads; their objects are queued
+    /// for deletion now. Returns the queued keys and the uploads, whose parts the caller
+    /// releases (no PATCH can continue them: their rows are gone).
+    async fn delete_account(
+        &self,
+        user: Uuid,
+        now: Timestamp,
+    ) -> Result<(Vec<String>, Vec<super::Upload>), StoreError>;
 
     /// Leases up to `limit` queue entries whose time has come, until `lease_until`, and returns
     /// their keys. Only one replica sweeps at a time.

@@ -1,10 +1,14 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Deployment, assert_problem, b64, on_both_deployments, spawn_app};
+use crate::helpers::{Deployment, assert_problem, b64, on_both_deployments, rand_bytes, spawn_app};
+use crate::tus::{at_rest, create, metadata, patch};
 use crate::vaults_json::{read_user, vault_body};
 
-on_both_deployments!(deleting_the_account_leaves_nothing_of_the_user);
+on_both_deployments!(
+    deleting_the_account_leaves_nothing_of_the_user,
+    deleting_the_account_releases_its_unfinished_uploads,
+);
 
 async fn deleting_the_account_leaves_nothing_of_the_user(d: Deployment) {
     let app = spawn_app(&d).await;
@@ -77,4 +81,36 @@ async fn deleting_the_account_leaves_nothing_of_the_user(d: Deployment) {
     // Nothing is left queued for that user either: a sweep far in the future deletes nothing of theirs.
     let later = blindvault::store::Timestamp::now().plus(std::time::Duration::from_secs(86400 * 30));
     assert_eq!(app.state.sweeper.sweep(later).await.unwrap().deleted, 0);
+}
+
+/// How many multipart uploads the S3 server holds for `user` (none on the embedded deployment).
+async fn multipart_uploads(d: &Deployment, user: uuid::Uuid) -> usize {
+    let Deployment::Production { s3_endpoint, bucket, .. } = d else { return 0 };
+    let listing =
+        reqwest::get(format!("{s3_endpoint}/{bucket}?uploads")).await.unwrap().text().await.unwrap();
+    listing.matches(&user.simple().to_string()).count()
+}
+
+async fn deleting_the_account_releases_its_unfinished_uploads(d: Deployment) {
+    let app = spawn_app(&d).await;
+    let (creds, token) = app.user().await;
+    let user = app.stored_user(&creds.username).await.id;
+    // One 8 MiB part and a 1 MiB tail stored, of 20 MiB.
+    let url = create(&app.address, &token, 20 << 20, &metadata("big", &[])).await;
+    assert_eq!(patch(&url, &token, 0, rand_bytes(9 << 20), None).await.status(), StatusCode::NO_CONTENT);
+    assert!(!at_rest(&app, &user.to_string()).await.is_empty(), "the upload holds storage");
+    let production = matches!(d, Deployment::Production { .. });
+    assert_eq!(multipart_uploads(&d, user).await > 0, production, "a multipart upload is open on S3");
+
+    let body = json!({"auth_hash": b64(&creds.auth_hash)});
+    let resp = app.call(Method::DELETE, "/api/v1/account", Some(&token), Some(body)).await;
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        at_rest(&app, &user.to_string()).await,
+        Vec::<String>::new(),
+        "no spool, tail or object remains"
+    );
+    assert_eq!(multipart_uploads(&d, user).await, 0, "the multipart upload was aborted");
+    let later = blindvault::store::Timestamp::now().plus(std::time::Duration::from_secs(86400 * 30));
+    assert_eq!(app.state.sweeper.sweep(later).await.unwrap().deleted, 0, "nothing was left for the sweeper");
 }
