@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::bearer::{AccountScope, Authenticated};
 use super::error::ApiError;
-use super::extract::{ApiJson, b64};
+use super::extract::{ApiJson, ClientIp, b64};
 use super::state::AppState;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -19,6 +19,7 @@ pub(super) struct DeleteAccountRequest {
 #[utoipa::path(delete, path = "/api/v1/account", tag = "auth", security(("bearer" = ["account"])), request_body = DeleteAccountRequest,
     responses(
         (status = 204, description = "The user, their sessions and all their vaults (metadata and objects) are deleted"),
+        (status = 429, description = "`rate_limited`: too many wrong hashes for the account or from the address", body = super::openapi::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
         super::openapi::TokenErrors,
         super::openapi::BodyErrors,
         super::openapi::Unavailable,
@@ -26,10 +27,11 @@ pub(super) struct DeleteAccountRequest {
 pub(super) async fn delete_account(
     State(app): State<AppState>,
     auth: Authenticated<AccountScope>,
+    ClientIp(client): ClientIp,
     ApiJson(req): ApiJson<DeleteAccountRequest>,
 ) -> Result<StatusCode, ApiError> {
     let auth_hash = b64("auth_hash", &req.auth_hash)?;
-    app.auth.confirm(&auth.principal, auth_hash).await?;
+    app.auth.confirm(&auth.principal, auth_hash, client).await?;
     app.vaults.delete_account(auth.principal.user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

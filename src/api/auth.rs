@@ -226,15 +226,18 @@ pub(super) struct CredentialsRequest {
 #[utoipa::path(put, path = "/api/v1/auth/credentials", tag = "auth", security(("bearer" = ["account"])), request_body = CredentialsRequest,
     responses(
         (status = 204, description = "Changed; every other session of the user is revoked"),
+        (status = 429, description = "`rate_limited`: too many wrong hashes for the account or from the address", body = super::openapi::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
         super::openapi::TokenErrors,
         super::openapi::BodyErrors,
     ))]
 pub(super) async fn credentials(
     State(app): State<AppState>,
     auth: Authenticated<AccountScope>,
+    ClientIp(client): ClientIp,
     ApiJson(req): ApiJson<CredentialsRequest>,
 ) -> Result<StatusCode, ApiError> {
     let change = CredentialChange {
+        client,
         current_auth_hash: b64("current_auth_hash", &req.current_auth_hash)?,
         new_auth_hash: b64("new_auth_hash", &req.new_auth_hash)?,
         new_salt: b64("new_salt", &req.new_salt)?,

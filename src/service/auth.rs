@@ -1,5 +1,6 @@
 //! Accounts: prelogin, registration and credential changes.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -7,7 +8,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use uuid::Uuid;
 
-use super::hasher::PasswordHasher;
+use super::hasher::{PasswordHasher, Verified};
 use super::throttle::LoginThrottle;
 use super::tokens::TokenIssuer;
 use super::{Changes, Principal, ServiceError};
@@ -66,6 +67,8 @@ pub struct CredentialChange {
     pub new_salt: Vec<u8>,
     /// The new iteration count.
     pub iterations: u64,
+    /// Where the request came from (for throttling).
+    pub client: IpAddr,
 }
 
 /// Authentication and account rules. Cheap to share behind an `Arc`.
@@ -156,10 +159,7 @@ impl AuthService {
         check_salt("new_salt", &change.new_salt)?;
         let iterations = self.check_iterations(change.iterations)?;
         let user = self.store.user_by_id(who.user_id).await?.ok_or(ServiceError::TokenRevoked)?;
-        let verified = self.hasher.verify(change.current_auth_hash, user.auth_phc.clone()).await?;
-        if !verified.matches {
-            return Err(ServiceError::InvalidCredentials);
-        }
+        self.check_password(&user.username, Some(&user), change.current_auth_hash, change.client).await?;
         let auth_phc = self.hasher.hash(change.new_auth_hash).await?;
         let changed = self
             .store
@@ -182,15 +182,43 @@ impl AuthService {
         Ok(())
     }
 
-    /// Re-confirms the caller's credentials before an irreversible change.
-    pub async fn confirm(&self, who: &Principal, auth_hash: Vec<u8>) -> Result<(), ServiceError> {
+    /// Re-confirms the caller's credentials (from `client`) before an irreversible change,
+    /// throttled as logins are.
+    pub async fn confirm(
+        &self,
+        who: &Principal,
+        auth_hash: Vec<u8>,
+        client: IpAddr,
+    ) -> Result<(), ServiceError> {
         check_auth_hash("auth_hash", &auth_hash)?;
         let user = self.store.user_by_id(who.user_id).await?.ok_or(ServiceError::TokenRevoked)?;
-        if self.hasher.verify(auth_hash, user.auth_phc).await?.matches {
-            Ok(())
-        } else {
-            Err(ServiceError::InvalidCredentials)
+        self.check_password(&user.username, Some(&user), auth_hash, client).await.map(drop)
+    }
+
+    /// Checks `auth_hash` against `user`'s stored hash (a decoy's for an unknown username,
+    /// with the same work) behind the throttle: the attempt counts as a failure before any
+    /// hashing, and only a match takes it back. `InvalidCredentials` when it does not match.
+    pub(super) async fn check_password(
+        &self,
+        username: &str,
+        user: Option<&User>,
+        auth_hash: Vec<u8>,
+        client: IpAddr,
+    ) -> Result<Verified, ServiceError> {
+        let attempt = self.throttle.reserve(username, client, Timestamp::now()).await?;
+        let stored = user.map_or_else(|| self.hasher.decoy().to_owned(), |u| u.auth_phc.clone());
+        let verified = match self.hasher.verify(auth_hash, stored).await {
+            Ok(verified) => verified,
+            Err(e) => {
+                self.throttle.not_checked(attempt).await;
+                return Err(e);
+            }
+        };
+        if user.is_none() || !verified.matches {
+            return Err(ServiceError::InvalidCredentials);
         }
+        self.throttle.succeeded(attempt).await?;
+        Ok(verified)
     }
 
     fn check_iterations(&self, iterations: u64) -> Result<i64, ServiceError> {

@@ -75,16 +75,12 @@ impl AuthService {
             None => Scopes::all(),
         };
         let now = Timestamp::now();
-        self.throttle.check(&username, login.client, now).await?;
         let user = self.store.user_by_username(&username).await?;
-        let stored = user.as_ref().map_or_else(|| self.hasher.decoy().to_owned(), |u| u.auth_phc.clone());
-        let verified = self.hasher.verify(login.auth_hash.clone(), stored).await?;
-        let Some(user) = user.filter(|_| verified.matches) else {
-            self.throttle.record_failure(&username, login.client, now).await?;
-            tracing::info!(outcome = "invalid_credentials", "login failed");
+        let checked =
+            self.check_password(&username, user.as_ref(), login.auth_hash.clone(), login.client).await;
+        let (verified, Some(user)) = (checked.inspect_err(log_failure)?, user) else {
             return Err(ServiceError::InvalidCredentials);
         };
-        self.throttle.record_success(&username).await?;
         if verified.needs_rehash {
             let phc = self.hasher.hash(login.auth_hash).await?;
             self.store.rehash_auth(user.id, user.security_stamp, &phc).await?;
@@ -179,6 +175,14 @@ impl AuthService {
         self.changes.announce(Change::Session(who.session_id)).await;
         tracing::info!(user_id = %who.user_id, session_id = %who.session_id, "logout");
         Ok(())
+    }
+}
+
+fn log_failure(err: &ServiceError) {
+    match err {
+        ServiceError::InvalidCredentials => tracing::info!(outcome = "invalid_credentials", "login failed"),
+        ServiceError::RateLimited { .. } => tracing::info!(outcome = "throttled", "login refused"),
+        _ => {}
     }
 }
 

@@ -19,10 +19,22 @@ pub struct ThrottlePolicy {
     pub window: Duration,
 }
 
-/// Counts failed logins and refuses further attempts past the limits.
+/// Counts failed password attempts (logins and re-entries) and refuses further attempts past
+/// the limits. An attempt is counted as a failure before its hash is checked, in one decision
+/// in the database, so concurrent attempts cannot all slip under the limit; only an attempt
+/// that succeeds (or never got to be checked) is taken back.
 pub struct LoginThrottle {
     store: Arc<dyn MetadataStore>,
     policy: ThrottlePolicy,
+}
+
+/// One attempt reserved by [`LoginThrottle::reserve`].
+#[derive(Debug)]
+#[must_use = "an attempt is a failure until it is taken back"]
+pub struct Attempt {
+    account: String,
+    address: String,
+    at: Timestamp,
 }
 
 impl LoginThrottle {
@@ -31,41 +43,42 @@ impl LoginThrottle {
         Self { store, policy }
     }
 
-    /// `RateLimited` when the account or the address has used up its failures.
-    pub async fn check(&self, username: &str, client: IpAddr, now: Timestamp) -> Result<(), ServiceError> {
-        let since = now.minus(self.policy.window);
-        let limits = [
-            (account_key(username), self.policy.per_account),
-            (address_key(client), self.policy.per_address),
-        ];
-        for (key, limit) in limits {
-            let window = self.store.login_failures(&key, since).await?;
-            if window.count >= i64::from(limit) {
-                let reopens = window.oldest.unwrap_or(now).plus(self.policy.window);
-                let retry_after = now.until(reopens).max(Duration::from_secs(1));
-                return Err(ServiceError::RateLimited { retry_after });
-            }
-        }
-        Ok(())
-    }
-
-    /// Counts one failure against the account and the address.
-    pub async fn record_failure(
+    /// Counts an attempt on `username` from `client` as a failure now, or answers
+    /// `RateLimited` (counting nothing) when the account or the address has used up its
+    /// failures.
+    pub async fn reserve(
         &self,
         username: &str,
         client: IpAddr,
         now: Timestamp,
-    ) -> Result<(), ServiceError> {
-        let keys = [account_key(username), address_key(client)];
-        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        self.store.record_login_failure(&keys, now).await?;
+    ) -> Result<Attempt, ServiceError> {
+        let attempt = Attempt { account: account_key(username), address: address_key(client), at: now };
+        let limits = [
+            (attempt.account.as_str(), i64::from(self.policy.per_account)),
+            (attempt.address.as_str(), i64::from(self.policy.per_address)),
+        ];
+        if let Some(window) = self.store.reserve_attempt(&limits, now.minus(self.policy.window), now).await? {
+            let reopens = window.oldest.unwrap_or(now).plus(self.policy.window);
+            let retry_after = now.until(reopens).max(Duration::from_secs(1));
+            return Err(ServiceError::RateLimited { retry_after });
+        }
+        Ok(attempt)
+    }
+
+    /// The attempt succeeded: the account's failures are forgotten and the address's count
+    /// loses this attempt.
+    pub async fn succeeded(&self, attempt: Attempt) -> Result<(), ServiceError> {
+        self.store.clear_login_failures(&attempt.account).await?;
+        self.store.release_attempt(&[&attempt.address], attempt.at).await?;
         Ok(())
     }
 
-    /// A successful login clears the account's failures (not the address's).
-    pub async fn record_success(&self, username: &str) -> Result<(), ServiceError> {
-        self.store.clear_login_failures(&account_key(username)).await?;
-        Ok(())
+    /// The attempt could not be checked (the server failed): it does not count.
+    pub async fn not_checked(&self, attempt: Attempt) {
+        let keys = [attempt.account.as_str(), attempt.address.as_str()];
+        if let Err(e) = self.store.release_attempt(&keys, attempt.at).await {
+            tracing::warn!(error = %e, "an unchecked attempt still counts until its window passes");
+        }
     }
 }
 

@@ -106,11 +106,19 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Revokes one session (idempotent).
     async fn revoke_session(&self, id: Uuid, now: Timestamp) -> Result<(), StoreError>;
 
-    /// Records one failed login under each of `keys`.
-    async fn record_login_failure(&self, keys: &[&str], now: Timestamp) -> Result<(), StoreError>;
+    /// Reserves one password attempt under each of `limits`' keys, in one decision per key
+    /// against every concurrent attempt (on every replica): recorded as a failure at `now`
+    /// unless that would give a key more than its limit of failures since `since`. Then
+    /// nothing is recorded and the answer is that key's window (to say when it reopens).
+    async fn reserve_attempt(
+        &self,
+        limits: &[(&str, i64)],
+        since: Timestamp,
+        now: Timestamp,
+    ) -> Result<Option<FailureWindow>, StoreError>;
 
-    /// How many failures `key` has since `since`, and when the oldest of them happened.
-    async fn login_failures(&self, key: &str, since: Timestamp) -> Result<FailureWindow, StoreError>;
+    /// Takes back the attempt reserved at `at` under each of `keys` (it did not fail).
+    async fn release_attempt(&self, keys: &[&str], at: Timestamp) -> Result<(), StoreError>;
 
     /// Forgets the failures recorded under `key` (after a successful login).
     async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError>;

@@ -73,6 +73,19 @@ impl PgStore {
             .await?)
     }
 
+    /// Transaction-scoped advisory lock on a throttle key: attempts on one key decide one
+    /// after another, each counting what the one before recorded.
+    async fn lock_throttle_key(
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        key: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(key)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
     /// The underlying pool (for tests and maintenance tasks).
     pub fn pool(&self) -> &PgPool {
         &self.pool

@@ -246,28 +246,50 @@ macro_rules! impl_metadata_store {
                 revoke(&self.pool, id, now).await
             }
 
-            async fn record_login_failure(&self, keys: &[&str], now: Timestamp) -> Result<(), StoreError> {
+            async fn reserve_attempt(
+                &self,
+                limits: &[(&str, i64)],
+                since: Timestamp,
+                now: Timestamp,
+            ) -> Result<Option<FailureWindow>, StoreError> {
                 let mut tx = self.pool.begin().await?;
+                let mut keys: Vec<&str> = limits.iter().map(|(key, _)| *key).collect();
+                keys.sort_unstable();
                 for key in keys {
+                    Self::lock_throttle_key(&mut tx, key).await?;
+                }
+                for (key, limit) in limits {
                     sqlx::query("INSERT INTO login_failures (key, failed_at) VALUES ($1, $2)")
                         .bind(*key)
                         .bind(now)
                         .execute(&mut *tx)
                         .await?;
+                    let window = sqlx::query_as::<_, FailureWindow>(
+                        "SELECT COUNT(*) AS count, MIN(failed_at) AS oldest \
+                         FROM login_failures WHERE key = $1 AND failed_at > $2",
+                    )
+                    .bind(*key)
+                    .bind(since)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if window.count > *limit {
+                        // Dropping the transaction records nothing.
+                        return Ok(Some(FailureWindow { count: window.count - 1, ..window }));
+                    }
                 }
                 tx.commit().await?;
-                Ok(())
+                Ok(None)
             }
 
-            async fn login_failures(&self, key: &str, since: Timestamp) -> Result<FailureWindow, StoreError> {
-                Ok(sqlx::query_as::<_, FailureWindow>(
-                    "SELECT COUNT(*) AS count, MIN(failed_at) AS oldest \
-                     FROM login_failures WHERE key = $1 AND failed_at > $2",
-                )
-                .bind(key)
-                .bind(since)
-                .fetch_one(&self.pool)
-                .await?)
+            async fn release_attempt(&self, keys: &[&str], at: Timestamp) -> Result<(), StoreError> {
+                for key in keys {
+                    sqlx::query("DELETE FROM login_failures WHERE key = $1 AND failed_at = $2")
+                        .bind(*key)
+                        .bind(at)
+                        .execute(&self.pool)
+                        .await?;
+                }
+                Ok(())
             }
 
             async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {

@@ -45,6 +45,14 @@ impl SqliteStore {
         Ok(true)
     }
 
+    /// Nothing to lock: SQLite has one writer at a time, and an attempt writes first.
+    async fn lock_throttle_key(
+        _tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        _key: &str,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// The underlying pool (for tests and maintenance tasks).
     pub fn pool(&self) -> &SqlitePool {
         &self.pool

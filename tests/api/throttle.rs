@@ -1,12 +1,19 @@
-use reqwest::StatusCode;
+use std::collections::BTreeMap;
 
-use crate::helpers::{Creds, Deployment, assert_problem, on_both_deployments, spawn_app, spawn_app_with};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{
+    Creds, Deployment, TestApp, assert_problem, b64, on_both_deployments, spawn_app, spawn_app_with,
+};
 
 on_both_deployments!(
     failed_logins_lock_the_account,
     failed_logins_lock_the_address,
     the_lockout_ends_with_its_window,
     forwarded_addresses_count_only_behind_trusted_proxies,
+    concurrent_wrong_logins_cannot_slip_under_the_limit,
+    password_re_entry_is_throttled_like_logins,
 );
 
 async fn failed_logins_lock_the_account(d: Deployment) {
@@ -97,4 +104,70 @@ async fn forwarded_addresses_count_only_behind_trusted_proxies(d: Deployment) {
     }
     let resp = login_from(&app, &Creds::random(), "203.0.113.3").await.unwrap();
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// How many answers had each status.
+fn tally(statuses: impl IntoIterator<Item = StatusCode>) -> BTreeMap<u16, usize> {
+    let mut counts = BTreeMap::new();
+    for status in statuses {
+        *counts.entry(status.as_u16()).or_default() += 1;
+    }
+    counts
+}
+
+async fn concurrent_wrong_logins_cannot_slip_under_the_limit(d: Deployment) {
+    let app = spawn_app(&d).await;
+    let creds = app.register().await;
+    let mut wrong = creds.clone();
+    wrong.auth_hash[0] ^= 1;
+    let attempts = (0..30).map(|_| app.post("/api/v1/auth/login", wrong.login_body()));
+    let statuses = futures::future::join_all(attempts).await.iter().map(|r| r.status()).collect::<Vec<_>>();
+    // The limit is 10 per account: each attempt is counted before it is hashed.
+    assert_eq!(tally(statuses), BTreeMap::from([(401, 10), (429, 20)]));
+    let resp = app.post("/api/v1/auth/login", creds.login_body()).await;
+    assert_problem(resp, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+}
+
+/// `DELETE /api/v1/account` or `PUT /api/v1/auth/credentials` with `auth_hash` as the
+/// password re-entered.
+async fn re_enter(app: &TestApp, token: &str, route: &str, creds: &Creds, auth_hash: &[u8]) -> StatusCode {
+    let (method, body) = match route {
+        "account" => (Method::DELETE, json!({"auth_hash": b64(auth_hash)})),
+        _ => {
+            let next = Creds::random();
+            let body = json!({
+                "current_auth_hash": b64(auth_hash),
+                "new_auth_hash": b64(&next.auth_hash),
+                "new_salt": b64(&creds.salt),
+                "iterations": 700000,
+            });
+            (Method::PUT, body)
+        }
+    };
+    let path = if route == "account" { "/api/v1/account" } else { "/api/v1/auth/credentials" };
+    app.call(method, path, Some(token), Some(body)).await.status()
+}
+
+async fn password_re_entry_is_throttled_like_logins(d: Deployment) {
+    let app = spawn_app_with(&d, &["--login-max-failures-per-account", "3"]).await;
+    for route in ["account", "credentials"] {
+        let (creds, token) = app.user().await;
+        let mut wrong = creds.auth_hash.clone();
+        wrong[0] ^= 1;
+        let attempts = (0..12).map(|_| re_enter(&app, &token, route, &creds, &wrong));
+        let statuses = futures::future::join_all(attempts).await;
+        assert_eq!(tally(statuses), BTreeMap::from([(401, 3), (429, 9)]), "{route}");
+        // Locked: even the right hash is refused, and nothing changed.
+        assert_eq!(
+            re_enter(&app, &token, route, &creds, &creds.auth_hash).await,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        assert_eq!(
+            app.call(Method::GET, "/api/v1/auth/session", Some(&token), None).await.status(),
+            StatusCode::OK
+        );
+        // A login counts against the same account.
+        let resp = app.post("/api/v1/auth/login", creds.login_body()).await;
+        assert_problem(resp, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    }
 }
