@@ -139,15 +139,21 @@ impl AuthService {
         Ok(TokenPair { access_token: access.token, expires_in: access.expires_in, refresh_token, scope })
     }
 
-    /// Checks a bearer token: signature, expiry, and that its session is still live.
+    /// Checks a bearer token: signature, expiry and lifetime, and that its session is still
+    /// live. Scope comes from the session as stored: a token claiming more is refused.
     pub async fn authenticate(&self, bearer: &str) -> Result<Principal, ServiceError> {
-        let claims = self.tokens.verify(bearer)?;
-        let scopes = Scopes::parse("scope", &claims.scope).map_err(|_| ServiceError::Unauthenticated)?;
+        let now = Timestamp::now();
+        let claims = self.tokens.verify(bearer, now)?;
+        let claimed = Scopes::parse("scope", &claims.scope).map_err(|_| ServiceError::Unauthenticated)?;
         let load = self.store.session(claims.sid);
         let session =
             self.changes.caches().session(claims.sid, load).await?.ok_or(ServiceError::TokenRevoked)?;
-        if session.user_id != claims.sub || session.revoked_at.is_some() {
+        if session.user_id != claims.sub || !session.is_live(now) {
             return Err(ServiceError::TokenRevoked);
+        }
+        let scopes = Scopes::parse("scope", &session.scope).map_err(|_| ServiceError::Unauthenticated)?;
+        if claimed != scopes {
+            return Err(ServiceError::Unauthenticated);
         }
         Ok(Principal {
             user_id: claims.sub,

@@ -106,19 +106,27 @@ impl TokenIssuer {
         Ok(AccessToken { token, expires_in: self.access_ttl.as_secs() })
     }
 
-    /// Verifies signature, algorithm, issuer, audience and expiry.
-    pub fn verify(&self, token: &str) -> Result<Claims, ServiceError> {
+    /// Verifies signature, algorithm, issuer, audience and expiry, and that the token lives
+    /// no longer than this issuer gives one (from an `iat` that is not in the future): even a
+    /// token signed with the key cannot outlive the configured lifetime.
+    pub fn verify(&self, token: &str, now: Timestamp) -> Result<Claims, ServiceError> {
         let kid = jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid);
         let key = match (&self.previous, kid) {
             (Some((previous, key)), Some(kid)) if *previous == kid && kid != self.kid => key,
             _ => &self.decoding,
         };
-        jsonwebtoken::decode::<Claims>(token, key, &self.validation).map(|data| data.claims).map_err(|e| {
-            match e.kind() {
+        let claims = jsonwebtoken::decode::<Claims>(token, key, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => ServiceError::TokenExpired,
                 _ => ServiceError::Unauthenticated,
-            }
-        })
+            })?;
+        let ttl = self.access_ttl.as_secs() as i64;
+        // A second of slack for clocks between replicas.
+        if claims.iat > now.unix_seconds() + 1 || claims.exp - claims.iat > ttl {
+            return Err(ServiceError::Unauthenticated);
+        }
+        Ok(claims)
     }
 }
 
@@ -153,15 +161,35 @@ mod tests {
         let issuer = TokenIssuer::new(&[9u8; 32], Duration::from_secs(60));
         let (user, session) = (Uuid::new_v4(), Uuid::new_v4());
         let t = issuer.issue(user, session, "vault:read", Timestamp::now()).unwrap();
-        let claims = issuer.verify(&t.token).unwrap();
+        let now = Timestamp::now();
+        let claims = issuer.verify(&t.token, now).unwrap();
         assert_eq!((claims.sub, claims.sid, claims.scope.as_str()), (user, session, "vault:read"));
 
         let other = TokenIssuer::new(&[8u8; 32], Duration::from_secs(60));
-        assert!(matches!(other.verify(&t.token), Err(ServiceError::Unauthenticated)));
+        assert!(matches!(other.verify(&t.token, now), Err(ServiceError::Unauthenticated)));
 
         let expired =
             issuer.issue(user, session, "account", Timestamp::now().minus(Duration::from_secs(120))).unwrap();
-        assert!(matches!(issuer.verify(&expired.token), Err(ServiceError::TokenExpired)));
+        assert!(matches!(issuer.verify(&expired.token, now), Err(ServiceError::TokenExpired)));
+    }
+
+    #[test]
+    fn no_token_outlives_the_configured_lifetime() {
+        let (user, session, now) = (Uuid::new_v4(), Uuid::new_v4(), Timestamp::now());
+        let long = TokenIssuer::new(&[9u8; 32], Duration::from_secs(3600))
+            .issue(user, session, "account", now)
+            .unwrap();
+        let issuer = TokenIssuer::new(&[9u8; 32], Duration::from_secs(60));
+        assert!(
+            matches!(issuer.verify(&long.token, now), Err(ServiceError::Unauthenticated)),
+            "an hour > 60 s"
+        );
+        let ahead = issuer.issue(user, session, "account", now.plus(Duration::from_secs(30))).unwrap();
+        assert!(
+            matches!(issuer.verify(&ahead.token, now), Err(ServiceError::Unauthenticated)),
+            "iat in the future"
+        );
+        assert!(issuer.verify(&ahead.token, now.plus(Duration::from_secs(30))).is_ok());
     }
 
     #[test]

@@ -9,7 +9,11 @@ use serde_json::{Value, json};
 use crate::helpers::{Deployment, TestApp, assert_problem, on_both_deployments, spawn_app};
 use crate::vaults_json::vault_body;
 
-on_both_deployments!(forged_tokens_are_refused, hostile_input_gets_a_4xx);
+on_both_deployments!(
+    forged_tokens_are_refused,
+    a_token_gets_no_more_than_its_session,
+    hostile_input_gets_a_4xx
+);
 
 /// The server's signing key, as the deployment configured or generated it.
 fn server_key(app: &TestApp) -> Vec<u8> {
@@ -85,6 +89,51 @@ async fn forged_tokens_are_refused(d: Deployment) {
     // Validly signed, but naming the victim with the attacker's session (or the reverse).
     let mixed = sign(&claims(json!({"sub": victim["user_id"]})), &key);
     assert_eq!(session_status(&app, &mixed).await.1["code"], "token_revoked");
+}
+
+/// Claims for `session` (as `GET /auth/session` showed it), signed with the server's key,
+/// with `over` replacing some.
+fn signed_claims(app: &TestApp, session: &Value, over: Value) -> String {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let mut claims = json!({
+        "sub": session["user_id"], "sid": session["session_id"], "scope": session["scope"],
+        "iat": now, "exp": now + 600, "iss": "blindvault", "aud": "blindvault-api",
+    });
+    for (k, v) in over.as_object().unwrap() {
+        claims[k] = v.clone();
+    }
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(&server_key(app)))
+        .unwrap()
+}
+
+/// Even a token signed with the server's own key (a leaked key, a bug in issuing) gets no
+/// wider scope than its session was granted and no longer life than the server gives.
+async fn a_token_gets_no_more_than_its_session(d: Deployment) {
+    let app = spawn_app(&d).await;
+    let creds = app.register().await;
+    let mut login = creds.login_body();
+    login["scope"] = json!("vault:read");
+    let narrow = app.login_with(login).await["access_token"].as_str().unwrap().to_owned();
+    let (status, session) = session_status(&app, &narrow).await;
+    assert_eq!(status, StatusCode::OK);
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    assert_eq!(session_status(&app, &signed_claims(&app, &session, json!({}))).await.0, StatusCode::OK);
+    let forgeries = [
+        ("a scope the session was not granted", json!({"scope": "vault:read vault:write account"})),
+        ("ten years to live", json!({"exp": now + 10 * 365 * 86400})),
+        ("issued in the future", json!({"iat": now + 3600, "exp": now + 4200})),
+    ];
+    for (what, over) in forgeries {
+        let (status, body) = session_status(&app, &signed_claims(&app, &session, over)).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("unauthenticated")),
+            "{what}"
+        );
+    }
+    // The session's scope is what counts: a write with the narrow session is refused.
+    let resp = app.call(Method::POST, "/api/v1/vault", Some(&narrow), Some(vault_body("v", b"x"))).await;
+    assert_problem(resp, StatusCode::FORBIDDEN, "insufficient_scope").await;
 }
 
 async fn hostile_input_gets_a_4xx(d: Deployment) {
