@@ -4,10 +4,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
 use uuid::Uuid;
 
+use super::decoy::Decoys;
 use super::hasher::{PasswordHasher, Verified};
 use super::throttle::LoginThrottle;
 use super::tokens::TokenIssuer;
@@ -79,7 +78,7 @@ pub struct AuthService {
     pub(super) throttle: LoginThrottle,
     pub(super) policy: AuthPolicy,
     pub(super) changes: Arc<Changes>,
-    decoy_key: Vec<u8>,
+    decoys: Decoys,
 }
 
 impl AuthService {
@@ -93,7 +92,13 @@ impl AuthService {
         changes: Arc<Changes>,
     ) -> Result<Self, StoreError> {
         let decoy_key = store.server_secret(DECOY_SECRET).await?;
-        Ok(Self { store, hasher, tokens, throttle, policy, changes, decoy_key })
+        let decoys = Decoys::new(
+            decoy_key,
+            Arc::clone(&store),
+            Arc::clone(&hasher),
+            i64::from(policy.min_kdf_iterations),
+        );
+        Ok(Self { store, hasher, tokens, throttle, policy, changes, decoys })
     }
 
     /// The hasher, for metrics.
@@ -101,20 +106,18 @@ impl AuthService {
         &self.hasher
     }
 
-    /// KDF parameters for `username`. An unknown name gets a salt derived from a server
-    /// secret and the name: stable, and shaped like a real one.
+    /// KDF parameters for `username`. An unknown name gets a decoy's: stable, and drawn from
+    /// the shapes real accounts have (see `decoy.rs`).
     pub async fn prelogin(&self, username: &str) -> Result<KdfParams, ServiceError> {
         let username = normalize_username(username)?;
         if let Some(user) = self.store.user_by_username(&username).await? {
             return Ok(kdf_of(&user));
         }
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.decoy_key)
-            .map_err(|_| ServiceError::internal("decoy key rejected by HMAC"))?;
-        mac.update(username.as_bytes());
+        let decoy = self.decoys.of(&username).await?;
         Ok(KdfParams {
             kdf: KDF_PBKDF2_SHA256.into(),
-            iterations: u64::from(self.policy.min_kdf_iterations),
-            salt: mac.finalize().into_bytes().to_vec(),
+            iterations: decoy.iterations.max(0) as u64,
+            salt: decoy.salt,
         })
     }
 
@@ -206,7 +209,10 @@ impl AuthService {
         client: IpAddr,
     ) -> Result<Verified, ServiceError> {
         let attempt = self.throttle.reserve(username, client, Timestamp::now()).await?;
-        let stored = user.map_or_else(|| self.hasher.decoy().to_owned(), |u| u.auth_phc.clone());
+        let stored = match user {
+            Some(user) => user.auth_phc.clone(),
+            None => self.decoys.of(username).await?.phc,
+        };
         let verified = match self.hasher.verify(auth_hash, stored).await {
             Ok(verified) => verified,
             Err(e) => {

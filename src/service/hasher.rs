@@ -80,6 +80,16 @@ impl PasswordHasher {
         &self.decoy
     }
 
+    /// Like [`Self::decoy`], with the cost named by `hash_params` (a PHC string up to its
+    /// salt, as [`AccountShape`](crate::store::AccountShape) has it): verifying against it
+    /// costs what verifying an account hashed with those parameters costs. `None` when the
+    /// parameters are not a valid Argon2id cost.
+    pub fn decoy_with(&self, hash_params: &str) -> Option<String> {
+        let cost = Parsed::from_phc(&format!("{hash_params}AAAAAAAAAAAAAAAAAAAAAA$AAAA"))?.cost;
+        params(cost).ok()?;
+        Some(phc(cost, &rand::random::<[u8; SALT_LEN]>(), &rand::random::<[u8; OUTPUT_LEN]>()))
+    }
+
     /// Hashes `secret` with a fresh salt; returns the PHC string.
     pub async fn hash(self: &Arc<Self>, secret: Vec<u8>) -> Result<String, ServiceError> {
         let cost = self.cost;
@@ -277,6 +287,19 @@ mod tests {
         assert_eq!(hasher.buffers.lock().unwrap().len(), 1);
         hasher.compute(CHEAP, b"pw", &salt).unwrap();
         assert_eq!(hasher.buffers.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn decoys_cost_what_the_named_parameters_cost() {
+        let hasher = PasswordHasher::new(HashCost { m_kib: 256, t: 1, p: 1 }, 1, 1).unwrap();
+        let stored = phc(HashCost { m_kib: 512, t: 3, p: 1 }, &[1u8; SALT_LEN], &[2u8; OUTPUT_LEN]);
+        // What the store reads as an account's parameters: the PHC string less 66 characters.
+        let params = &stored[..stored.len() - 66];
+        assert_eq!(params, "$argon2id$v=19$m=512,t=3,p=1$");
+        let decoy = hasher.decoy_with(params).unwrap();
+        assert_eq!(Parsed::from_phc(&decoy).unwrap().cost, HashCost { m_kib: 512, t: 3, p: 1 });
+        assert_eq!(hasher.decoy_with("$argon2id$v=19$m=1,t=1,p=1$"), None, "not a valid cost");
+        assert_eq!(hasher.decoy_with("garbage"), None);
     }
 
     #[test]

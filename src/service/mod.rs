@@ -3,6 +3,7 @@
 
 mod auth;
 mod changes;
+mod decoy;
 mod error;
 mod hasher;
 mod scope;

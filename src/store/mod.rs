@@ -24,7 +24,9 @@ pub use error::StoreError;
 pub use feed::{CHANNEL, Change, ChangeFeed, ChangeStream};
 pub use parts::{PartStore, PartTarget, UPLOAD_PART_SIZE};
 pub use postgres::{PgPoolSettings, PgStore};
-pub use records::{FailureWindow, NewCredentials, NewSession, NewUser, RefreshRotation, Session, User};
+pub use records::{
+    AccountShape, FailureWindow, NewCredentials, NewSession, NewUser, RefreshRotation, Session, User,
+};
 pub use sqlite::SqliteStore;
 pub use timestamp::Timestamp;
 pub use uploads::{Progress, Upload, UploadStore};
@@ -105,6 +107,10 @@ pub trait MetadataStore: Send + Sync + 'static {
 
     /// Revokes one session (idempotent).
     async fn revoke_session(&self, id: Uuid, now: Timestamp) -> Result<(), StoreError>;
+
+    /// The shapes of all accounts and how many share each, in a stable order (every replica
+    /// sees the same list for the same accounts).
+    async fn account_shapes(&self) -> Result<Vec<AccountShape>, StoreError>;
 
     /// Reserves one password attempt under each of `limits`' keys, in one decision per key
     /// against every concurrent attempt (on every replica): recorded as a failure at `now`

@@ -127,3 +127,17 @@ pub struct FailureWindow {
     /// The oldest of them.
     pub oldest: Option<Timestamp>,
 }
+
+/// How many accounts share one shape: what prelogin shows of them (salt length, iterations)
+/// and what checking their password costs (the Argon2 parameters they were hashed with).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AccountShape {
+    /// KDF salt length in bytes.
+    pub salt_len: i64,
+    /// KDF iterations.
+    pub iterations: i64,
+    /// The PHC string up to the salt: `$argon2id$v=19$m=..,t=..,p=..$`.
+    pub hash_params: String,
+    /// Accounts of this shape.
+    pub accounts: i64,
+}

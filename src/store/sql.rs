@@ -246,6 +246,18 @@ macro_rules! impl_metadata_store {
                 revoke(&self.pool, id, now).await
             }
 
+            async fn account_shapes(&self) -> Result<Vec<$crate::store::AccountShape>, StoreError> {
+                // The Argon2 parameters are the PHC string less its salt and hash, which this
+                // server always writes as 22 and 43 base64 characters (16 and 32 bytes) after a `$` each.
+                Ok(sqlx::query_as::<_, $crate::store::AccountShape>(
+                    "SELECT CAST(LENGTH(kdf_salt) AS BIGINT) AS salt_len, kdf_iterations AS iterations, \
+                     SUBSTR(auth_phc, 1, LENGTH(auth_phc) - 66) AS hash_params, COUNT(*) AS accounts \
+                     FROM users GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+                )
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
             async fn reserve_attempt(
                 &self,
                 limits: &[(&str, i64)],

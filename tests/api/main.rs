@@ -10,6 +10,7 @@ mod cli_client;
 mod cli_resume;
 mod credentials;
 mod database_faults;
+mod enumeration;
 mod errors;
 mod faults;
 mod garage;

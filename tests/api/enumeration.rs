@@ -1,0 +1,91 @@
+//! Whether a username has an account must not show, also after the operator raised the cost
+//! parameters: accounts keep the shape and Argon2 cost they were made with, so decoys for
+//! unknown names are drawn from the accounts that exist (prelogin's salt length and iterations,
+//! and how long a wrong login takes).
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{Creds, Deployment, TestApp, b64, on_both_deployments, rand_bytes, spawn_app_with};
+
+on_both_deployments!(unknown_users_look_and_cost_like_real_ones_after_the_parameters_change);
+
+const GENEROUS_THROTTLE: [&str; 4] =
+    ["--login-max-failures-per-address", "10000", "--login-max-failures-per-account", "10000"];
+
+/// Registers `username` as an older client did: a 16-byte salt and 650,000 iterations.
+async fn register_old_style(app: &TestApp, username: &str) -> Creds {
+    let creds = Creds { username: username.to_owned(), auth_hash: rand_bytes(32), salt: rand_bytes(16) };
+    let mut body = creds.register_body();
+    body["iterations"] = json!(650_000);
+    assert_eq!(app.post("/api/v1/auth/register", body).await.status(), StatusCode::CREATED);
+    creds
+}
+
+/// The median time of `n` wrong logins as `username`.
+async fn wrong_login_time(app: &TestApp, username: &str, n: usize) -> Duration {
+    let mut times = Vec::new();
+    for _ in 0..n {
+        let body = json!({"username": username, "auth_hash": b64(&rand_bytes(32))});
+        let started = Instant::now();
+        let resp = app.post("/api/v1/auth/login", body).await;
+        times.push(started.elapsed());
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    }
+    times.sort();
+    times[n / 2]
+}
+
+async fn unknown_users_look_and_cost_like_real_ones_after_the_parameters_change(d: Deployment) {
+    let app = spawn_app_with(&d, &GENEROUS_THROTTLE).await;
+    let mut real = Vec::new();
+    for i in 0..4 {
+        real.push(register_old_style(&app, &format!("early{i}")).await);
+    }
+    // The operator raises the Argon2 cost (64x the work) and the minimum iterations.
+    let raised =
+        app.sibling(&["--argon2-m-kib", "8192", "--argon2-t", "2", "--min-kdf-iterations", "700000"]).await;
+
+    // Prelogin: every real account shows a 16-byte salt and 650,000 iterations, so every
+    // decoy does too (they are all there is to imitate).
+    for name in (0..12).map(|i| format!("never-registered-{i}")) {
+        let kdf: Value =
+            raised.post("/api/v1/auth/prelogin", json!({"username": name})).await.json().await.unwrap();
+        let salt = kdf["salt"].as_str().unwrap();
+        assert_eq!(
+            (kdf["iterations"].as_u64(), salt.len()),
+            (Some(650_000), b64(&[0u8; 16]).len()),
+            "{name}: {kdf}"
+        );
+    }
+
+    // A wrong login costs what it costs for those accounts: Argon2 at the cost they were
+    // hashed with, not the new one.
+    let real_time = wrong_login_time(&raised, &real[0].username, 7).await;
+    let unknown_time = wrong_login_time(&raised, "never-registered-0", 7).await;
+    let ratio = unknown_time.as_secs_f64() / real_time.as_secs_f64();
+    eprintln!(
+        "wrong login after the cost was raised: real {real_time:?}, unknown {unknown_time:?} ({ratio:.2}x)"
+    );
+    assert!((0.4..2.5).contains(&ratio), "unknown {unknown_time:?} vs real {real_time:?}");
+
+    // Accounts made under the new regime join the population decoys are drawn from.
+    for i in 0..12 {
+        let creds = Creds::random();
+        let mut body = creds.register_body();
+        body["username"] = json!(format!("late{i}"));
+        body["iterations"] = json!(700_000);
+        assert_eq!(raised.post("/api/v1/auth/register", body).await.status(), StatusCode::CREATED);
+    }
+    let fresh = raised.sibling(&[]).await; // a replica that has not read the accounts yet
+    let mut shapes = std::collections::BTreeSet::new();
+    for name in (0..40).map(|i| format!("nobody-{i}")) {
+        let kdf: Value =
+            fresh.post("/api/v1/auth/prelogin", json!({"username": name})).await.json().await.unwrap();
+        shapes.insert((kdf["iterations"].as_u64().unwrap(), kdf["salt"].as_str().unwrap().len()));
+    }
+    let expected = [(650_000, b64(&[0u8; 16]).len()), (700_000, b64(&[0u8; 32]).len())];
+    assert_eq!(shapes, expected.into_iter().collect(), "decoys take both shapes real accounts have");
+}
