@@ -20,7 +20,7 @@ on_both_deployments!(
     open_uploads_reserve_their_length,
 );
 
-const TRIALS: usize = 160;
+const TRIALS: usize = 200;
 
 /// The vault's content, or the status when it cannot be read.
 async fn content(app: &TestApp, token: &str, id: &str) -> Result<Vec<u8>, StatusCode> {
