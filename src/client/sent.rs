@@ -213,6 +213,8 @@ impl Inner {
     async fn append(&mut self, record: &[u8], sync: bool) -> std::io::Result<()> {
         if let Some(file) = &mut self.file {
             file.write_all(record).await?;
+            // tokio hands writes to a blocking thread: wait until this one reached the file.
+            file.flush().await?;
             if sync {
                 file.sync_data().await?;
             }
