@@ -133,19 +133,23 @@ async fn laptop_with_file(
     (cli, user, file)
 }
 
-/// Runs `put` of `file` and kills it once its PATCH has started (the server holds the
-/// upload's lease) and the server holds some of it. Returns the upload and what it holds.
+/// Runs `put` of `file` and kills it once its PATCH is under way and has sent something
+/// (the client logs each 1 MiB batch before sending it: two logged means the first went out),
+/// then waits for the server to store what arrived. Returns the upload and what it holds.
 async fn kill_mid_upload(app: &TestApp, cli: &Cli, file: &Path, user: Uuid) -> (Uuid, i64) {
     let mut child = cli.command(&RESUMABLE, &["put", file.to_str().unwrap()]).spawn().unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
     let id = loop {
         assert!(std::time::Instant::now() < deadline, "the upload never started");
         let session = std::fs::read_to_string(cli.config.join("session.json")).unwrap_or_default();
-        let path = serde_json::from_str::<serde_json::Value>(&session)
-            .ok()
-            .and_then(|s| s["uploads"]["big.bin"]["path"].as_str().map(str::to_owned));
-        if let Some(id) = path.and_then(|p| p.rsplit('/').next().and_then(|id| Uuid::parse_str(id).ok()))
-            && app.state.vaults.upload(user, id).await.is_ok_and(|u| u.lease_until.is_some())
+        let session = serde_json::from_str::<serde_json::Value>(&session).unwrap_or_default();
+        let saved = &session["uploads"]["big.bin"];
+        let id =
+            saved["path"].as_str().and_then(|p| p.rsplit('/').next().and_then(|id| Uuid::parse_str(id).ok()));
+        let logged =
+            saved["journal"].as_str().and_then(|log| std::fs::metadata(log).ok()).map_or(0, |m| m.len());
+        if let Some(id) = id
+            && logged >= 2 * 16 * 17
         {
             break id;
         }
@@ -154,11 +158,17 @@ async fn kill_mid_upload(app: &TestApp, cli: &Cli, file: &Path, user: Uuid) -> (
     tokio::time::sleep(Duration::from_millis(150)).await;
     child.kill().unwrap();
     let _ = child.wait();
-    // The server keeps what arrived before the connection died.
-    let held =
-        app.state.vaults.settled_upload(user, id).await.expect("the upload is still there").upload_offset;
-    assert!(held > 0, "killed mid-upload, the server holds {held} bytes");
-    (id, held)
+    // The server keeps what arrived before the connection died, once its PATCH has stored it.
+    let upload = loop {
+        let upload = app.state.vaults.upload(user, id).await.expect("the upload is still there");
+        let busy = upload.lease_until.is_some_and(|until| until > blindvault::store::Timestamp::now());
+        if !busy || std::time::Instant::now() > deadline {
+            break upload;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(upload.upload_offset > 0, "killed mid-upload, the server holds {} bytes", upload.upload_offset);
+    (id, upload.upload_offset)
 }
 
 async fn a_file_replaced_keeping_size_and_mtime_is_uploaded_afresh(d: Deployment) {
