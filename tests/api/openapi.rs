@@ -1,6 +1,6 @@
-//! The OpenAPI description covers the contract and the router: every route of
-//! `../shared/API.md` is described, every described operation is served, and nothing but the
-//! resumable-upload extension is described beyond the contract.
+//! The OpenAPI description and the contract agree: every route of `docs/API.md` is described
+//! and nothing else is, every described operation is served, and every route of the shared
+//! v1 baseline (`../shared/API.md`, where it is beside the repository) is among them.
 
 use std::collections::BTreeSet;
 
@@ -9,20 +9,8 @@ use serde_json::Value;
 
 use crate::helpers::{Deployment, spawn_app};
 
-/// `(METHOD, /path)` of every route the contract names, or `None` (after a loud message) where
-/// the contract is not beside the repository; CI, where it always is, fails instead.
-fn contract_routes() -> Option<BTreeSet<(String, String)>> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/API.md");
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if std::env::var("BLINDVAULT_TEST_REQUIRE_ALL").is_ok_and(|v| v == "1") => {
-            panic!("the contract {path} must be beside the repository: {e}")
-        }
-        Err(_) => {
-            eprintln!("SKIPPED (contract check): {path} is not there");
-            return None;
-        }
-    };
+/// `(METHOD, /path)` of every route a contract document names as `` `METHOD /path` ``.
+fn routes_in(text: &str) -> BTreeSet<(String, String)> {
     let mut routes = BTreeSet::new();
     for piece in text.split('`').skip(1).step_by(2) {
         let Some((method, path)) = piece.split_once(' ') else { continue };
@@ -33,7 +21,23 @@ fn contract_routes() -> Option<BTreeSet<(String, String)>> {
     }
     // "HEAD answers the same headers without a body."
     routes.insert(("HEAD".into(), "/api/v1/vault/{vault_id}/content".into()));
-    Some(routes)
+    routes
+}
+
+/// The routes of the shared baseline, or `None` (after a loud message) where it is not beside
+/// the repository; CI, where it always is, fails instead.
+fn baseline_routes() -> Option<BTreeSet<(String, String)>> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/API.md");
+    match std::fs::read_to_string(path) {
+        Ok(text) => Some(routes_in(&text)),
+        Err(e) if std::env::var("BLINDVAULT_TEST_REQUIRE_ALL").is_ok_and(|v| v == "1") => {
+            panic!("the contract {path} must be beside the repository: {e}")
+        }
+        Err(_) => {
+            eprintln!("SKIPPED (baseline check): {path} is not there");
+            None
+        }
+    }
 }
 
 fn described(spec: &Value) -> BTreeSet<(String, String)> {
@@ -56,24 +60,16 @@ async fn the_description_matches_the_contract_and_the_router() {
     let spec: Value = resp.json().await.unwrap();
     assert_eq!(spec["openapi"], "3.1.0");
     let ops = described(&spec);
-    if let Some(contract) = contract_routes() {
-        assert!(contract.len() >= 20, "the contract was read: {contract:?}");
-        let missing: Vec<_> = contract.difference(&ops).collect();
-        assert!(missing.is_empty(), "routes of the contract missing from the description: {missing:?}");
-        // Resumable uploads (tus 1.0) are this server's extension of the contract.
-        let extension: BTreeSet<(String, String)> = [
-            ("POST", "/api/v1/uploads"),
-            ("HEAD", "/api/v1/uploads/{upload_id}"),
-            ("PATCH", "/api/v1/uploads/{upload_id}"),
-            ("DELETE", "/api/v1/uploads/{upload_id}"),
-        ]
-        .map(|(m, p)| (m.to_owned(), p.to_owned()))
-        .into();
-        let extra: BTreeSet<_> = ops.difference(&contract).cloned().collect();
-        assert_eq!(
-            extra, extension,
-            "described operations beyond the contract are exactly the tus extension"
-        );
+    let documented = routes_in(include_str!("../../docs/API.md"));
+    assert!(documented.len() >= 24, "docs/API.md was read: {documented:?}");
+    let undescribed: Vec<_> = documented.difference(&ops).collect();
+    assert!(undescribed.is_empty(), "routes of docs/API.md missing from the description: {undescribed:?}");
+    let undocumented: Vec<_> = ops.difference(&documented).collect();
+    assert!(undocumented.is_empty(), "described operations missing from docs/API.md: {undocumented:?}");
+    if let Some(baseline) = baseline_routes() {
+        assert!(baseline.len() >= 20, "the baseline was read: {baseline:?}");
+        let missing: Vec<_> = baseline.difference(&ops).collect();
+        assert!(missing.is_empty(), "routes of the v1 baseline no longer served: {missing:?}");
     }
 
     // Every described operation is routed (no 404 for an unknown path, no 405).
