@@ -21,6 +21,8 @@ WORKDIR /src
 #    and fingerprints, so step 2 always recompiles the crate itself: otherwise the real
 #    sources, whose copied mtimes may predate the stub build, could be taken as up to date.
 COPY Cargo.toml Cargo.lock ./
+# The client SDK is a workspace member (and the CLI's dependency): small, and rarely changed.
+COPY crates ./crates
 RUN mkdir src \
     && echo 'fn main() {}' > src/main.rs \
     && touch src/lib.rs \

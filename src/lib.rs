@@ -6,7 +6,6 @@
 
 pub mod api;
 pub mod cli;
-pub mod client;
 pub mod config;
 pub mod server;
 pub mod service;
@@ -14,5 +13,7 @@ pub mod startup;
 pub mod store;
 pub mod telemetry;
 
+/// The client SDK (crate `blindvault-client`), which the CLI is built on.
+pub use blindvault_client as client;
 pub use config::Settings;
 pub use startup::{Application, Migrations};

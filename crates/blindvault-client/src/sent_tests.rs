@@ -5,8 +5,8 @@ use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 
 use super::*;
-use crate::client::crypto::{Keys, VaultCipher};
-use crate::client::stream::encrypt_from;
+use crate::crypto::{Keys, VaultCipher};
+use crate::stream::encrypt_from;
 
 fn cipher(keys: &Keys, salt: &[u8], iv: &[u8]) -> VaultCipher {
     keys.vault_cipher(salt, iv, "v", 1).unwrap()

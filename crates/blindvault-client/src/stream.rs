@@ -136,7 +136,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::crypto::Keys;
+    use crate::crypto::Keys;
     use futures::TryStreamExt;
 
     #[tokio::test]

@@ -1,0 +1,18 @@
+//! The blindvault client SDK: key derivation and encryption (`crypto`, byte for byte
+//! `docs/CRYPTO.md`), streaming encryption (`stream`), a typed client of the HTTP contract
+//! (`sdk`, `docs/API.md`), resumable uploads that never reuse a nonce (`resumable`, `sent`),
+//! and what the client checks before it trusts the server (`verify`). It depends on no part
+//! of the server: a program that stores vaults links only this crate. The `blindvault` CLI
+//! and the test suite use it.
+
+pub mod crypto;
+mod error;
+pub mod resumable;
+pub mod sdk;
+pub mod sent;
+pub mod stream;
+mod vaults;
+pub mod verify;
+
+pub use error::ClientError;
+pub use sdk::{Client, Precondition};
