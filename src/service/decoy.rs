@@ -148,7 +148,10 @@ mod tests {
         for point in points(4000) {
             drawn[usize::from(pick(&shapes, point).unwrap().salt_len == 32)] += 1;
         }
-        assert!((2960..=3040).contains(&drawn[0]), "three quarters look like the 16-byte accounts: {drawn:?}");
+        assert!(
+            (2960..=3040).contains(&drawn[0]),
+            "three quarters look like the 16-byte accounts: {drawn:?}"
+        );
         assert_eq!(pick(&[], 7), None);
         assert_eq!(pick(&[shape(16, 1, 0)], 7), None);
         assert_eq!(pick(&shapes, u64::MAX).unwrap().salt_len, 32, "the top of the range is the last shape");

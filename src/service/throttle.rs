@@ -54,12 +54,15 @@ impl LoginThrottle {
         client: IpAddr,
         now: Timestamp,
     ) -> Result<Attempt, ServiceError> {
-        let attempt = Attempt { id: Uuid::new_v4(), account: account_key(username), address: address_key(client) };
+        let attempt =
+            Attempt { id: Uuid::new_v4(), account: account_key(username), address: address_key(client) };
         let limits = [
             (attempt.account.as_str(), i64::from(self.policy.per_account)),
             (attempt.address.as_str(), i64::from(self.policy.per_address)),
         ];
-        if let Some(window) = self.store.reserve_attempt(attempt.id, &limits, now.minus(self.policy.window), now).await? {
+        if let Some(window) =
+            self.store.reserve_attempt(attempt.id, &limits, now.minus(self.policy.window), now).await?
+        {
             let reopens = window.oldest.unwrap_or(now).plus(self.policy.window);
             let retry_after = now.until(reopens).max(Duration::from_secs(1));
             return Err(ServiceError::RateLimited { retry_after });

@@ -155,7 +155,8 @@ async fn password_re_entry_is_throttled_like_logins(d: Deployment) {
         let mut wrong = creds.auth_hash.clone();
         wrong[0] ^= 1;
         let attempts = (0..12).map(|_| re_enter(&app, &token, route, &creds, &wrong));
-        let statuses = futures::future::join_all(attempts).await.iter().map(Response::status).collect::<Vec<_>>();
+        let statuses =
+            futures::future::join_all(attempts).await.iter().map(Response::status).collect::<Vec<_>>();
         assert_eq!(tally(statuses), BTreeMap::from([(401, 3), (429, 9)]), "{route}");
         // Locked: even the right hash is refused, as a login is, and nothing changed.
         let resp = re_enter(&app, &token, route, &creds, &creds.auth_hash).await;
