@@ -208,11 +208,11 @@ impl AuthService {
         auth_hash: Vec<u8>,
         client: IpAddr,
     ) -> Result<Verified, ServiceError> {
-        let attempt = self.throttle.reserve(username, client, Timestamp::now()).await?;
         let stored = match user {
             Some(user) => user.auth_phc.clone(),
             None => self.decoys.of(username).await?.phc,
         };
+        let attempt = self.throttle.reserve(username, client, Timestamp::now()).await?;
         let verified = match self.hasher.verify(auth_hash, stored).await {
             Ok(verified) => verified,
             Err(e) => {

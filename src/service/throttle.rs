@@ -5,6 +5,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use uuid::Uuid;
+
 use super::ServiceError;
 use crate::store::{MetadataStore, Timestamp};
 
@@ -32,9 +34,9 @@ pub struct LoginThrottle {
 #[derive(Debug)]
 #[must_use = "an attempt is a failure until it is taken back"]
 pub struct Attempt {
+    id: Uuid,
     account: String,
     address: String,
-    at: Timestamp,
 }
 
 impl LoginThrottle {
@@ -52,12 +54,15 @@ impl LoginThrottle {
         client: IpAddr,
         now: Timestamp,
     ) -> Result<Attempt, ServiceError> {
-        let attempt = Attempt { account: account_key(username), address: address_key(client), at: now };
+        let attempt =
+            Attempt { id: Uuid::new_v4(), account: account_key(username), address: address_key(client) };
         let limits = [
             (attempt.account.as_str(), i64::from(self.policy.per_account)),
             (attempt.address.as_str(), i64::from(self.policy.per_address)),
         ];
-        if let Some(window) = self.store.reserve_attempt(&limits, now.minus(self.policy.window), now).await? {
+        if let Some(window) =
+            self.store.reserve_attempt(attempt.id, &limits, now.minus(self.policy.window), now).await?
+        {
             let reopens = window.oldest.unwrap_or(now).plus(self.policy.window);
             let retry_after = now.until(reopens).max(Duration::from_secs(1));
             return Err(ServiceError::RateLimited { retry_after });
@@ -69,14 +74,14 @@ impl LoginThrottle {
     /// loses this attempt.
     pub async fn succeeded(&self, attempt: Attempt) -> Result<(), ServiceError> {
         self.store.clear_login_failures(&attempt.account).await?;
-        self.store.release_attempt(&[&attempt.address], attempt.at).await?;
+        self.store.release_attempt(attempt.id, &[&attempt.address]).await?;
         Ok(())
     }
 
     /// The attempt could not be checked (the server failed): it does not count.
     pub async fn not_checked(&self, attempt: Attempt) {
         let keys = [attempt.account.as_str(), attempt.address.as_str()];
-        if let Err(e) = self.store.release_attempt(&keys, attempt.at).await {
+        if let Err(e) = self.store.release_attempt(attempt.id, &keys).await {
             tracing::warn!(error = %e, "an unchecked attempt still counts until its window passes");
         }
     }
@@ -103,6 +108,64 @@ fn address_key(ip: IpAddr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::SqliteStore;
+
+    /// A throttle over a fresh in-memory SQLite store.
+    async fn throttle(per_account: u32, per_address: u32) -> LoginThrottle {
+        let store = SqliteStore::connect("sqlite::memory:", 1).await.unwrap();
+        store.migrate().await.unwrap();
+        let window = Duration::from_secs(60);
+        LoginThrottle::new(Arc::new(store), ThrottlePolicy { per_account, per_address, window })
+    }
+
+    fn refused(result: Result<Attempt, ServiceError>) -> Duration {
+        match result {
+            Err(ServiceError::RateLimited { retry_after }) => retry_after,
+            other => panic!("expected 429, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn attempts_count_before_they_are_checked_and_only_their_own_is_taken_back() {
+        let throttle = throttle(3, 100).await;
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        // Everything happens in one millisecond, as concurrent attempts do.
+        let now = Timestamp::now();
+        let mut held = Vec::new();
+        for _ in 0..3 {
+            held.push(throttle.reserve("alice", ip, now).await.unwrap());
+        }
+        let retry = refused(throttle.reserve("alice", ip, now).await);
+        assert!((1..=60).contains(&retry.as_secs()), "{retry:?}");
+        // An attempt that could not be checked gives back itself, not its neighbours.
+        throttle.not_checked(held.pop().unwrap()).await;
+        held.push(throttle.reserve("alice", ip, now).await.unwrap());
+        refused(throttle.reserve("alice", ip, now).await);
+        // The window slides past them.
+        let later = now.plus(Duration::from_secs(61));
+        let fresh = throttle.reserve("alice", ip, later).await.unwrap();
+        // A success forgets the account's failures: three more before the next 429.
+        throttle.succeeded(fresh).await.unwrap();
+        for _ in 0..3 {
+            held.push(throttle.reserve("alice", ip, now).await.unwrap());
+        }
+        refused(throttle.reserve("alice", ip, now).await);
+    }
+
+    #[tokio::test]
+    async fn an_address_is_limited_across_accounts() {
+        let throttle = throttle(100, 2).await;
+        let (ip, other): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+        let now = Timestamp::now();
+        let _alice = throttle.reserve("alice", ip, now).await.unwrap();
+        let bob = throttle.reserve("bob", ip, now).await.unwrap();
+        refused(throttle.reserve("carol", ip, now).await);
+        let _carol = throttle.reserve("carol", other, now).await.unwrap();
+        // Bob's success takes back his attempt only: one more from the address, then 429.
+        throttle.succeeded(bob).await.unwrap();
+        let _dave = throttle.reserve("dave", ip, now).await.unwrap();
+        refused(throttle.reserve("erin", ip, now).await);
+    }
 
     #[test]
     fn ipv6_clients_are_keyed_by_their_64() {

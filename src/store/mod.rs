@@ -112,19 +112,21 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// sees the same list for the same accounts).
     async fn account_shapes(&self) -> Result<Vec<AccountShape>, StoreError>;
 
-    /// Reserves one password attempt under each of `limits`' keys, in one decision per key
-    /// against every concurrent attempt (on every replica): recorded as a failure at `now`
+    /// Reserves password attempt `attempt` under each of `limits`' keys, in one decision per
+    /// key against every concurrent attempt (on every replica): recorded as a failure at `now`
     /// unless that would give a key more than its limit of failures since `since`. Then
     /// nothing is recorded and the answer is that key's window (to say when it reopens).
     async fn reserve_attempt(
         &self,
+        attempt: Uuid,
         limits: &[(&str, i64)],
         since: Timestamp,
         now: Timestamp,
     ) -> Result<Option<FailureWindow>, StoreError>;
 
-    /// Takes back the attempt reserved at `at` under each of `keys` (it did not fail).
-    async fn release_attempt(&self, keys: &[&str], at: Timestamp) -> Result<(), StoreError>;
+    /// Takes back attempt `attempt` under each of `keys` (it did not fail); other attempts,
+    /// even of the same millisecond, still count.
+    async fn release_attempt(&self, attempt: Uuid, keys: &[&str]) -> Result<(), StoreError>;
 
     /// Forgets the failures recorded under `key` (after a successful login).
     async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError>;

@@ -260,6 +260,7 @@ macro_rules! impl_metadata_store {
 
             async fn reserve_attempt(
                 &self,
+                attempt: Uuid,
                 limits: &[(&str, i64)],
                 since: Timestamp,
                 now: Timestamp,
@@ -271,9 +272,10 @@ macro_rules! impl_metadata_store {
                     Self::lock_throttle_key(&mut tx, key).await?;
                 }
                 for (key, limit) in limits {
-                    sqlx::query("INSERT INTO login_failures (key, failed_at) VALUES ($1, $2)")
+                    sqlx::query("INSERT INTO login_failures (key, failed_at, attempt) VALUES ($1, $2, $3)")
                         .bind(*key)
                         .bind(now)
+                        .bind(attempt)
                         .execute(&mut *tx)
                         .await?;
                     let window = sqlx::query_as::<_, FailureWindow>(
@@ -293,11 +295,11 @@ macro_rules! impl_metadata_store {
                 Ok(None)
             }
 
-            async fn release_attempt(&self, keys: &[&str], at: Timestamp) -> Result<(), StoreError> {
+            async fn release_attempt(&self, attempt: Uuid, keys: &[&str]) -> Result<(), StoreError> {
                 for key in keys {
-                    sqlx::query("DELETE FROM login_failures WHERE key = $1 AND failed_at = $2")
+                    sqlx::query("DELETE FROM login_failures WHERE key = $1 AND attempt = $2")
                         .bind(*key)
-                        .bind(at)
+                        .bind(attempt)
                         .execute(&self.pool)
                         .await?;
                 }

@@ -10,7 +10,10 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Creds, Deployment, TestApp, b64, on_both_deployments, rand_bytes, spawn_app_with};
 
-on_both_deployments!(unknown_users_look_and_cost_like_real_ones_after_the_parameters_change);
+on_both_deployments!(
+    unknown_users_look_and_cost_like_real_ones_after_the_parameters_change,
+    a_decoy_keeps_its_shape_as_accounts_come,
+);
 
 const GENEROUS_THROTTLE: [&str; 4] =
     ["--login-max-failures-per-address", "10000", "--login-max-failures-per-account", "10000"];
@@ -96,4 +99,45 @@ async fn unknown_users_look_and_cost_like_real_ones_after_the_parameters_change(
     }
     let expected = [(650_000, b64(&[0u8; 16]).len()), (700_000, b64(&[0u8; 32]).len())];
     assert_eq!(shapes, expected.into_iter().collect(), "decoys take both shapes real accounts have");
+}
+
+/// What prelogin shows for `name`: iterations and the salt (base64).
+async fn prelogin(app: &TestApp, name: &str) -> (u64, String) {
+    let kdf: Value = app.post("/api/v1/auth/prelogin", json!({"username": name})).await.json().await.unwrap();
+    (kdf["iterations"].as_u64().unwrap(), kdf["salt"].as_str().unwrap().to_owned())
+}
+
+/// A real account's shape changes only when its owner changes the password, so a decoy must
+/// not change shape whenever someone registers: an attacker who asks twice would see which
+/// names are decoys. A registration moves only the few decoys near a share's boundary.
+async fn a_decoy_keeps_its_shape_as_accounts_come(d: Deployment) {
+    let app = spawn_app_with(&d, &GENEROUS_THROTTLE).await;
+    for i in 0..3 {
+        register_old_style(&app, &format!("early{i}")).await;
+    }
+    for _ in 0..9 {
+        app.register().await; // 32-byte salts, 600,000 iterations
+    }
+    let names: Vec<String> = (0..100).map(|i| format!("probe-{i}")).collect();
+    let mut before = Vec::new();
+    for name in &names {
+        before.push(prelogin(&app, name).await);
+    }
+    let shapes: std::collections::BTreeSet<_> = before.iter().map(|(i, s)| (*i, s.len())).collect();
+    assert_eq!(shapes.len(), 2, "decoys take both shapes: {shapes:?}");
+
+    app.register().await;
+    let fresh = app.sibling(&[]).await; // reads the accounts anew
+    let mut moved = 0;
+    for (name, seen) in names.iter().zip(&before) {
+        let now = prelogin(&fresh, name).await;
+        if now != *seen {
+            moved += 1;
+            assert_ne!(now.0, seen.0, "{name}: only a change of shape changes a decoy's salt");
+        }
+    }
+    // The 16-byte share went from 3/12 to 3/13: about 2 names in 100 cross the boundary
+    // (drawing by `hash % accounts` moved about 35).
+    eprintln!("one registration moved {moved} of 100 decoys");
+    assert!(moved <= 10, "{moved} of 100 decoys changed with one registration");
 }

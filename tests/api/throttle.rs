@@ -1,6 +1,6 @@
 use std::collections::BTreeMap;
 
-use reqwest::{Method, StatusCode};
+use reqwest::{Method, Response, StatusCode};
 use serde_json::json;
 
 use crate::helpers::{
@@ -130,7 +130,7 @@ async fn concurrent_wrong_logins_cannot_slip_under_the_limit(d: Deployment) {
 
 /// `DELETE /api/v1/account` or `PUT /api/v1/auth/credentials` with `auth_hash` as the
 /// password re-entered.
-async fn re_enter(app: &TestApp, token: &str, route: &str, creds: &Creds, auth_hash: &[u8]) -> StatusCode {
+async fn re_enter(app: &TestApp, token: &str, route: &str, creds: &Creds, auth_hash: &[u8]) -> Response {
     let (method, body) = match route {
         "account" => (Method::DELETE, json!({"auth_hash": b64(auth_hash)})),
         _ => {
@@ -145,7 +145,7 @@ async fn re_enter(app: &TestApp, token: &str, route: &str, creds: &Creds, auth_h
         }
     };
     let path = if route == "account" { "/api/v1/account" } else { "/api/v1/auth/credentials" };
-    app.call(method, path, Some(token), Some(body)).await.status()
+    app.call(method, path, Some(token), Some(body)).await
 }
 
 async fn password_re_entry_is_throttled_like_logins(d: Deployment) {
@@ -155,13 +155,14 @@ async fn password_re_entry_is_throttled_like_logins(d: Deployment) {
         let mut wrong = creds.auth_hash.clone();
         wrong[0] ^= 1;
         let attempts = (0..12).map(|_| re_enter(&app, &token, route, &creds, &wrong));
-        let statuses = futures::future::join_all(attempts).await;
+        let statuses =
+            futures::future::join_all(attempts).await.iter().map(Response::status).collect::<Vec<_>>();
         assert_eq!(tally(statuses), BTreeMap::from([(401, 3), (429, 9)]), "{route}");
-        // Locked: even the right hash is refused, and nothing changed.
-        assert_eq!(
-            re_enter(&app, &token, route, &creds, &creds.auth_hash).await,
-            StatusCode::TOO_MANY_REQUESTS
-        );
+        // Locked: even the right hash is refused, as a login is, and nothing changed.
+        let resp = re_enter(&app, &token, route, &creds, &creds.auth_hash).await;
+        let retry: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=900).contains(&retry), "{route}: Retry-After {retry}");
+        assert_problem(resp, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
         assert_eq!(
             app.call(Method::GET, "/api/v1/auth/session", Some(&token), None).await.status(),
             StatusCode::OK

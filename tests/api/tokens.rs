@@ -39,12 +39,7 @@ async fn session_reports_the_presented_token(d: Deployment) {
     assert_eq!(info["user_id"], user.id.to_string());
     assert_eq!(info["username"], creds.username);
     assert_eq!(info["scope"], "vault:read account");
-    let expires = time::OffsetDateTime::parse(
-        info["expires_at"].as_str().unwrap(),
-        &time::format_description::well_known::Rfc3339,
-    )
-    .unwrap();
-    let left = expires - time::OffsetDateTime::now_utc();
+    let left = expires_at(&info) - time::OffsetDateTime::now_utc();
     assert!(left > time::Duration::minutes(14) && left <= time::Duration::minutes(15), "{left}");
     assert_eq!(info.as_object().unwrap().len(), 5);
 }
@@ -130,13 +125,24 @@ async fn logout_ends_the_session_everywhere(d: Deployment) {
     assert_eq!(session(&app, access(&kept)).await.status(), StatusCode::OK);
 }
 
+/// When the token `GET /auth/session` answered `info` for expires.
+fn expires_at(info: &Value) -> time::OffsetDateTime {
+    let text = info["expires_at"].as_str().unwrap();
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).unwrap()
+}
+
 async fn expired_access_tokens_are_refused(d: Deployment) {
-    let app = spawn_app_with(&d, &["--access-ttl", "1s"]).await;
+    // Long enough to be used once under a loaded CI; the wait goes by the token's own `exp`.
+    let app = spawn_app_with(&d, &["--access-ttl", "4s"]).await;
     let creds = app.register().await;
     let tokens = app.login(&creds).await;
-    assert_eq!(tokens["expires_in"], 1);
-    assert_eq!(session(&app, access(&tokens)).await.status(), StatusCode::OK);
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(tokens["expires_in"], 4);
+    let resp = session(&app, access(&tokens)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let expires = expires_at(&resp.json().await.unwrap());
+    // `exp` is in whole seconds: the token is refused from the second after it.
+    let wait = expires + time::Duration::milliseconds(1100) - time::OffsetDateTime::now_utc();
+    tokio::time::sleep(Duration::try_from(wait).unwrap_or_default()).await;
     let resp = session(&app, access(&tokens)).await;
     assert!(resp.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
     assert_problem(resp, StatusCode::UNAUTHORIZED, "token_expired").await;
