@@ -11,6 +11,7 @@ mod session;
 mod sweeper;
 mod throttle;
 mod tokens;
+mod upload_end;
 mod uploads;
 mod vault_id;
 mod vault_write;

@@ -36,5 +36,6 @@ mod tokens;
 mod tus;
 mod tus_js;
 mod tus_resume;
+mod upload_races;
 mod vaults_json;
 mod vaults_stream;
