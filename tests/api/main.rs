@@ -1,6 +1,7 @@
 //! The integration suite: the real router over HTTP, on both deployments.
 
 mod account;
+mod account_races;
 mod attacks;
 mod blindness;
 mod blobs;

@@ -62,7 +62,7 @@ pub async fn assert_stores_only_its_vaults(app: &TestApp, username: &str) {
 const QUOTA: [&str; 4] = ["--quota-bytes", "100000", "--quota-vaults", "3"];
 
 /// Streams `len` bytes to vault `id` (`If-None-Match: *`); returns the status.
-async fn put_stream(app: &TestApp, token: &str, id: &str, len: usize) -> StatusCode {
+pub async fn put_stream(app: &TestApp, token: &str, id: &str, len: usize) -> StatusCode {
     let resp = app
         .client
         .put(format!("{}/api/v1/vault/{id}/content", app.address))
@@ -79,7 +79,7 @@ async fn put_stream(app: &TestApp, token: &str, id: &str, len: usize) -> StatusC
 }
 
 /// Creates an upload of `len` bytes for vault `id`; its URL, or the status when refused.
-async fn try_create(app: &TestApp, token: &str, id: &str, len: usize) -> Result<String, StatusCode> {
+pub async fn try_create(app: &TestApp, token: &str, id: &str, len: usize) -> Result<String, StatusCode> {
     let resp = tus(Method::POST, format!("{}/api/v1/uploads", app.address), token)
         .header("upload-length", len)
         .header("upload-metadata", metadata(id, &[]))

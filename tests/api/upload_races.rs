@@ -16,6 +16,7 @@ use crate::vaults_json::vault_body;
 
 on_both_deployments!(
     a_cancelled_upload_never_takes_a_committed_vault_with_it,
+    an_upload_ended_under_its_patch_leaves_nothing,
     ending_a_finished_upload_leaves_its_revision_to_the_vault,
 );
 
@@ -107,6 +108,44 @@ async fn trial_once(app: &TestApp, token: &str, id: &str, kind: Kind, delay: Dur
     };
     assert!(now == expected, "{case}: the vault answers {:?}", now.as_ref().map(Vec::len));
     (patched, ended)
+}
+
+/// PATCHes `first` at `offset`, then, after `pause`, `rest`, as one body; returns the status.
+pub async fn slow_patch(url: &str, token: &str, offset: usize, first: Vec<u8>, pause: Duration, rest: Vec<u8>) -> StatusCode {
+    use futures::StreamExt;
+    let now = futures::stream::once(async move { Ok::<_, std::io::Error>(first) });
+    let later = futures::stream::once(async move {
+        tokio::time::sleep(pause).await;
+        Ok(rest)
+    });
+    let resp = tus(Method::PATCH, url, token)
+        .header("content-type", "application/offset+octet-stream")
+        .header("upload-offset", offset)
+        .body(reqwest::Body::wrap_stream(now.chain(later)))
+        .send()
+        .await
+        .unwrap();
+    resp.status()
+}
+
+/// A `DELETE` that lands while a PATCH is still receiving its body releases the upload's
+/// storage before that PATCH stores its tail (on S3 an object of its own); the PATCH, finding
+/// its upload gone, releases that too and answers 404.
+async fn an_upload_ended_under_its_patch_leaves_nothing(d: Deployment) {
+    let app = spawn_app(&d).await;
+    let (creds, token) = app.user().await;
+    for i in 0..3 {
+        let url = create(&app.address, &token, 10_000, &metadata(&format!("slow{i}"), &[])).await;
+        let pause = Duration::from_millis(800);
+        let patching = slow_patch(&url, &token, 0, rand_bytes(2000), pause, rand_bytes(2000));
+        let ending = async {
+            tokio::time::sleep(pause / 3).await;
+            tus(Method::DELETE, &url, &token).send().await.unwrap().status()
+        };
+        let (patched, ended) = tokio::join!(patching, ending);
+        assert_eq!((patched, ended), (StatusCode::NOT_FOUND, StatusCode::NO_CONTENT));
+    }
+    assert_stores_only_its_vaults(&app, &creds.username).await;
 }
 
 /// A finished upload is kept (so a client can ask how it ended); ending it afterwards must
