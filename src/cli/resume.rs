@@ -107,7 +107,8 @@ async fn saved_upload(
         _ => None,
     };
     let Some(log) = log else {
-        let why = if same_file { "there is no log of what it sent" } else { "the file changed since it began" };
+        let why =
+            if same_file { "there is no log of what it sent" } else { "the file changed since it began" };
         eprintln!("{id}: the saved upload cannot continue ({why}); starting a new upload");
         abandon(session, opts, id, &saved, &SentLog::in_memory()).await?;
         return Ok(None);

@@ -17,6 +17,9 @@ mod vault_id;
 mod vault_write;
 mod vaults;
 
+#[cfg(test)]
+mod quota_tests;
+
 pub use auth::{
     AUTH_HASH_LEN, AuthPolicy, AuthService, CredentialChange, KDF_PBKDF2_SHA256, KdfParams, Registration,
     normalize_username,

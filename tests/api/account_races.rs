@@ -9,11 +9,13 @@ use blindvault::store::Timestamp;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{Creds, Deployment, TestApp, b64, on_both_deployments, rand_bytes, spawn_app, spawn_app_with};
+use crate::helpers::{
+    Creds, Deployment, TestApp, b64, on_both_deployments, rand_bytes, spawn_app, spawn_app_with,
+};
 use crate::races::{put_stream, try_create};
 use crate::tus::{at_rest, create, metadata, multipart_uploads, patch};
 use crate::upload_races::slow_patch;
-use crate::vaults_json::vault_body;
+use crate::vaults_json::{put_json, replace_body, vault_body};
 
 on_both_deployments!(
     deleting_the_account_under_a_patch_leaves_nothing,
@@ -63,7 +65,8 @@ async fn deleting_the_account_while_it_writes_leaves_nothing(d: Deployment) {
         for trial in 0..TRIALS {
             let (creds, token) = app.user().await;
             let user = app.stored_user(&creds.username).await.id;
-            let resp = app.call(Method::POST, "/api/v1/vault", Some(&token), Some(vault_body("r", b"first"))).await;
+            let resp =
+                app.call(Method::POST, "/api/v1/vault", Some(&token), Some(vault_body("r", b"first"))).await;
             assert_eq!(resp.status(), StatusCode::CREATED);
             let etag = resp.headers()["etag"].to_str().unwrap().to_owned();
             let writes = (0..8).map(|i| write(&app, &token, i, &etag));
@@ -90,16 +93,7 @@ async fn write(app: &TestApp, token: &str, i: usize, etag: &str) -> (&'static st
     match i % 4 {
         0 => ("streamed PUT", put_stream(app, token, &id, 20_000).await),
         1 => {
-            let body = json!({"ciphertext": b64(&rand_bytes(500)), "iv": b64(&[3u8; 12]), "salt": b64(&[4u8; 16])});
-            let resp = app
-                .client
-                .put(format!("{}/api/v1/vault/r", app.address))
-                .bearer_auth(token)
-                .header("if-match", etag)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
+            let resp = put_json(app, token, "r", ("if-match", etag), replace_body(&rand_bytes(500))).await;
             ("JSON replace", resp.status())
         }
         kind => {

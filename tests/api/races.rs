@@ -2,7 +2,6 @@
 //! writes (ending a tus upload against its final PATCH is in `upload_races.rs`). Each checks
 //! what is stored afterwards, not only the answers.
 
-
 use std::time::Duration;
 
 use base64::Engine;
@@ -13,10 +12,7 @@ use reqwest::{Method, StatusCode};
 use crate::helpers::{Deployment, TestApp, on_both_deployments, rand_bytes, spawn_app_with};
 use crate::tus::{at_rest, create, metadata, multipart_uploads, patch, tus};
 
-on_both_deployments!(
-    concurrent_writes_stay_within_the_quota,
-    open_uploads_reserve_their_length,
-);
+on_both_deployments!(concurrent_writes_stay_within_the_quota, open_uploads_reserve_their_length,);
 
 /// The vault's content, or the status when it cannot be read.
 pub async fn content(app: &TestApp, token: &str, id: &str) -> Result<Vec<u8>, StatusCode> {

@@ -71,14 +71,21 @@ async fn lane_of_trials(app: &TestApp, token: &str, lane: usize, span: Duration)
         let kind = [Kind::Create, Kind::Replace, Kind::Partial][trial % 3];
         let delay = span * (trial as u32 % (DELAYS + 1)) / DELAYS;
         let (patched, ended) = trial_once(app, token, &format!("v{trial}"), kind, delay).await;
-        *outcomes.entry(format!("{kind:?}: PATCH {}, DELETE {}", patched.as_u16(), ended.as_u16())).or_default() +=
-            1;
+        *outcomes
+            .entry(format!("{kind:?}: PATCH {}, DELETE {}", patched.as_u16(), ended.as_u16()))
+            .or_default() += 1;
     }
     outcomes
 }
 
 /// One `DELETE` against one PATCH of a fresh upload to vault `id`; checks the vault afterwards.
-async fn trial_once(app: &TestApp, token: &str, id: &str, kind: Kind, delay: Duration) -> (StatusCode, StatusCode) {
+async fn trial_once(
+    app: &TestApp,
+    token: &str,
+    id: &str,
+    kind: Kind,
+    delay: Duration,
+) -> (StatusCode, StatusCode) {
     let before = rand_bytes(1000);
     let mut extra: Vec<(&str, Vec<u8>)> = Vec::new();
     if kind == Kind::Replace {
@@ -111,7 +118,14 @@ async fn trial_once(app: &TestApp, token: &str, id: &str, kind: Kind, delay: Dur
 }
 
 /// PATCHes `first` at `offset`, then, after `pause`, `rest`, as one body; returns the status.
-pub async fn slow_patch(url: &str, token: &str, offset: usize, first: Vec<u8>, pause: Duration, rest: Vec<u8>) -> StatusCode {
+pub async fn slow_patch(
+    url: &str,
+    token: &str,
+    offset: usize,
+    first: Vec<u8>,
+    pause: Duration,
+    rest: Vec<u8>,
+) -> StatusCode {
     use futures::StreamExt;
     let now = futures::stream::once(async move { Ok::<_, std::io::Error>(first) });
     let later = futures::stream::once(async move {
