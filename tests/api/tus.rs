@@ -291,11 +291,15 @@ async fn a_commit_that_loses_the_race_releases_everything(d: Deployment) {
 }
 
 async fn expired_uploads_are_swept(d: Deployment) {
-    let app = spawn_app_with(&d, &["--upload-timeout", "1s"]).await;
+    // Long enough for a 9 MiB PATCH on a loaded machine to start before the upload expires.
+    let timeout = std::time::Duration::from_secs(4);
+    let app = spawn_app_with(&d, &["--upload-timeout", "4s"]).await;
     let (creds, token) = app.user().await;
     let url = create(&app.address, &token, 20 << 20, &metadata("e", &[])).await;
+    let started = std::time::Instant::now();
     assert_eq!(patch(&url, &token, 0, rand_bytes(9 << 20), None).await.status(), StatusCode::NO_CONTENT);
-    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    tokio::time::sleep(timeout.saturating_sub(started.elapsed()) + std::time::Duration::from_millis(200))
+        .await;
     assert_eq!(head(&url, &token).await, Err(StatusCode::NOT_FOUND), "expired");
     let now = blindvault::store::Timestamp::now();
     assert_eq!(app.state.vaults.sweep_uploads(now).await.unwrap(), 1);
