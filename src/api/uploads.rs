@@ -260,7 +260,7 @@ fn checksum(headers: &HeaderMap) -> Result<Option<[u8; 32]>, ApiError> {
     responses(
         (status = 204, description = "Stored; on the last chunk the vault revision is committed and `ETag` names it",
          headers(("Upload-Offset" = u64), ("Upload-Expires" = String), ("ETag" = String))),
-        (status = 404, description = "`not_found`", body = super::openapi::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no such upload, or it was ended (`DELETE`, expiry, account deletion) while this PATCH ran, which then committed nothing", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`offset_mismatch`: resume from `Upload-Offset`", body = super::openapi::Problem, content_type = "application/problem+json", headers(("Upload-Offset" = u64))),
         (status = 412, description = "`precondition_failed` at commit (the upload is discarded; `ETag` is the vault's) or `tus_version_unsupported`", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 423, description = "`upload_busy`: another PATCH is running", body = super::openapi::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
@@ -312,7 +312,7 @@ async fn patched(app: &AppState, user: Uuid, id: Uuid, done: Patched) -> Result<
 #[utoipa::path(delete, path = "/api/v1/uploads/{upload_id}", tag = "uploads", security(("bearer" = ["vault:write"])),
     params(("upload_id" = String, Path), ("Tus-Resumable" = String, Header, description = "`1.0.0`")),
     responses(
-        (status = 204, description = "Ended; its storage is released"),
+        (status = 204, description = "Ended; its storage is released (a finished upload's revision stays the vault's: ending and the final PATCH decide in one transaction)"),
         (status = 404, description = "`not_found`", body = super::openapi::Problem, content_type = "application/problem+json"),
         (status = 412, description = "`tus_version_unsupported`", body = super::openapi::Problem, content_type = "application/problem+json"),
         super::openapi::TokenErrors,

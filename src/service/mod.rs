@@ -11,10 +11,14 @@ mod session;
 mod sweeper;
 mod throttle;
 mod tokens;
+mod upload_end;
 mod uploads;
 mod vault_id;
 mod vault_write;
 mod vaults;
+
+#[cfg(test)]
+mod quota_tests;
 
 pub use auth::{
     AUTH_HASH_LEN, AuthPolicy, AuthService, CredentialChange, KDF_PBKDF2_SHA256, KdfParams, Registration,

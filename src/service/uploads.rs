@@ -8,6 +8,7 @@ use futures::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::upload_end::target;
 use super::vault_write::{WriteMode, Written, check_opaque, new_etag};
 use super::vaults::{VaultService, vault_change};
 use super::{ServiceError, VaultId};
@@ -77,10 +78,6 @@ pub struct Chunk<S> {
     pub body: S,
 }
 
-fn target(u: &Upload) -> PartTarget {
-    PartTarget { upload: u.id, key: object_key(u.user_id, &u.etag), multipart_id: u.multipart_id.clone() }
-}
-
 /// Whether the upload committed (it is kept until it expires, so clients can ask).
 fn finished(u: &Upload) -> bool {
     u.committed()
@@ -146,8 +143,11 @@ impl VaultService {
         if !matches!(created, Ok(Ok(()))) {
             self.release_parts(&upload).await;
         }
-        if let Err(what) = created? {
-            return Err(ServiceError::QuotaExceeded { what });
+        match created? {
+            Ok(()) => {}
+            // The session went with the account after this request was let in.
+            Err("account") => return Err(ServiceError::TokenRevoked),
+            Err(what) => return Err(ServiceError::QuotaExceeded { what }),
         }
         tracing::info!(user_id = %n.user, upload_id = %id, length = n.length, "upload created");
         Ok(upload)
@@ -190,7 +190,7 @@ impl VaultService {
         let (now, owner) = (Timestamp::now(), Uuid::new_v4());
         let lease = now.plus(UPLOAD_LEASE);
         if !self.store.lease_upload(id, upload.upload_offset, owner, now, lease).await? {
-            return Err(self.gone_or(&upload, ServiceError::UploadBusy).await);
+            return Err(self.lost_patch(&upload, ServiceError::UploadBusy).await);
         }
         let this = self.clone();
         tokio::spawn(async move {
@@ -198,7 +198,7 @@ impl VaultService {
                 // The upload's storage went away under it because a DELETE ended it meanwhile.
                 Err(
                     e @ (ServiceError::Unavailable(_) | ServiceError::Internal(_) | ServiceError::UploadBusy),
-                ) => Err(this.gone_or(&upload, e).await),
+                ) => Err(this.lost_patch(&upload, e).await),
                 other => other,
             };
             if !matches!(result, Ok(Patched::Progress(_)))
@@ -344,69 +344,5 @@ impl VaultService {
             tracing::warn!(error = %e, upload_id = %u.id, "a finished upload's row was not updated; it expires");
         }
         result
-    }
-
-    /// `NotFound` when `u` was ended meanwhile (a `DELETE` won), else `err`.
-    async fn gone_or(&self, u: &Upload, err: ServiceError) -> ServiceError {
-        match self.store.upload(u.user_id, u.id).await {
-            Ok(None) => ServiceError::NotFound,
-            _ => err,
-        }
-    }
-
-    /// Ends an upload and releases its storage, in one decision against a final PATCH
-    /// committing it at the same moment (see [`UploadStore::end_upload`]): either the commit
-    /// took the object, which then stays the vault's, or the commit fails and changes nothing.
-    ///
-    /// [`UploadStore::end_upload`]: crate::store::UploadStore::end_upload
-    pub async fn delete_upload(&self, user: Uuid, id: Uuid) -> Result<(), ServiceError> {
-        let upload = self.upload(user, id).await?;
-        match self.store.end_upload(user, id).await? {
-            None => return Err(ServiceError::NotFound),
-            Some(true) => {
-                self.release_parts(&upload).await;
-                self.discard(&object_key(upload.user_id, &upload.etag)).await;
-            }
-            // Committed: its object is the vault's now.
-            Some(false) => {}
-        }
-        tracing::info!(user_id = %user, upload_id = %id, "upload deleted");
-        Ok(())
-    }
-
-    /// Removes expired uploads and their storage; returns how many.
-    pub async fn sweep_uploads(&self, now: Timestamp) -> Result<usize, ServiceError> {
-        let expired = self.store.expired_uploads(now, 100).await?;
-        for upload in &expired {
-            self.release_parts(upload).await;
-            self.store.delete_upload(upload.id).await?;
-        }
-        if !expired.is_empty() {
-            tracing::info!(count = expired.len(), "expired uploads removed");
-        }
-        Ok(expired.len())
-    }
-
-    pub(super) async fn release_parts(&self, u: &Upload) {
-        if let Err(e) = self.blobs.parts().release(&self.blobs, &target(u)).await {
-            tracing::warn!(error = %e, upload_id = %u.id, "releasing an upload's parts failed");
-        }
-    }
-}
-
-impl VaultService {
-    /// Like [`Self::upload`], but first waits (up to 5 s) for a PATCH still storing what it
-    /// received, so that a client resuming right after a dropped connection learns the
-    /// offset that PATCH ends at.
-    pub async fn settled_upload(&self, user: Uuid, id: Uuid) -> Result<Upload, ServiceError> {
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
-        loop {
-            let upload = self.upload(user, id).await?;
-            let busy = upload.lease_until.is_some_and(|until| until > Timestamp::now());
-            if !busy || tokio::time::Instant::now() >= deadline {
-                return Ok(upload);
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
     }
 }

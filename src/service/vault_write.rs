@@ -134,6 +134,8 @@ impl VaultService {
                     }
                     CreateOutcome::Exists(_) => Err(ServiceError::VaultExists),
                     CreateOutcome::UploadLost => Err(lost()),
+                    // The session went with the account after this request was let in.
+                    CreateOutcome::UserGone => Err(ServiceError::TokenRevoked),
                     CreateOutcome::OverQuota(what) => Err(ServiceError::QuotaExceeded { what }),
                 }
             }
@@ -142,6 +144,7 @@ impl VaultService {
                 ChangeOutcome::Done(None) => Err(ServiceError::internal("replace returned no revision")),
                 ChangeOutcome::Mismatch(current) => Err(ServiceError::PreconditionFailed { current }),
                 ChangeOutcome::UploadLost => Err(lost()),
+                ChangeOutcome::UserGone => Err(ServiceError::TokenRevoked),
                 ChangeOutcome::OverQuota(what) => Err(ServiceError::QuotaExceeded { what }),
             },
         }

@@ -175,7 +175,7 @@ impl VaultService {
             ChangeOutcome::Done(_) => Ok(()),
             ChangeOutcome::Mismatch(None) => Err(ServiceError::NotFound),
             ChangeOutcome::Mismatch(current) => Err(ServiceError::PreconditionFailed { current }),
-            ChangeOutcome::UploadLost | ChangeOutcome::OverQuota(_) => {
+            ChangeOutcome::UploadLost | ChangeOutcome::UserGone | ChangeOutcome::OverQuota(_) => {
                 Err(ServiceError::internal("a delete reported a write's outcome"))
             }
         }

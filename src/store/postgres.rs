@@ -73,6 +73,23 @@ impl PgStore {
             .await?)
     }
 
+    /// Locks `user`'s row in `lock`'s mode (row-level, until the transaction ends); false
+    /// when there is no such user.
+    async fn lock_user_row(
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        user: Uuid,
+        lock: super::sql_vaults::UserLock,
+    ) -> Result<bool, StoreError> {
+        use super::sql_vaults::UserLock;
+        let sql = match lock {
+            UserLock::Share => "SELECT 1 FROM users WHERE id = $1 FOR KEY SHARE",
+            UserLock::Serialize => "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE",
+            UserLock::Delete => "SELECT 1 FROM users WHERE id = $1 FOR UPDATE",
+        };
+        let found: Option<i32> = sqlx::query_scalar(sql).bind(user).fetch_optional(&mut **tx).await?;
+        Ok(found.is_some())
+    }
+
     /// Transaction-scoped advisory lock on a throttle key: attempts on one key decide one
     /// after another, each counting what the one before recorded.
     async fn lock_throttle_key(

@@ -20,7 +20,10 @@ macro_rules! impl_upload_store {
                 quota: &$crate::store::Quota,
             ) -> Result<Result<(), &'static str>, StoreError> {
                 let mut tx = self.pool.begin().await?;
-                lock_for_quota(&mut tx, u.user_id, quota).await?;
+                if !lock_user(&mut tx, u.user_id, quota).await? {
+                    // The account was deleted after this request was authenticated.
+                    return Ok(Err("account"));
+                }
                 enqueue_object(
                     &mut *tx,
                     &$crate::store::object_key(u.user_id, &u.etag),
@@ -141,13 +144,20 @@ macro_rules! impl_upload_store {
 
             async fn end_upload(&self, user: Uuid, id: Uuid) -> Result<Option<bool>, StoreError> {
                 let mut tx = self.pool.begin().await?;
-                let etag: Option<String> =
-                    sqlx::query_scalar("DELETE FROM uploads WHERE id = $1 AND user_id = $2 RETURNING etag")
-                        .bind(id)
-                        .bind(user)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                let Some(etag) = etag else { return Ok(None) };
+                let ended: Option<(String, String)> = sqlx::query_as(
+                    "DELETE FROM uploads WHERE id = $1 AND user_id = $2 RETURNING etag, part_etags",
+                )
+                .bind(id)
+                .bind(user)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some((etag, part_etags)) = ended else { return Ok(None) };
+                if part_etags == "-" {
+                    // Marked committed: its object is (or was) a vault revision, which a later
+                    // replace or delete may have queued with its grace period: leave that alone.
+                    tx.commit().await?;
+                    return Ok(Some(false));
+                }
                 // A commit deletes this queue entry in its own transaction (`claim_upload`, which
                 // wants `delete_after` in the future): whichever of the two comes first wins.
                 let released = sqlx::query("UPDATE pending_objects SET delete_after = created_at WHERE object_key = $1")

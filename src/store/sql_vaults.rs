@@ -8,7 +8,8 @@ macro_rules! vault_columns {
 }
 
 /// Implements [`VaultStore`](super::VaultStore) for `$store` on engine `$db`. The backend
-/// provides `async fn try_sweep_lock(tx) -> Result<bool, StoreError>`.
+/// provides `async fn try_sweep_lock(tx) -> Result<bool, StoreError>` and
+/// `async fn lock_user_row(tx, user, UserLock) -> Result<bool, StoreError>` (false: no such user).
 macro_rules! impl_vault_store {
     ($store:ty, $db:ty) => {
         #[async_trait::async_trait]
@@ -48,10 +49,12 @@ macro_rules! impl_vault_store {
 
             async fn commit_create(&self, rev: &NewRevision, quota: &Quota) -> Result<CreateOutcome, StoreError> {
                 let mut tx = self.pool.begin().await?;
+                if !lock_user(&mut tx, rev.user_id, quota).await? {
+                    return Ok(CreateOutcome::UserGone);
+                }
                 if !claim_upload(&mut *tx, rev).await? {
                     return Ok(CreateOutcome::UploadLost);
                 }
-                lock_for_quota(&mut tx, rev.user_id, quota).await?;
                 let created = bind_revision(sqlx::query_as::<_, Vault>(concat!(
                     "INSERT INTO vaults (user_id, vault_id, etag, revision, version, size, sha256, iv, salt, \
                      created_at, updated_at) VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $9) \
@@ -87,10 +90,12 @@ macro_rules! impl_vault_store {
                 quota: &Quota,
             ) -> Result<ChangeOutcome, StoreError> {
                 let mut tx = self.pool.begin().await?;
+                if !lock_user(&mut tx, rev.user_id, quota).await? {
+                    return Ok(ChangeOutcome::UserGone);
+                }
                 if !claim_upload(&mut *tx, rev).await? {
                     return Ok(ChangeOutcome::UploadLost);
                 }
-                lock_for_quota(&mut tx, rev.user_id, quota).await?;
                 let current = select_vault(&mut *tx, rev.user_id, &rev.vault_id).await?;
                 let expected = match (expect, &current) {
                     (_, None) => return Ok(ChangeOutcome::Mismatch(None)),
@@ -159,15 +164,16 @@ macro_rules! impl_vault_store {
                 now: Timestamp,
             ) -> Result<(Vec<String>, Vec<$crate::store::Upload>), StoreError> {
                 let mut tx = self.pool.begin().await?;
-                sqlx::query("UPDATE users SET updated_at = $1 WHERE id = $2")
-                    .bind(now)
-                    .bind(user)
-                    .execute(&mut *tx)
-                    .await?;
-                let mut etags: Vec<String> = sqlx::query_scalar("SELECT etag FROM vaults WHERE user_id = $1")
-                    .bind(user)
-                    .fetch_all(&mut *tx)
-                    .await?;
+                // First the user's row, exclusively: a commit or a new upload of this user
+                // either finished before (and what it stored is found below) or waits and then
+                // finds no user. Then the vaults, deleted rather than read, so that a replace
+                // committing meanwhile is waited for and its new etag is the one returned.
+                Self::lock_user_row(&mut tx, user, $crate::store::sql_vaults::UserLock::Delete).await?;
+                let mut etags: Vec<String> =
+                    sqlx::query_scalar("DELETE FROM vaults WHERE user_id = $1 RETURNING etag")
+                        .bind(user)
+                        .fetch_all(&mut *tx)
+                        .await?;
                 let uploads = sqlx::query_as::<_, $crate::store::Upload>(concat!(
                     "DELETE FROM uploads WHERE user_id = $1 AND part_etags <> '-' RETURNING ",
                     $crate::store::sql_uploads::upload_columns!()
@@ -298,25 +304,27 @@ macro_rules! impl_vault_store {
             .await
         }
 
-        /// Before a write transaction's change, when a quota applies: writes the user's row,
-        /// so that on Postgres concurrent writers of one user decide one after another, each
-        /// seeing what the one before committed (SQLite has one writer at a time anyway). Taken
-        /// before any vault row, as account deletion does, so the two cannot deadlock.
-        async fn lock_for_quota(
+        /// First in every commit and upload creation: locks the user's row (see [`UserLock`]),
+        /// so that on Postgres concurrent writers of one user decide one after another when a
+        /// quota applies, each seeing what the one before committed, and none slips past an
+        /// account deletion (SQLite has one writer at a time anyway, and this write makes the
+        /// transaction that writer from its first statement). Taken before any other row, as
+        /// account deletion does, so the two cannot deadlock. False when the user is gone.
+        ///
+        /// [`UserLock`]: $crate::store::sql_vaults::UserLock
+        async fn lock_user(
             tx: &mut sqlx::Transaction<'_, $db>,
             user: Uuid,
             quota: &$crate::store::Quota,
-        ) -> Result<(), StoreError> {
-            if quota.is_limited() {
-                sqlx::query("UPDATE users SET updated_at = updated_at WHERE id = $1")
-                    .bind(user)
-                    .execute(&mut **tx)
-                    .await?;
-            }
-            Ok(())
+        ) -> Result<bool, StoreError> {
+            let lock = match quota.is_limited() {
+                true => $crate::store::sql_vaults::UserLock::Serialize,
+                false => $crate::store::sql_vaults::UserLock::Share,
+            };
+            <$store>::lock_user_row(tx, user, lock).await
         }
 
-        /// After the change, in the same transaction (locked by [`lock_for_quota`]): the limit
+        /// After the change, in the same transaction (locked by [`lock_user`]): the limit
         /// of `quota` the user is now past, if any; the caller then drops the transaction.
         async fn over_quota(
             tx: &mut sqlx::Transaction<'_, $db>,
@@ -349,6 +357,18 @@ macro_rules! impl_vault_store {
             Ok(claimed == 1)
         }
     };
+}
+
+/// How a transaction locks its user's row (on Postgres; SQLite's single writer needs none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UserLock {
+    /// A commit or new upload without a quota: only account deletion must wait for it (and it
+    /// for account deletion), as its foreign key does anyway (`FOR KEY SHARE`).
+    Share,
+    /// A commit or new upload under a quota: one at a time per user (`FOR NO KEY UPDATE`).
+    Serialize,
+    /// Account deletion: waits for all of the above and keeps them out (`FOR UPDATE`).
+    Delete,
 }
 
 pub(crate) use {impl_vault_store, vault_columns};

@@ -45,6 +45,21 @@ impl SqliteStore {
         Ok(true)
     }
 
+    /// SQLite has one writer at a time: writing the user's row first makes this transaction
+    /// that writer from its first statement (as `BEGIN IMMEDIATE` would), so that what it reads
+    /// next cannot be overtaken by another writer. False when there is no such user.
+    async fn lock_user_row(
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        user: Uuid,
+        _lock: super::sql_vaults::UserLock,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE users SET updated_at = updated_at WHERE id = $1")
+            .bind(user)
+            .execute(&mut **tx)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Nothing to lock: SQLite has one writer at a time, and an attempt writes first.
     async fn lock_throttle_key(
         _tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,

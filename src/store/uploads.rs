@@ -73,7 +73,8 @@ pub trait UploadStore: Send + Sync + 'static {
     /// Records a new upload and queues its object key, so that an upload that never completes
     /// is swept at `expires_at`.
     /// `Ok(Err(limit))`, recording nothing, when its length would take the user past this
-    /// limit of `quota` (counting vaults and the other open uploads).
+    /// limit of `quota` (counting vaults and the other open uploads); `Ok(Err("account"))`
+    /// when the user no longer exists (deleted while the request was under way).
     async fn create_upload(
         &self,
         upload: &Upload,
@@ -111,7 +112,8 @@ pub trait UploadStore: Send + Sync + 'static {
     /// unless a commit already took its object for a vault, makes that object due for
     /// deletion at once, so that a commit still under way can no longer take it. `None` when
     /// there is no such upload; `Some(true)` when its storage is the caller's to release,
-    /// `Some(false)` when its object belongs to a vault.
+    /// `Some(false)` when its object belongs to a vault (a commit took it, or the upload is
+    /// marked committed, whose object a later replace may have queued with its grace period).
     async fn end_upload(&self, user: Uuid, id: Uuid) -> Result<Option<bool>, StoreError>;
 
     /// Up to `limit` uploads that expired before `now`.

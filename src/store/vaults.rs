@@ -75,8 +75,11 @@ pub enum CreateOutcome {
     Created(Vault),
     /// A vault with that id already exists (as given); nothing changed.
     Exists(Vault),
-    /// The upload's queue entry was gone (swept as abandoned); nothing changed.
+    /// The upload's queue entry was gone (swept as abandoned, or its upload ended); nothing
+    /// changed.
     UploadLost,
+    /// The user was deleted after the write began; nothing changed.
+    UserGone,
     /// The new vault would exceed this limit of the quota; nothing changed.
     OverQuota(&'static str),
 }
@@ -90,6 +93,8 @@ pub enum ChangeOutcome {
     Mismatch(Option<String>),
     /// The upload's queue entry was gone; nothing changed.
     UploadLost,
+    /// The user was deleted after the write began; nothing changed.
+    UserGone,
     /// The new revision would exceed this limit of the quota; nothing changed.
     OverQuota(&'static str),
 }

@@ -2,7 +2,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{Deployment, assert_problem, b64, on_both_deployments, rand_bytes, spawn_app};
-use crate::tus::{at_rest, create, metadata, patch};
+use crate::tus::{at_rest, create, metadata, multipart_uploads, patch};
 use crate::vaults_json::{read_user, vault_body};
 
 on_both_deployments!(
@@ -81,14 +81,6 @@ async fn deleting_the_account_leaves_nothing_of_the_user(d: Deployment) {
     // Nothing is left queued for that user either: a sweep far in the future deletes nothing of theirs.
     let later = blindvault::store::Timestamp::now().plus(std::time::Duration::from_secs(86400 * 30));
     assert_eq!(app.state.sweeper.sweep(later).await.unwrap().deleted, 0);
-}
-
-/// How many multipart uploads the S3 server holds for `user` (none on the embedded deployment).
-async fn multipart_uploads(d: &Deployment, user: uuid::Uuid) -> usize {
-    let Deployment::Production { s3_endpoint, bucket, .. } = d else { return 0 };
-    let listing =
-        reqwest::get(format!("{s3_endpoint}/{bucket}?uploads")).await.unwrap().text().await.unwrap();
-    listing.matches(&user.simple().to_string()).count()
 }
 
 async fn deleting_the_account_releases_its_unfinished_uploads(d: Deployment) {

@@ -1,6 +1,7 @@
 //! The integration suite: the real router over HTTP, on both deployments.
 
 mod account;
+mod account_races;
 mod attacks;
 mod blindness;
 mod blobs;
@@ -36,5 +37,6 @@ mod tokens;
 mod tus;
 mod tus_js;
 mod tus_resume;
+mod upload_races;
 mod vaults_json;
 mod vaults_stream;

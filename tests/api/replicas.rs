@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::database_faults::{admin, database_of};
 use crate::helpers::{Deployment, TestApp, b64, spawn_app};
-use crate::vaults_json::vault_body;
+use crate::vaults_json::{put_json, vault_body};
 
 async fn etag_on(app: &TestApp, token: &str) -> String {
     let resp = app.call(Method::GET, "/api/v1/vault/shared", Some(token), None).await;
@@ -104,15 +104,7 @@ async fn until_ready_is(app: &TestApp, want: StatusCode) -> Value {
 
 async fn replace(app: &TestApp, token: &str, etag: &str, content: &[u8]) -> String {
     let body = json!({"ciphertext": b64(content), "iv": b64(&[1u8; 8]), "salt": b64(&[1u8; 8])});
-    let resp = app
-        .client
-        .put(format!("{}/api/v1/vault/shared", app.address))
-        .bearer_auth(token)
-        .header("if-match", etag)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let resp = put_json(app, token, "shared", ("if-match", etag), body).await;
     assert_eq!(resp.status(), StatusCode::OK);
     resp.headers()["etag"].to_str().unwrap().to_owned()
 }

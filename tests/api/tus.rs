@@ -94,6 +94,14 @@ pub async fn at_rest(app: &TestApp, user: &str) -> Vec<String> {
     keys
 }
 
+/// How many multipart uploads the S3 server holds for `user` (none on the embedded deployment).
+pub async fn multipart_uploads(d: &Deployment, user: uuid::Uuid) -> usize {
+    let Deployment::Production { s3_endpoint, bucket, .. } = d else { return 0 };
+    let listing =
+        reqwest::get(format!("{s3_endpoint}/{bucket}?uploads")).await.unwrap().text().await.unwrap();
+    listing.matches(&user.simple().to_string()).count()
+}
+
 async fn the_server_describes_itself_and_requires_its_version(d: Deployment) {
     let app = spawn_app(&d).await;
     let (_, token) = app.user().await;

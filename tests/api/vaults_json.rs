@@ -22,11 +22,13 @@ pub fn vault_body(id: &str, ciphertext: &[u8]) -> Value {
     json!({"vault_id": id, "ciphertext": b64(ciphertext), "iv": b64(&[1u8; 12]), "salt": b64(&[2u8; 16])})
 }
 
-fn replace_body(ciphertext: &[u8]) -> Value {
+/// The JSON body of a replace with `ciphertext`.
+pub fn replace_body(ciphertext: &[u8]) -> Value {
     json!({"ciphertext": b64(ciphertext), "iv": b64(&[3u8; 12]), "salt": b64(&[4u8; 16]), "version": 2})
 }
 
-async fn put_json(
+/// `PUT /api/v1/vault/{id}` with `body` and one precondition `header`.
+pub async fn put_json(
     app: &TestApp,
     token: &str,
     id: &str,
