@@ -10,7 +10,7 @@ use futures::TryStreamExt;
 
 use super::bearer::{Authenticated, ReadScope, WriteScope};
 use super::error::ApiError;
-use super::extract::{b64, to_b64};
+use super::extract::{b64, classify_body_error, to_b64};
 use super::preconditions::{byte_range, etag_header, not_modified, put_mode, single};
 use super::state::AppState;
 use super::vaults::{VaultPath, not_modified_response, written};
@@ -124,14 +124,15 @@ impl Shared {
 }
 
 impl futures::Stream for Shared {
-    type Item = Result<bytes::Bytes, axum::Error>;
+    type Item = Result<bytes::Bytes, crate::store::BoxError>;
 
     fn poll_next(
         self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Self::Item>> {
         match self.0.lock() {
-            Ok(mut body) => futures::StreamExt::poll_next_unpin(&mut *body, cx),
+            Ok(mut body) => futures::StreamExt::poll_next_unpin(&mut *body, cx)
+                .map(|item| item.map(|r| r.map_err(classify_body_error))),
             Err(_) => std::task::Poll::Ready(None),
         }
     }

@@ -124,6 +124,20 @@ fn client_ip<'a>(peer: IpAddr, forwarded: impl Iterator<Item = &'a str>, trusted
     hops.into_iter().rev().find(|ip| !is_trusted(ip)).unwrap_or(peer)
 }
 
+/// A request body as the service takes it: its bytes, with a body timeout (which only the
+/// server knows) told apart as the service's [`BodyTimedOut`](crate::service::BodyTimedOut).
+pub(super) fn body_stream(
+    body: axum::body::Body,
+) -> impl futures::Stream<Item = Result<bytes::Bytes, crate::store::BoxError>> + Send + 'static {
+    futures::TryStreamExt::map_err(body.into_data_stream(), classify_body_error)
+}
+
+/// A body error for the service: [`BodyTimedOut`](crate::service::BodyTimedOut) when the
+/// server's body timeout cut it, else the error itself.
+pub(super) fn classify_body_error(err: axum::Error) -> crate::store::BoxError {
+    if crate::server::body_timed_out(&err) { Box::new(crate::service::BodyTimedOut) } else { Box::new(err) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

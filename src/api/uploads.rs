@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::bearer::{Authenticated, WriteScope};
 use super::error::ApiError;
+use super::extract::body_stream;
 use super::preconditions::{etag_header, single};
 use super::state::AppState;
 use crate::service::{Chunk, NewUpload, Patched, ServiceError, UploadPrecondition, VaultId};
@@ -187,7 +188,7 @@ pub(super) async fn create(
     let with_upload =
         single(&headers, &header::CONTENT_TYPE)?.is_some_and(|t| t.trim() == OFFSET_OCTET_STREAM);
     let mut response = if with_upload {
-        let chunk = Chunk { offset: 0, sha256: checksum(&headers)?, body: body.into_data_stream() };
+        let chunk = Chunk { offset: 0, sha256: checksum(&headers)?, body: body_stream(body) };
         match app.vaults.patch_upload(user, upload.id, chunk).await {
             Ok(done) => patched(&app, user, upload.id, done).await?,
             // The upload exists whatever happened to its first bytes: say where it stands, so
@@ -285,7 +286,7 @@ pub(super) async fn patch(
         ));
     }
     let offset = number(&headers, &UPLOAD_OFFSET)?.ok_or_else(|| bad("Upload-Offset", "is required"))?;
-    let chunk = Chunk { offset, sha256: checksum(&headers)?, body: body.into_data_stream() };
+    let chunk = Chunk { offset, sha256: checksum(&headers)?, body: body_stream(body) };
     let user = auth.principal.user_id;
     patched(&app, user, id, app.vaults.patch_upload(user, id, chunk).await?).await
 }

@@ -4,6 +4,18 @@ use thiserror::Error;
 
 use crate::store::{BlobStoreError, StoreError};
 
+/// The error a request body's stream yields when the client stopped sending within the body
+/// timeout. The HTTP layer, which knows its timeouts, puts it there; the service only
+/// recognises it (as [`ServiceError::BodyTimeout`]), so it needs to know nothing of the server.
+#[derive(Debug, Error)]
+#[error("the request body stopped arriving within the body timeout")]
+pub struct BodyTimedOut;
+
+/// Whether `err`, or any error under it, is [`BodyTimedOut`].
+fn body_timed_out(err: &(dyn std::error::Error + 'static)) -> bool {
+    std::iter::successors(Some(err), |e| e.source()).any(|e| e.is::<BodyTimedOut>())
+}
+
 /// Why a service operation was refused or failed. The API layer maps each variant to one
 /// status and stable problem `code`.
 #[derive(Debug, Error)]
@@ -130,7 +142,7 @@ impl From<BlobStoreError> for ServiceError {
     fn from(err: BlobStoreError) -> Self {
         match err {
             BlobStoreError::TooLarge { limit } => ServiceError::TooLarge { limit },
-            BlobStoreError::Body(e) if crate::server::body_timed_out(e.as_ref()) => ServiceError::BodyTimeout,
+            BlobStoreError::Body(e) if body_timed_out(e.as_ref()) => ServiceError::BodyTimeout,
             BlobStoreError::Body(_) => ServiceError::IncompleteBody,
             BlobStoreError::Io(e) => ServiceError::Unavailable(Box::new(e)),
             BlobStoreError::NotFound => {

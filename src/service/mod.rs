@@ -25,7 +25,7 @@ pub use auth::{
     normalize_username,
 };
 pub use changes::Changes;
-pub use error::ServiceError;
+pub use error::{BodyTimedOut, ServiceError};
 pub use hasher::{HashCost, PasswordHasher, Verified};
 pub use scope::{Scope, Scopes};
 pub use session::{Login, Principal, SessionInfo, TokenPair};
