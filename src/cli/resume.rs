@@ -62,7 +62,7 @@ pub(super) async fn put(
         bar.finish_and_clear();
         match result {
             Ok(etag) => {
-                forget(&mut session, id, &log).await;
+                forget(&mut session, id, &saved).await;
                 session.saved.etags.insert(id.to_owned(), etag);
                 let info = session.client.head(id).await?;
                 session.checkpoint(opts).await?;
@@ -71,15 +71,15 @@ pub(super) async fn put(
             }
             Err(ClientError::CannotResume(why)) if fresh_starts < FRESH_STARTS => {
                 eprintln!("{id}: {why}; abandoning that upload and starting a new one (fresh salt and IV)");
-                abandon(&mut session, opts, id, &saved, &log).await?;
+                abandon(&mut session, opts, id, &saved).await?;
                 fresh_starts += 1;
             }
             Err(err) => {
                 match err {
-                    ClientError::CannotResume(_) => abandon(&mut session, opts, id, &saved, &log).await?,
+                    ClientError::CannotResume(_) => abandon(&mut session, opts, id, &saved).await?,
                     // The server discarded the upload (a lost race, or it expired): start over next time.
                     ClientError::Conflict { .. } | ClientError::NotFound => {
-                        forget(&mut session, id, &log).await
+                        forget(&mut session, id, &saved).await
                     }
                     _ => eprintln!("the upload stopped; `blindvault put` of the same file continues it"),
                 }
@@ -110,7 +110,7 @@ async fn saved_upload(
         let why =
             if same_file { "there is no log of what it sent" } else { "the file changed since it began" };
         eprintln!("{id}: the saved upload cannot continue ({why}); starting a new upload");
-        abandon(session, opts, id, &saved, &SentLog::in_memory()).await?;
+        abandon(session, opts, id, &saved).await?;
         return Ok(None);
     };
     match session.client.upload_offset(&saved.upload).await? {
@@ -119,7 +119,7 @@ async fn saved_upload(
             Ok(Some((saved, log)))
         }
         None => {
-            forget(session, id, &log).await;
+            forget(session, id, &saved).await;
             Ok(None)
         }
     }
@@ -161,20 +161,18 @@ async fn abandon(
     opts: &ClientOpts,
     id: &str,
     saved: &SavedUpload,
-    log: &SentLog,
 ) -> anyhow::Result<()> {
     if let Err(e) = session.client.cancel_upload(&saved.upload).await {
         eprintln!("{id}: could not end the abandoned upload on the server ({e}); it expires by itself");
     }
-    if let Some(path) = &saved.journal {
-        let _ = tokio::fs::remove_file(path).await;
-    }
-    forget(session, id, log).await;
+    forget(session, id, saved).await;
     session.checkpoint(opts).await
 }
 
-/// Forgets the upload of `id` and its log.
-async fn forget(session: &mut Session, id: &str, log: &SentLog) {
+/// Forgets the upload of `id` and removes its log.
+async fn forget(session: &mut Session, id: &str, saved: &SavedUpload) {
     session.saved.uploads.remove(id);
-    let _ = log.remove().await;
+    if let Some(path) = &saved.journal {
+        let _ = tokio::fs::remove_file(path).await;
+    }
 }
