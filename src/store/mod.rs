@@ -11,8 +11,6 @@ mod parts;
 mod postgres;
 mod records;
 mod sql;
-mod sql_uploads;
-mod sql_vaults;
 mod sqlite;
 mod timestamp;
 mod uploads;
@@ -27,6 +25,7 @@ pub use postgres::{PgPoolSettings, PgStore};
 pub use records::{
     AccountShape, FailureWindow, NewCredentials, NewSession, NewUser, RefreshRotation, Session, User,
 };
+pub use sql::{Engine, SqlStore};
 pub use sqlite::SqliteStore;
 pub use timestamp::Timestamp;
 pub use uploads::{Progress, Upload, UploadStore};

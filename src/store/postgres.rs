@@ -4,18 +4,17 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use uuid::Uuid;
 
-use super::error::OnUnique;
+use sqlx::migrate::Migrator;
+use sqlx::{Executor, PgConnection, Postgres};
+
 use super::feed::{CHANNEL, Change, ChangeFeed, ChangeStream};
-use super::vaults::{ChangeOutcome, CreateOutcome, Expect, NewRevision, Quota, Usage, Vault};
-use super::{
-    Backend, FailureWindow, NewCredentials, NewSession, NewUser, RefreshRotation, Session, StoreError,
-    Timestamp, User,
-};
+use super::sql::{Engine, SqlStore, UserLock};
+use super::{Backend, StoreError};
 
 /// Advisory-lock key of the object sweeper ("bvsweep" in ASCII).
 const SWEEP_LOCK_KEY: i64 = 0x0062_7673_7765_6570;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Pool settings for Postgres.
 #[derive(Debug, Clone)]
@@ -40,14 +39,9 @@ pub struct PgPoolSettings {
 /// completes when the client goes away (`api::middleware::request_context`), and the
 /// background tasks are stopped only with the process, whose connections the server then
 /// rolls back.
-#[derive(Debug, Clone)]
-pub struct PgStore {
-    pool: PgPool,
-    /// One connection, outside the request pool, for `LISTEN` (named `blindvault-listener`).
-    listen_pool: PgPool,
-}
+pub type PgStore = SqlStore<Postgres>;
 
-impl PgStore {
+impl SqlStore<Postgres> {
     /// Connects lazily: the pool opens connections on first use, so a database that is down
     /// at start-up shows as "not ready" instead of a crash loop.
     pub fn connect(url: &str, settings: &PgPoolSettings) -> Result<Self, StoreError> {
@@ -58,60 +52,56 @@ impl PgStore {
             .max_lifetime(settings.max_lifetime)
             .acquire_timeout(settings.acquire_timeout)
             .connect_lazy_with(options);
+        // One connection outside the request pool, for `LISTEN` (named `blindvault-listener`).
         let listen_pool = PgPoolOptions::new()
             .max_connections(1)
             .acquire_timeout(settings.acquire_timeout)
             .connect_lazy_with(listen_options);
-        Ok(Self { pool, listen_pool })
+        Ok(Self { pool, listen_pool: Some(listen_pool) })
+    }
+}
+
+impl Engine for Postgres {
+    const BACKEND: Backend = Backend::Postgres;
+
+    fn migrator() -> &'static Migrator {
+        &MIGRATOR
     }
 
-    /// Session-independent, transaction-scoped advisory lock: only one replica sweeps at a time.
-    async fn try_sweep_lock(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>) -> Result<bool, StoreError> {
+    fn on(conn: &mut PgConnection) -> impl Executor<'_, Database = Self> {
+        conn
+    }
+
+    fn pooled(pool: &PgPool) -> impl Executor<'_, Database = Self> {
+        pool
+    }
+
+    async fn try_sweep_lock(conn: &mut PgConnection) -> Result<bool, StoreError> {
         Ok(sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
             .bind(SWEEP_LOCK_KEY)
-            .fetch_one(&mut **tx)
+            .fetch_one(conn)
             .await?)
     }
 
-    /// Locks `user`'s row in `lock`'s mode (row-level, until the transaction ends); false
-    /// when there is no such user.
-    async fn lock_user_row(
-        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-        user: Uuid,
-        lock: super::sql_vaults::UserLock,
-    ) -> Result<bool, StoreError> {
-        use super::sql_vaults::UserLock;
+    async fn lock_user_row(conn: &mut PgConnection, user: Uuid, lock: UserLock) -> Result<bool, StoreError> {
         let sql = match lock {
             UserLock::Share => "SELECT 1 FROM users WHERE id = $1 FOR KEY SHARE",
             UserLock::Serialize => "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE",
             UserLock::Delete => "SELECT 1 FROM users WHERE id = $1 FOR UPDATE",
         };
-        let found: Option<i32> = sqlx::query_scalar(sql).bind(user).fetch_optional(&mut **tx).await?;
+        let found: Option<i32> = sqlx::query_scalar(sql).bind(user).fetch_optional(conn).await?;
         Ok(found.is_some())
     }
 
-    /// Transaction-scoped advisory lock on a throttle key: attempts on one key decide one
-    /// after another, each counting what the one before recorded.
-    async fn lock_throttle_key(
-        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-        key: &str,
-    ) -> Result<(), StoreError> {
+    /// A transaction-scoped advisory lock on the key's hash.
+    async fn lock_throttle_key(conn: &mut PgConnection, key: &str) -> Result<(), StoreError> {
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind(key)
-            .execute(&mut **tx)
+            .bind(key.to_owned())
+            .execute(conn)
             .await?;
         Ok(())
     }
-
-    /// The underlying pool (for tests and maintenance tasks).
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
 }
-
-super::sql::impl_metadata_store!(PgStore, sqlx::Postgres, Backend::Postgres, MIGRATOR);
-super::sql_vaults::impl_vault_store!(PgStore, sqlx::Postgres);
-super::sql_uploads::impl_upload_store!(PgStore, sqlx::Postgres);
 
 #[async_trait::async_trait]
 impl ChangeFeed for PgStore {
@@ -129,7 +119,8 @@ impl ChangeFeed for PgStore {
     }
 
     async fn subscribe(&self) -> Result<Option<ChangeStream>, StoreError> {
-        let mut listener = sqlx::postgres::PgListener::connect_with(&self.listen_pool).await?;
+        let Some(listen_pool) = &self.listen_pool else { return Ok(None) };
+        let mut listener = sqlx::postgres::PgListener::connect_with(listen_pool).await?;
         // A lost connection ends the stream; the caller subscribes again from scratch.
         listener.eager_reconnect(false);
         listener.listen(CHANNEL).await?;

@@ -6,25 +6,22 @@ use sqlx::sqlite::{
 };
 use uuid::Uuid;
 
-use super::error::OnUnique;
-use super::feed::{Change, ChangeFeed, ChangeStream};
-use super::vaults::{ChangeOutcome, CreateOutcome, Expect, NewRevision, Quota, Usage, Vault};
-use super::{
-    Backend, FailureWindow, NewCredentials, NewSession, NewUser, RefreshRotation, Session, StoreError,
-    Timestamp, User,
-};
+use sqlx::migrate::Migrator;
+use sqlx::{Executor, Sqlite, SqliteConnection};
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+use super::feed::{Change, ChangeFeed, ChangeStream};
+use super::sql::{Engine, SqlStore, UserLock};
+use super::{Backend, StoreError};
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// [`MetadataStore`](super::MetadataStore) on an SQLite file: WAL journal, full fsync on
 /// commit (an acknowledged write survives power loss), foreign keys on.
-#[derive(Debug, Clone)]
-pub struct SqliteStore {
-    pool: SqlitePool,
-}
+pub type SqliteStore = SqlStore<Sqlite>;
 
-impl SqliteStore {
-    /// Opens (creating if missing) the database at `url` (`sqlite://path`).
+impl SqlStore<Sqlite> {
+    /// Opens (creating if missing) the database at `url` (`sqlite://path`, or
+    /// `sqlite::memory:` with one connection for tests).
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
@@ -37,46 +34,50 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        Ok(Self { pool })
+        Ok(Self { pool, listen_pool: None })
+    }
+}
+
+impl Engine for Sqlite {
+    const BACKEND: Backend = Backend::Sqlite;
+
+    fn migrator() -> &'static Migrator {
+        &MIGRATOR
+    }
+
+    fn on(conn: &mut SqliteConnection) -> impl Executor<'_, Database = Self> {
+        conn
+    }
+
+    fn pooled(pool: &SqlitePool) -> impl Executor<'_, Database = Self> {
+        pool
     }
 
     /// One process owns an SQLite file, and the claim is one statement: nothing to lock.
-    async fn try_sweep_lock(_tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>) -> Result<bool, StoreError> {
+    async fn try_sweep_lock(_conn: &mut SqliteConnection) -> Result<bool, StoreError> {
         Ok(true)
     }
 
     /// SQLite has one writer at a time: writing the user's row first makes this transaction
     /// that writer from its first statement (as `BEGIN IMMEDIATE` would), so that what it reads
-    /// next cannot be overtaken by another writer. False when there is no such user.
+    /// next cannot be overtaken by another writer.
     async fn lock_user_row(
-        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        conn: &mut SqliteConnection,
         user: Uuid,
-        _lock: super::sql_vaults::UserLock,
+        _lock: UserLock,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query("UPDATE users SET updated_at = updated_at WHERE id = $1")
             .bind(user)
-            .execute(&mut **tx)
+            .execute(conn)
             .await?;
         Ok(done.rows_affected() == 1)
     }
 
     /// Nothing to lock: SQLite has one writer at a time, and an attempt writes first.
-    async fn lock_throttle_key(
-        _tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-        _key: &str,
-    ) -> Result<(), StoreError> {
+    async fn lock_throttle_key(_conn: &mut SqliteConnection, _key: &str) -> Result<(), StoreError> {
         Ok(())
     }
-
-    /// The underlying pool (for tests and maintenance tasks).
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
 }
-
-super::sql::impl_metadata_store!(SqliteStore, sqlx::Sqlite, Backend::Sqlite, MIGRATOR);
-super::sql_vaults::impl_vault_store!(SqliteStore, sqlx::Sqlite);
-super::sql_uploads::impl_upload_store!(SqliteStore, sqlx::Sqlite);
 
 #[async_trait::async_trait]
 impl ChangeFeed for SqliteStore {

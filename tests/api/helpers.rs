@@ -93,21 +93,10 @@ impl Deployment {
     pub async fn fresh_storage(&self, data_dir: &std::path::Path) -> Vec<String> {
         let mut args = vec!["--data-dir".to_owned(), data_dir.display().to_string()];
         if let Deployment::Production { admin_url, s3_endpoint, bucket, s3 } = self {
-            // The creation time in the name lets scripts/test drop leftovers of old runs without
-            // touching the databases of a suite running right now.
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-            let name = format!("bv_test_{}_{}", now.as_secs(), Uuid::new_v4().simple());
-            let mut admin =
-                sqlx::PgConnection::connect(admin_url).await.expect("connect to the admin database");
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut admin)
-                .await
-                .expect("create a test database");
-            let mut url = url::Url::parse(admin_url).expect("admin url");
-            url.set_path(&name);
+            let (url, name) = fresh_database(admin_url).await;
             args.extend([
                 "--database-url".to_owned(),
-                url.to_string(),
+                url,
                 "--storage-url".to_owned(),
                 format!("s3://{bucket}/{name}"),
                 "--s3-endpoint".to_owned(),
@@ -126,6 +115,22 @@ impl Deployment {
         }
         args
     }
+}
+
+/// A new, empty Postgres database beside `admin_url`'s: its URL and its name. The creation
+/// time in the name lets scripts/test drop leftovers of old runs without touching the
+/// databases of a suite running right now.
+pub async fn fresh_database(admin_url: &str) -> (String, String) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let name = format!("bv_test_{}_{}", now.as_secs(), Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(admin_url).await.expect("connect to the admin database");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("create a test database");
+    let mut url = url::Url::parse(admin_url).expect("admin url");
+    url.set_path(&name);
+    (url.to_string(), name)
 }
 
 /// A running application and a client for it.

@@ -32,6 +32,7 @@ mod register;
 mod replicas;
 mod sdk;
 mod slow_clients;
+mod store_story;
 mod throttle;
 mod tokens;
 mod tus;

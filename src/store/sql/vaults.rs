@@ -1,0 +1,343 @@
+//! Vaults, the quota check inside each commit, and the object-deletion queue.
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use super::{Affected, Arg, Columns, Engine, SqlStore, UserLock, rows, sql};
+use crate::store::{
+    ChangeOutcome, CreateOutcome, Expect, NewRevision, Quota, StoreError, Timestamp, Upload, Usage, Vault,
+    VaultStore, object_key,
+};
+
+#[async_trait]
+impl<DB: Engine> VaultStore for SqlStore<DB> {
+    async fn vault(&self, user: Uuid, vault_id: &str) -> Result<Option<Vault>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        select_vault::<DB>(&mut conn, user, vault_id).await
+    }
+
+    async fn list_vaults(&self, user: Uuid, after: &str, limit: i64) -> Result<Vec<Vault>, StoreError> {
+        Ok(sql::<DB>("SELECT * FROM vaults WHERE user_id = $1 AND vault_id > $2 ORDER BY vault_id LIMIT $3")
+            .arg(user)
+            .arg(after)
+            .arg(limit)
+            .try_map(rows::vault)
+            .fetch_all(DB::pooled(&self.pool))
+            .await?)
+    }
+
+    async fn usage(&self, user: Uuid) -> Result<Usage, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        select_usage::<DB>(&mut conn, user, "", Timestamp::now()).await
+    }
+
+    async fn begin_upload(&self, key: &str, user: Uuid, abandon_after: Timestamp) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        enqueue_object::<DB>(&mut conn, key, user, abandon_after, Timestamp::now()).await
+    }
+
+    async fn forget_object(&self, key: &str) -> Result<(), StoreError> {
+        sql::<DB>("DELETE FROM pending_objects WHERE object_key = $1")
+            .arg(key)
+            .execute(DB::pooled(&self.pool))
+            .await?;
+        Ok(())
+    }
+
+    async fn commit_create(&self, rev: &NewRevision, quota: &Quota) -> Result<CreateOutcome, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if !lock_user::<DB>(&mut tx, rev.user_id, quota).await? {
+            return Ok(CreateOutcome::UserGone);
+        }
+        if !claim_upload::<DB>(&mut tx, rev).await? {
+            return Ok(CreateOutcome::UploadLost);
+        }
+        let created = bind_revision::<DB>(
+            "INSERT INTO vaults (user_id, vault_id, etag, revision, version, size, sha256, iv, salt, \
+             created_at, updated_at) VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $9) \
+             ON CONFLICT (user_id, vault_id) DO NOTHING RETURNING *",
+            rev,
+        )
+        .try_map(rows::vault)
+        .fetch_optional(DB::on(&mut tx))
+        .await?;
+        let Some(vault) = created else {
+            let existing = select_vault::<DB>(&mut tx, rev.user_id, &rev.vault_id).await?;
+            return Ok(match existing {
+                Some(vault) => CreateOutcome::Exists(vault),
+                // Deleted between the insert and the read: report it as a lost race.
+                None => CreateOutcome::UploadLost,
+            });
+        };
+        if let Some(limit) = over_quota::<DB>(&mut tx, rev.user_id, quota, &rev.etag, rev.now).await? {
+            return Ok(CreateOutcome::OverQuota(limit));
+        }
+        tx.commit().await?;
+        Ok(CreateOutcome::Created(vault))
+    }
+
+    async fn commit_replace(
+        &self,
+        rev: &NewRevision,
+        expect: &Expect,
+        quota: &Quota,
+    ) -> Result<ChangeOutcome, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if !lock_user::<DB>(&mut tx, rev.user_id, quota).await? {
+            return Ok(ChangeOutcome::UserGone);
+        }
+        if !claim_upload::<DB>(&mut tx, rev).await? {
+            return Ok(ChangeOutcome::UploadLost);
+        }
+        let current = select_vault::<DB>(&mut tx, rev.user_id, &rev.vault_id).await?;
+        let expected = match (expect, &current) {
+            (_, None) => return Ok(ChangeOutcome::Mismatch(None)),
+            (Expect::Any, Some(v)) => v.etag.clone(),
+            (Expect::Etag(e), Some(v)) if *e == v.etag => e.clone(),
+            (Expect::Etag(_), Some(v)) => return Ok(ChangeOutcome::Mismatch(Some(v.etag.clone()))),
+        };
+        let replaced = bind_revision::<DB>(
+            "UPDATE vaults SET etag = $3, revision = revision + 1, version = $4, size = $5, sha256 = $6, \
+             iv = $7, salt = $8, updated_at = $9 WHERE user_id = $1 AND vault_id = $2 AND etag = $10 \
+             RETURNING *",
+            rev,
+        )
+        .arg(expected.as_str())
+        .try_map(rows::vault)
+        .fetch_optional(DB::on(&mut tx))
+        .await?;
+        let Some(vault) = replaced else {
+            // Another writer committed between our read and our update.
+            drop(tx);
+            let now = self.vault(rev.user_id, &rev.vault_id).await?;
+            return Ok(ChangeOutcome::Mismatch(now.map(|v| v.etag)));
+        };
+        if let Some(limit) = over_quota::<DB>(&mut tx, rev.user_id, quota, &rev.etag, rev.now).await? {
+            return Ok(ChangeOutcome::OverQuota(limit));
+        }
+        let old_key = object_key(rev.user_id, &expected);
+        enqueue_object::<DB>(&mut tx, &old_key, rev.user_id, rev.old_object_delete_after, rev.now).await?;
+        tx.commit().await?;
+        Ok(ChangeOutcome::Done(Some(vault)))
+    }
+
+    async fn delete_vault(
+        &self,
+        user: Uuid,
+        vault_id: &str,
+        expect: &Expect,
+        delete_after: Timestamp,
+    ) -> Result<ChangeOutcome, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let wanted = match expect {
+            Expect::Any => None,
+            Expect::Etag(e) => Some(e.clone()),
+        };
+        let deleted = sql::<DB>(
+            "DELETE FROM vaults WHERE user_id = $1 AND vault_id = $2 AND etag = COALESCE($3, etag) \
+             RETURNING etag",
+        )
+        .arg(user)
+        .arg(vault_id)
+        .arg(wanted)
+        .try_map(|row: DB::Row| row.text("etag"))
+        .fetch_optional(DB::on(&mut tx))
+        .await?;
+        let Some(etag) = deleted else {
+            let current = select_vault::<DB>(&mut tx, user, vault_id).await?;
+            return Ok(ChangeOutcome::Mismatch(current.map(|v| v.etag)));
+        };
+        enqueue_object::<DB>(&mut tx, &object_key(user, &etag), user, delete_after, Timestamp::now()).await?;
+        tx.commit().await?;
+        Ok(ChangeOutcome::Done(None))
+    }
+
+    async fn delete_account(
+        &self,
+        user: Uuid,
+        now: Timestamp,
+    ) -> Result<(Vec<String>, Vec<Upload>), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // First the user's row, exclusively: a commit or a new upload of this user either
+        // finished before (and what it stored is found below) or waits and then finds no user.
+        // Then the vaults, deleted rather than read, so that a replace committing meanwhile is
+        // waited for and its new etag is the one returned.
+        DB::lock_user_row(&mut tx, user, UserLock::Delete).await?;
+        let mut etags = sql::<DB>("DELETE FROM vaults WHERE user_id = $1 RETURNING etag")
+            .arg(user)
+            .try_map(|row: DB::Row| row.text("etag"))
+            .fetch_all(DB::on(&mut tx))
+            .await?;
+        let uploads = sql::<DB>("DELETE FROM uploads WHERE user_id = $1 AND part_etags <> '-' RETURNING *")
+            .arg(user)
+            .try_map(rows::upload)
+            .fetch_all(DB::on(&mut tx))
+            .await?;
+        etags.extend(uploads.iter().map(|u| u.etag.clone()));
+        let keys: Vec<String> = etags.iter().map(|e| object_key(user, e)).collect();
+        for key in &keys {
+            enqueue_object::<DB>(&mut tx, key, user, now, now).await?;
+        }
+        sql::<DB>("DELETE FROM users WHERE id = $1").arg(user).execute(DB::on(&mut tx)).await?;
+        tx.commit().await?;
+        Ok((keys, uploads))
+    }
+
+    async fn claim_expired_objects(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if !DB::try_sweep_lock(&mut tx).await? {
+            return Ok(Vec::new());
+        }
+        let keys = sql::<DB>(
+            "UPDATE pending_objects SET lease_until = $1 WHERE object_key IN \
+             (SELECT object_key FROM pending_objects WHERE delete_after <= $2 \
+              AND (lease_until IS NULL OR lease_until <= $2) ORDER BY delete_after LIMIT $3) \
+             RETURNING object_key",
+        )
+        .arg(lease_until)
+        .arg(now)
+        .arg(limit)
+        .try_map(|row: DB::Row| row.text("object_key"))
+        .fetch_all(DB::on(&mut tx))
+        .await?;
+        tx.commit().await?;
+        Ok(keys)
+    }
+}
+
+/// `statement` with a revision's columns bound as `$1..$9`: user, vault id, etag, version,
+/// size, sha256, iv, salt, time.
+fn bind_revision<DB: Engine>(
+    statement: &'static str,
+    rev: &NewRevision,
+) -> sqlx::query::Query<'static, DB, DB::Arguments> {
+    sql::<DB>(statement)
+        .arg(rev.user_id)
+        .arg(rev.vault_id.as_str())
+        .arg(rev.etag.as_str())
+        .arg(rev.version)
+        .arg(rev.size)
+        .arg(rev.sha256.as_slice())
+        .arg(rev.iv.as_slice())
+        .arg(rev.salt.as_slice())
+        .arg(rev.now)
+}
+
+async fn select_vault<DB: Engine>(
+    conn: &mut DB::Connection,
+    user: Uuid,
+    vault_id: &str,
+) -> Result<Option<Vault>, StoreError> {
+    Ok(sql::<DB>("SELECT * FROM vaults WHERE user_id = $1 AND vault_id = $2")
+        .arg(user)
+        .arg(vault_id)
+        .try_map(rows::vault)
+        .fetch_optional(DB::on(conn))
+        .await?)
+}
+
+/// Queues `key` for deletion at `delete_after` (or moves its time there).
+pub(super) async fn enqueue_object<DB: Engine>(
+    conn: &mut DB::Connection,
+    key: &str,
+    user: Uuid,
+    delete_after: Timestamp,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    sql::<DB>(
+        "INSERT INTO pending_objects (object_key, user_id, delete_after, created_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (object_key) DO UPDATE SET delete_after = excluded.delete_after, lease_until = NULL",
+    )
+    .arg(key)
+    .arg(user)
+    .arg(delete_after)
+    .arg(now)
+    .execute(DB::on(conn))
+    .await?;
+    Ok(())
+}
+
+/// What `user` holds and what their open uploads other than the one writing revision
+/// `except` reserve (an upload reserves its length, less the size of the vault a replace
+/// frees; a create also reserves a vault), until its revision is the vault's.
+async fn select_usage<DB: Engine>(
+    conn: &mut DB::Connection,
+    user: Uuid,
+    except: &str,
+    now: Timestamp,
+) -> Result<Usage, StoreError> {
+    Ok(sql::<DB>(
+        "SELECT \
+           (SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM vaults WHERE user_id = $1) AS bytes, \
+           (SELECT COUNT(*) FROM vaults WHERE user_id = $1) AS vaults, \
+           (SELECT CAST(COALESCE(SUM(CASE \
+                WHEN u.precondition = '*' THEN u.upload_length \
+                WHEN u.upload_length > COALESCE(v.size, 0) THEN u.upload_length - COALESCE(v.size, 0) \
+                ELSE 0 END), 0) AS BIGINT) \
+            FROM uploads u LEFT JOIN vaults v ON v.user_id = u.user_id AND v.vault_id = u.vault_id \
+            WHERE u.user_id = $1 AND u.part_etags <> '-' AND u.expires_at > $2 AND u.etag <> $3 \
+              AND (v.etag IS NULL OR v.etag <> u.etag)) AS reserved_bytes, \
+           (SELECT COUNT(*) FROM uploads u \
+            WHERE u.user_id = $1 AND u.part_etags <> '-' AND u.expires_at > $2 AND u.etag <> $3 \
+              AND u.precondition = '*' \
+              AND NOT EXISTS (SELECT 1 FROM vaults v WHERE v.user_id = u.user_id AND v.vault_id = u.vault_id)) \
+           AS reserved_vaults",
+    )
+    .arg(user)
+    .arg(now)
+    .arg(except)
+    .try_map(rows::usage)
+    .fetch_one(DB::on(conn))
+    .await?)
+}
+
+/// First in every commit and upload creation: locks the user's row (see [`UserLock`]), so
+/// that on Postgres concurrent writers of one user decide one after another when a quota
+/// applies, each seeing what the one before committed, and none slips past an account
+/// deletion (SQLite has one writer at a time anyway, and this write makes the transaction that
+/// writer from its first statement). Taken before any other row, as account deletion does, so
+/// the two cannot deadlock. False when the user is gone.
+pub(super) async fn lock_user<DB: Engine>(
+    conn: &mut DB::Connection,
+    user: Uuid,
+    quota: &Quota,
+) -> Result<bool, StoreError> {
+    let lock = match quota.is_limited() {
+        true => UserLock::Serialize,
+        false => UserLock::Share,
+    };
+    DB::lock_user_row(conn, user, lock).await
+}
+
+/// After the change, in the same transaction (locked by [`lock_user`]): the limit of `quota`
+/// the user is now past, if any; the caller then drops the transaction.
+pub(super) async fn over_quota<DB: Engine>(
+    conn: &mut DB::Connection,
+    user: Uuid,
+    quota: &Quota,
+    except: &str,
+    now: Timestamp,
+) -> Result<Option<&'static str>, StoreError> {
+    if !quota.is_limited() {
+        return Ok(None);
+    }
+    Ok(select_usage::<DB>(conn, user, except, now).await?.exceeds(quota))
+}
+
+/// Takes the upload's queue entry: from now on the object belongs to the vault. False when
+/// the upload is overdue or the sweeper has leased it as abandoned.
+async fn claim_upload<DB: Engine>(conn: &mut DB::Connection, rev: &NewRevision) -> Result<bool, StoreError> {
+    let claimed = sql::<DB>(
+        "DELETE FROM pending_objects WHERE object_key = $1 AND delete_after > $2 AND lease_until IS NULL",
+    )
+    .arg(object_key(rev.user_id, &rev.etag))
+    .arg(rev.now)
+    .execute(DB::on(conn))
+    .await?;
+    Ok(claimed.rows_affected() == 1)
+}

@@ -1,0 +1,338 @@
+//! One story through the metadata store's traits, on SQLite and on Postgres: an account, its
+//! sessions and throttle, vaults through every commit outcome, an upload through its state
+//! machine, the deletion queue, and the account's deletion. Both engines run the same SQL; this
+//! proves they give the same answers to it.
+
+use std::time::Duration;
+
+use blindvault::store::{
+    Backend, ChangeOutcome, CreateOutcome, Expect, MetadataStore, NewCredentials, NewRevision, NewSession,
+    NewUser, PgPoolSettings, PgStore, Progress, Quota, RefreshRotation, SqliteStore, StoreError, Timestamp,
+    Upload, VaultStore, object_key,
+};
+use uuid::Uuid;
+
+use crate::helpers::{Deployment, fresh_database, on_both_deployments};
+
+on_both_deployments!(one_story_through_the_store);
+
+const NO_QUOTA: Quota = Quota { bytes: None, vaults: None };
+const PHC: &str =
+    "$argon2id$v=19$m=256,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+
+async fn one_story_through_the_store(d: Deployment) {
+    let dir = tempfile::tempdir().unwrap();
+    match d {
+        Deployment::Embedded => {
+            let url = format!("sqlite://{}", dir.path().join("story.db").display());
+            story(SqliteStore::connect(&url, 4).await.unwrap(), Backend::Sqlite).await
+        }
+        Deployment::Production { admin_url, .. } => {
+            let (url, _) = fresh_database(&admin_url).await;
+            let settings = PgPoolSettings {
+                max_connections: 4,
+                max_lifetime: Duration::from_secs(60),
+                acquire_timeout: Duration::from_secs(10),
+            };
+            story(PgStore::connect(&url, &settings).unwrap(), Backend::Postgres).await
+        }
+    }
+}
+
+async fn story<S: MetadataStore + VaultStore>(store: S, backend: Backend) {
+    assert_eq!(store.backend(), backend);
+    store.migrate().await.unwrap();
+    assert!(store.pending_migrations().await.unwrap().is_empty());
+    store.ping().await.unwrap();
+    let secret = store.server_secret("jwt").await.unwrap();
+    assert_eq!(secret.len(), 32);
+    assert_eq!(store.server_secret("jwt").await.unwrap(), secret, "created once, then kept");
+    assert_ne!(store.server_secret("other").await.unwrap(), secret);
+
+    let now = Timestamp::from_unix_millis(1_800_000_000_123);
+    let user = account(&store, now).await;
+    let session = sessions(&store, user, now).await;
+    throttle(&store, now).await;
+    vaults(&store, user, now).await;
+    uploads(&store, user, now).await;
+
+    let (keys, uploads) = store.delete_account(user, now).await.unwrap();
+    assert_eq!(keys.len(), 2, "the vault left and the unfinished upload: {keys:?}");
+    assert_eq!(uploads.len(), 1);
+    assert!(store.user_by_id(user).await.unwrap().is_none());
+    assert!(store.session(session).await.unwrap().is_none(), "sessions go with the account");
+    let due = store.claim_expired_objects(now.plus(Duration::from_secs(1)), now, 100).await.unwrap();
+    for key in &keys {
+        assert!(due.contains(key), "{key} is due at once: {due:?}");
+    }
+}
+
+async fn account<S: MetadataStore>(store: &S, now: Timestamp) -> Uuid {
+    let new = NewUser {
+        id: Uuid::new_v4(),
+        username: "alice".into(),
+        auth_phc: PHC.into(),
+        kdf: "pbkdf2-sha256".into(),
+        kdf_salt: vec![7; 16],
+        kdf_iterations: 600_000,
+        now,
+    };
+    let created = store.create_user(&new).await.unwrap();
+    assert_eq!((created.id, created.created_at, created.security_stamp), (new.id, now, 1));
+    let again = store.create_user(&NewUser { id: Uuid::new_v4(), ..new.clone() }).await;
+    assert!(matches!(again, Err(StoreError::Conflict("username"))), "{again:?}");
+    let by_name = store.user_by_username("alice").await.unwrap().unwrap();
+    assert_eq!((by_name.id, &by_name.kdf_salt, by_name.updated_at), (new.id, &new.kdf_salt, now));
+    assert!(store.user_by_username("bob").await.unwrap().is_none());
+
+    let shapes = store.account_shapes().await.unwrap();
+    assert_eq!(shapes.len(), 1);
+    assert_eq!((shapes[0].salt_len, shapes[0].iterations, shapes[0].accounts), (16, 600_000, 1));
+    assert_eq!(shapes[0].hash_params, "$argon2id$v=19$m=256,t=1,p=1$");
+
+    store.rehash_auth(new.id, 1, "rehashed").await.unwrap();
+    store.rehash_auth(new.id, 5, "stale stamp").await.unwrap();
+    assert_eq!(store.user_by_id(new.id).await.unwrap().unwrap().auth_phc, "rehashed");
+    new.id
+}
+
+async fn sessions<S: MetadataStore>(store: &S, user: Uuid, now: Timestamp) -> Uuid {
+    let day = Duration::from_secs(86_400);
+    let new = |refresh: &[u8]| NewSession {
+        id: Uuid::new_v4(),
+        user_id: user,
+        scope: "vault:read vault:write".into(),
+        refresh_hash: refresh.to_vec(),
+        now,
+        expires_at: now.plus(day),
+    };
+    let (first, second) = (new(b"h1"), new(b"other"));
+    store.create_session(&first).await.unwrap();
+    store.create_session(&second).await.unwrap();
+    assert!(store.session(first.id).await.unwrap().unwrap().is_live(now));
+
+    let later = now.plus(Duration::from_secs(60));
+    match store.rotate_refresh_token(b"h1", b"h2", later, later.plus(day)).await.unwrap() {
+        RefreshRotation::Rotated(s) => {
+            assert_eq!((s.id, s.last_used_at, s.expires_at), (first.id, later, later.plus(day)))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        store.rotate_refresh_token(b"nope", b"x", later, later).await.unwrap(),
+        RefreshRotation::Unknown
+    ));
+    // A used token again: its whole session ends, and its successor stops working.
+    assert!(matches!(
+        store.rotate_refresh_token(b"h1", b"h3", later, later).await.unwrap(),
+        RefreshRotation::Reused(id) if id == first.id
+    ));
+    assert!(!store.session(first.id).await.unwrap().unwrap().is_live(later));
+    assert!(matches!(
+        store.rotate_refresh_token(b"h2", b"h4", later, later).await.unwrap(),
+        RefreshRotation::SessionEnded(s) if s.id == first.id
+    ));
+    store.revoke_session(first.id, later).await.unwrap();
+
+    // A credential change applies only at the stamp read, and ends every other session.
+    let third = new(b"h5");
+    store.create_session(&third).await.unwrap();
+    let change = |expected_stamp| NewCredentials {
+        user_id: user,
+        expected_stamp,
+        auth_phc: "new".into(),
+        kdf_salt: vec![9; 16],
+        kdf_iterations: 700_000,
+        keep_session: third.id,
+        now: later,
+    };
+    assert!(!store.change_credentials(&change(7)).await.unwrap());
+    assert!(store.session(second.id).await.unwrap().unwrap().is_live(later), "nothing changed");
+    assert!(store.change_credentials(&change(1)).await.unwrap());
+    let changed = store.user_by_id(user).await.unwrap().unwrap();
+    assert_eq!((changed.security_stamp, changed.kdf_iterations, changed.updated_at), (2, 700_000, later));
+    assert!(!store.session(second.id).await.unwrap().unwrap().is_live(later));
+    assert!(store.session(third.id).await.unwrap().unwrap().is_live(later));
+    third.id
+}
+
+async fn throttle<S: MetadataStore>(store: &S, now: Timestamp) {
+    let since = now.minus(Duration::from_secs(60));
+    let limits = [("account:alice", 2), ("address:192.0.2.1", 10)];
+    let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+    assert!(store.reserve_attempt(a, &limits, since, now).await.unwrap().is_none());
+    assert!(store.reserve_attempt(b, &limits, since, now).await.unwrap().is_none());
+    let refused = store.reserve_attempt(Uuid::new_v4(), &limits, since, now).await.unwrap().unwrap();
+    assert_eq!((refused.count, refused.oldest), (2, Some(now)), "a refused attempt records nothing");
+    store.release_attempt(a, &["account:alice", "address:192.0.2.1"]).await.unwrap();
+    assert!(store.reserve_attempt(Uuid::new_v4(), &limits, since, now).await.unwrap().is_none());
+    store.clear_login_failures("account:alice").await.unwrap();
+    assert!(store.reserve_attempt(Uuid::new_v4(), &limits, since, now).await.unwrap().is_none());
+    // Outside the window nothing counts, and pruning removes it.
+    let next_window = now.plus(Duration::from_secs(61));
+    assert!(store.reserve_attempt(Uuid::new_v4(), &limits, now, next_window).await.unwrap().is_none());
+    assert!(store.prune(next_window).await.unwrap() >= 3);
+}
+
+fn revision(user: Uuid, id: &str, etag: &str, size: i64, now: Timestamp) -> NewRevision {
+    NewRevision {
+        user_id: user,
+        vault_id: id.into(),
+        etag: etag.into(),
+        version: 1,
+        size,
+        sha256: vec![3; 32],
+        iv: vec![1; 12],
+        salt: vec![2; 16],
+        now,
+        old_object_delete_after: now.plus(Duration::from_secs(3600)),
+    }
+}
+
+/// Queues the revision's object as an upload in progress, as a write does before committing.
+async fn uploaded<S: VaultStore>(store: &S, rev: &NewRevision) {
+    let abandon = rev.now.plus(Duration::from_secs(600));
+    store.begin_upload(&object_key(rev.user_id, &rev.etag), rev.user_id, abandon).await.unwrap();
+}
+
+async fn vaults<S: VaultStore>(store: &S, user: Uuid, now: Timestamp) {
+    let first = revision(user, "notes", "e1", 100, now);
+    assert!(matches!(store.commit_create(&first, &NO_QUOTA).await.unwrap(), CreateOutcome::UploadLost));
+    uploaded(store, &first).await;
+    let CreateOutcome::Created(created) = store.commit_create(&first, &NO_QUOTA).await.unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        (created.revision, created.etag.as_str(), created.size, created.created_at),
+        (1, "e1", 100, now)
+    );
+    let twin = revision(user, "notes", "e1b", 100, now);
+    uploaded(store, &twin).await;
+    assert!(
+        matches!(store.commit_create(&twin, &NO_QUOTA).await.unwrap(), CreateOutcome::Exists(v) if v.etag == "e1")
+    );
+
+    let later = now.plus(Duration::from_secs(5));
+    let second = revision(user, "notes", "e2", 250, later);
+    uploaded(store, &second).await;
+    let stale = store.commit_replace(&second, &Expect::Etag("e0".into()), &NO_QUOTA).await.unwrap();
+    assert!(matches!(stale, ChangeOutcome::Mismatch(Some(ref e)) if e == "e1"), "{stale:?}");
+    let tight = Quota { bytes: Some(200), vaults: None };
+    assert!(matches!(
+        store.commit_replace(&second, &Expect::Etag("e1".into()), &tight).await.unwrap(),
+        ChangeOutcome::OverQuota("bytes")
+    ));
+    let ChangeOutcome::Done(Some(replaced)) =
+        store.commit_replace(&second, &Expect::Etag("e1".into()), &NO_QUOTA).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (replaced.revision, replaced.size, replaced.created_at, replaced.updated_at),
+        (2, 250, now, later)
+    );
+    assert_eq!(store.vault(user, "notes").await.unwrap(), Some(replaced));
+    let usage = store.usage(user).await.unwrap();
+    assert_eq!((usage.bytes, usage.vaults), (250, 1));
+
+    let other = revision(user, "keys", "k1", 10, now);
+    uploaded(store, &other).await;
+    let one_vault = Quota { bytes: None, vaults: Some(1) };
+    assert!(matches!(
+        store.commit_create(&other, &one_vault).await.unwrap(),
+        CreateOutcome::OverQuota("vaults")
+    ));
+    assert!(store.vault(user, "keys").await.unwrap().is_none(), "nothing of an over-quota commit stays");
+    uploaded(store, &other).await;
+    assert!(matches!(store.commit_create(&other, &NO_QUOTA).await.unwrap(), CreateOutcome::Created(_)));
+    let listed: Vec<String> =
+        store.list_vaults(user, "", 10).await.unwrap().into_iter().map(|v| v.vault_id).collect();
+    assert_eq!(listed, ["keys", "notes"]);
+    assert_eq!(store.list_vaults(user, "keys", 10).await.unwrap().len(), 1);
+
+    let delete_after = later.plus(Duration::from_secs(10));
+    let refused = store.delete_vault(user, "keys", &Expect::Etag("e1".into()), delete_after).await.unwrap();
+    assert!(matches!(refused, ChangeOutcome::Mismatch(Some(ref e)) if e == "k1"));
+    assert!(matches!(
+        store.delete_vault(user, "keys", &Expect::Any, delete_after).await.unwrap(),
+        ChangeOutcome::Done(None)
+    ));
+    assert!(matches!(
+        store.delete_vault(user, "keys", &Expect::Any, delete_after).await.unwrap(),
+        ChangeOutcome::Mismatch(None)
+    ));
+
+    // The replaced and deleted objects wait out their grace period, then are leased once.
+    let (old, deleted) = (object_key(user, "e1"), object_key(user, "k1"));
+    assert!(!store.claim_expired_objects(later, later, 100).await.unwrap().contains(&deleted));
+    let due = store
+        .claim_expired_objects(delete_after, delete_after.plus(Duration::from_secs(30)), 100)
+        .await
+        .unwrap();
+    assert!(due.contains(&deleted) && !due.contains(&old), "{due:?}");
+    assert!(
+        !store.claim_expired_objects(delete_after, delete_after, 100).await.unwrap().contains(&deleted),
+        "leased"
+    );
+    store.forget_object(&deleted).await.unwrap();
+    let past_grace = now.plus(Duration::from_secs(7200));
+    assert!(store.claim_expired_objects(past_grace, past_grace, 100).await.unwrap().contains(&old));
+}
+
+async fn uploads<S: VaultStore>(store: &S, user: Uuid, now: Timestamp) {
+    let upload = |etag: &str, length| Upload {
+        id: Uuid::new_v4(),
+        user_id: user,
+        vault_id: format!("big-{etag}"),
+        etag: etag.into(),
+        iv: vec![1; 12],
+        salt: vec![2; 16],
+        version: 1,
+        precondition: "*".into(),
+        upload_length: length,
+        upload_offset: 0,
+        multipart_id: Some("mp".into()),
+        part_etags: String::new(),
+        part_digests: Vec::new(),
+        lease_owner: None,
+        lease_until: None,
+        expires_at: now.plus(Duration::from_secs(3600)),
+        created_at: now,
+    };
+    let tight = Quota { bytes: Some(1000), vaults: None };
+    assert_eq!(store.create_upload(&upload("u0", 2000), &tight).await.unwrap(), Err("bytes"));
+    let (u, ended) = (upload("u1", 500), upload("u2", 100));
+    store.create_upload(&u, &tight).await.unwrap().unwrap();
+    store.create_upload(&ended, &NO_QUOTA).await.unwrap().unwrap();
+    assert_eq!(store.upload(user, u.id).await.unwrap().as_ref(), Some(&u));
+    assert!(store.upload(Uuid::new_v4(), u.id).await.unwrap().is_none(), "only its owner sees it");
+    let usage = store.usage(user).await.unwrap();
+    assert_eq!((usage.reserved_bytes, usage.reserved_vaults), (600, 2));
+
+    let (owner, rival) = (Uuid::new_v4(), Uuid::new_v4());
+    let until = now.plus(Duration::from_secs(300));
+    assert!(!store.lease_upload(u.id, 10, owner, now, until).await.unwrap(), "wrong offset");
+    assert!(store.lease_upload(u.id, 0, owner, now, until).await.unwrap());
+    assert!(!store.lease_upload(u.id, 0, rival, now, until).await.unwrap(), "held");
+    assert!(store.renew_upload(u.id, owner, until).await.unwrap());
+    assert!(!store.renew_upload(u.id, rival, until).await.unwrap());
+    let progress =
+        Progress { from_offset: 0, to_offset: 200, part_etags: "p1".into(), part_digests: vec![4; 32] };
+    assert!(!store.advance_upload(u.id, rival, &progress).await.unwrap());
+    assert!(store.advance_upload(u.id, owner, &progress).await.unwrap());
+    assert!(!store.advance_upload(u.id, owner, &progress).await.unwrap(), "a compare-and-swap on the offset");
+    let stored = store.upload(user, u.id).await.unwrap().unwrap();
+    assert_eq!((stored.upload_offset, stored.part_etags.as_str(), stored.lease_owner), (200, "p1", None));
+    assert!(store.lease_upload(u.id, 200, rival, now, until).await.unwrap());
+    store.release_upload(u.id, rival).await.unwrap();
+    assert!(store.lease_upload(u.id, 200, owner, now, until).await.unwrap(), "released");
+    store.release_upload(u.id, owner).await.unwrap();
+
+    assert_eq!(store.end_upload(Uuid::new_v4(), ended.id).await.unwrap(), None, "not its owner");
+    assert_eq!(store.end_upload(user, ended.id).await.unwrap(), Some(true), "its storage is the caller's");
+    assert_eq!(store.end_upload(user, ended.id).await.unwrap(), None);
+    assert!(store.claim_expired_objects(now, now, 100).await.unwrap().contains(&object_key(user, "u2")));
+    let expired = store.expired_uploads(now.plus(Duration::from_secs(3601)), 10).await.unwrap();
+    assert_eq!(expired.iter().map(|e| e.id).collect::<Vec<_>>(), [u.id]);
+    assert!(store.expired_uploads(now, 10).await.unwrap().is_empty());
+}
