@@ -2,11 +2,14 @@
 //!
 //! Clients derive an auth hash and an encryption key from their password; the server keeps
 //! only Argon2id(auth hash), ciphertext, IVs and salts. Layers point one way:
-//! [`api`] (HTTP) → [`service`] (rules) → [`store`] (Postgres/SQLite + object storage).
+//! [`api`] (HTTP) → [`service`] (rules) → [`store`] (Postgres/SQLite + object storage), all
+//! speaking the [`domain`]'s types.
 
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod domain;
+pub mod private_dir;
 pub mod server;
 pub mod service;
 pub mod startup;

@@ -10,14 +10,16 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 use crate::api::{self, App, AppState};
-use crate::config::{DatabaseLocation, Registration, Settings, create_private_dir};
+use crate::config::{DatabaseLocation, Registration, Settings};
+use crate::domain::Timestamp;
+use crate::private_dir::create_private_dir;
 use crate::server::{self, ConnectionLimits};
 use crate::service::{
-    AuthPolicy, AuthService, Changes, HashCost, LoginThrottle, PasswordHasher, Sweeper, ThrottlePolicy,
-    TokenIssuer, VaultLimits, VaultService, VaultTiming,
+    AuthPolicy, AuthService, Changes, HashCost, LoginThrottle, PasswordHasher, Readiness, Sweeper,
+    ThrottlePolicy, TokenIssuer, VaultLimits, VaultService, VaultTiming,
 };
 use crate::store::{
-    BlobStore, Caches, ChangeFeed, MetadataStore, PgPoolSettings, PgStore, SqliteStore, Timestamp, VaultStore,
+    BlobStore, Caches, ChangeFeed, MetadataStore, PgPoolSettings, PgStore, SqliteStore, VaultStore,
 };
 use crate::telemetry::metrics::{Live, Metrics};
 
@@ -94,6 +96,10 @@ pub struct Application {
     listener: TcpListener,
     metrics_listener: Option<TcpListener>,
     state: AppState,
+    /// Metadata, for maintenance and for tests that look at what is at rest.
+    store: Arc<dyn MetadataStore>,
+    /// Ciphertext objects, likewise.
+    blobs: BlobStore,
     /// Follows other replicas' changes from before the first request is served.
     following: AbortOnDrop,
 }
@@ -115,7 +121,7 @@ impl Application {
                 }
             }
         }
-        let blobs = BlobStore::open(&settings.storage()?, &settings.s3)?;
+        let blobs = BlobStore::open(&settings.storage()?)?;
         let mut metrics = Metrics::new();
         let auth =
             build_auth(&settings, Arc::clone(&store), Arc::clone(&changes), metrics.argon2_wait.clone())
@@ -155,9 +161,9 @@ impl Application {
         if !changes.until_following(FIRST_SUBSCRIPTION_WAIT).await {
             tracing::warn!("not following other replicas' changes yet: not ready until then");
         }
-        let state =
-            AppState(Arc::new(App { settings, store, blobs, auth, vaults, sweeper, changes, metrics }));
-        Ok(Self { listener, metrics_listener, state, following })
+        let readiness = Readiness::new(Arc::clone(&store), blobs.clone(), Arc::clone(&changes));
+        let state = AppState(Arc::new(App { settings, readiness, auth, vaults, sweeper, changes, metrics }));
+        Ok(Self { listener, metrics_listener, state, store, blobs, following })
     }
 
     /// The bound port (useful with port 0).
@@ -165,9 +171,19 @@ impl Application {
         self.listener.local_addr().map_or(0, |a| a.port())
     }
 
-    /// The shared state, for tests that look at what is at rest.
+    /// The shared state.
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// The metadata store, for tests that look at what is at rest.
+    pub fn store(&self) -> &Arc<dyn MetadataStore> {
+        &self.store
+    }
+
+    /// The object store, for tests that look at what is at rest.
+    pub fn blobs(&self) -> &BlobStore {
+        &self.blobs
     }
 
     /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests
@@ -177,7 +193,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let grace = self.state.settings.shutdown_timeout;
-        let maintenance = tokio::spawn(maintenance(self.state.clone()));
+        let maintenance = tokio::spawn(maintenance(self.state.clone(), self.store));
         let sweeping = tokio::spawn(sweep(self.state.clone()));
         let following = self.following;
         let metrics = self.metrics_listener.map(|listener| {
@@ -282,13 +298,13 @@ fn write_new_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     file.sync_all()
 }
 
-async fn maintenance(state: AppState) {
+async fn maintenance(state: AppState, store: Arc<dyn MetadataStore>) {
     let mut tick = tokio::time::interval(MAINTENANCE_EVERY);
     tick.tick().await;
     loop {
         tick.tick().await;
         let keep = state.settings.login_failure_window.max(state.settings.access_ttl);
-        match state.store.prune(Timestamp::now().minus(keep)).await {
+        match store.prune(Timestamp::now().minus(keep)).await {
             Ok(rows) => tracing::debug!(rows, "pruned expired sessions and login failures"),
             Err(e) => tracing::warn!(error = %e, "pruning failed"),
         }

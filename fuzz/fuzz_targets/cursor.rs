@@ -2,7 +2,8 @@
 //! id that encodes back to a cursor decoding to the same id.
 #![no_main]
 
-use blindvault::service::{VaultId, decode_cursor, encode_cursor};
+use blindvault::service::{decode_cursor, encode_cursor};
+use blindvault::domain::VaultId;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -12,8 +12,8 @@ use super::bearer::{AccountScope, Authenticated};
 use super::error::ApiError;
 use super::extract::{ApiJson, ClientIp, b64, to_b64};
 use super::state::AppState;
+use crate::domain::Timestamp;
 use crate::service::{CredentialChange, KdfParams, Login, Registration, TokenPair};
-use crate::store::Timestamp;
 use crate::telemetry::metrics::OutcomeLabels;
 
 /// Routes under `/api/v1/auth`.

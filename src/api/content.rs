@@ -14,8 +14,8 @@ use super::extract::{b64, classify_body_error, to_b64};
 use super::preconditions::{byte_range, etag_header, not_modified, put_mode, single};
 use super::state::AppState;
 use super::vaults::{VaultPath, not_modified_response, written};
+use crate::domain::Vault;
 use crate::service::{ServiceError, VaultWrite};
-use crate::store::Vault;
 
 const X_VAULT_IV: HeaderName = HeaderName::from_static("x-vault-iv");
 const X_VAULT_SALT: HeaderName = HeaderName::from_static("x-vault-salt");

@@ -135,6 +135,12 @@ fn bearer(error: &str, description: &str) -> String {
     format!(r#"Bearer realm="blindvault", error="{error}", error_description="{description}""#)
 }
 
+impl From<crate::domain::InvalidVaultId> for ApiError {
+    fn from(err: crate::domain::InvalidVaultId) -> Self {
+        ServiceError::from(err).into()
+    }
+}
+
 impl From<ServiceError> for ApiError {
     fn from(err: ServiceError) -> Self {
         use StatusCode as S;

@@ -29,31 +29,21 @@ pub async fn live() -> Json<Value> {
          headers(("Retry-After" = u64, description = "Seconds"))),
     ))]
 pub async fn ready(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let (database, objects) = tokio::join!(
-        tokio::time::timeout(CHECK_TIMEOUT, app.store.ping()),
-        tokio::time::timeout(CHECK_TIMEOUT, app.blobs.probe()),
-    );
-    let database_ok = matches!(database, Ok(Ok(())));
-    let objects_ok = matches!(objects, Ok(Ok(())));
-    let feed_ok = app.changes.following();
+    let checks = app.readiness.check(CHECK_TIMEOUT).await;
     let word = |ok: bool| if ok { "ok" } else { "failed" };
-    let checks = json!({
-        "database": word(database_ok),
-        "object_store": word(objects_ok),
-        "change_feed": word(feed_ok),
-    });
-    if database_ok && objects_ok && feed_ok {
-        return Ok(Json(json!({"status": "ok", "checks": checks})));
+    let named = [
+        ("database", checks.database.is_ok()),
+        ("object_store", checks.object_store.is_ok()),
+        ("change_feed", checks.change_feed),
+    ];
+    let body = Value::Object(named.iter().map(|(name, ok)| (name.to_string(), json!(word(*ok)))).collect());
+    if checks.all_ok() {
+        return Ok(Json(json!({"status": "ok", "checks": body})));
     }
-    let failed: Vec<&str> =
-        [("database", database_ok), ("object_store", objects_ok), ("change_feed", feed_ok)]
-            .into_iter()
-            .filter(|(_, ok)| !ok)
-            .map(|(name, _)| name)
-            .collect();
-    tracing::warn!(change_feed = feed_ok, database = ?database.map(|r| r.err().map(|e| e.to_string())), object_store = ?objects.map(|r| r.err().map(|e| e.to_string())), "not ready");
+    let failed: Vec<&str> = named.iter().filter(|(_, ok)| !ok).map(|(name, _)| *name).collect();
+    tracing::warn!(change_feed = checks.change_feed, database = ?checks.database.err(), object_store = ?checks.object_store.err(), "not ready");
     Err(ApiError::unavailable(format!("not ready: {} failed", failed.join(" and ")), 5)
-        .with_extra(json!({"checks": checks})))
+        .with_extra(json!({"checks": body})))
 }
 
 /// `GET /api/v1/limits`.

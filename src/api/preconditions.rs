@@ -3,8 +3,9 @@
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use super::error::ApiError;
+use crate::domain::ByteRange;
 use crate::service::WriteMode;
-use crate::store::{ByteRange, Expect};
+use crate::store::Expect;
 
 /// The `ETag` header value of an etag: a strong, quoted entity tag.
 pub fn etag_header(etag: &str) -> HeaderValue {

@@ -2,18 +2,15 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::config::Settings;
-use crate::service::{AuthService, Changes, Sweeper, VaultService};
-use crate::store::{BlobStore, MetadataStore};
+use crate::service::{AuthService, Changes, Readiness, Sweeper, VaultService};
 use crate::telemetry::metrics::Metrics;
 
-/// Everything a request handler may reach: settings, stores and services.
+/// Everything a request handler may reach: settings and services.
 pub struct App {
     /// The effective settings.
     pub settings: Settings,
-    /// Metadata.
-    pub store: Arc<dyn MetadataStore>,
-    /// Ciphertext objects.
-    pub blobs: BlobStore,
+    /// Whether the database and object store answer.
+    pub readiness: Readiness,
     /// Authentication and accounts.
     pub auth: AuthService,
     /// Vaults.

@@ -18,8 +18,9 @@ use super::error::ApiError;
 use super::extract::body_stream;
 use super::preconditions::{etag_header, single};
 use super::state::AppState;
-use crate::service::{Chunk, NewUpload, Patched, ServiceError, UploadPrecondition, VaultId};
-use crate::store::Upload;
+use crate::domain::Upload;
+use crate::domain::VaultId;
+use crate::service::{Chunk, NewUpload, Patched, ServiceError, UploadPrecondition};
 
 const TUS_RESUMABLE: HeaderName = HeaderName::from_static("tus-resumable");
 const UPLOAD_OFFSET: HeaderName = HeaderName::from_static("upload-offset");

@@ -14,8 +14,10 @@ use super::error::ApiError;
 use super::extract::{ApiJson, b64, to_b64};
 use super::preconditions::{etag_header, if_match, not_modified, put_mode, quoted};
 use super::state::AppState;
-use crate::service::{VaultId, VaultWrite, WriteMode, Written};
-use crate::store::{Expect, Timestamp, Vault};
+use crate::domain::VaultId;
+use crate::domain::{Timestamp, Vault};
+use crate::service::{VaultWrite, WriteMode, Written};
+use crate::store::Expect;
 
 /// Routes under `/api/v1/vault`.
 pub fn router() -> Router<AppState> {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use super::client::{ClientOpts, Session, plain, progress};
+use super::context::{ClientOpts, Session, plain, progress};
 
 /// Fetches and decrypts vault `id` into `output` (stdout without one); with `accept_revision`,
 /// whatever revision the server serves replaces the one remembered.

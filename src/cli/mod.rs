@@ -1,6 +1,7 @@
 //! The `blindvault` command line: the server's commands here, the client's in `client.rs`.
 
 mod client;
+mod context;
 mod get;
 mod passwd;
 mod resume;

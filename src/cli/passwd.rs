@@ -9,7 +9,7 @@ use std::task::{Context as TaskContext, Poll};
 use anyhow::{anyhow, bail};
 use tokio::io::{AsyncRead, DuplexStream, ReadBuf};
 
-use super::client::{ClientOpts, plain};
+use super::context::{ClientOpts, plain};
 use super::session::{Known, Saved, password};
 use crate::client::crypto::Keys;
 use crate::client::sdk::{DEFAULT_ITERATIONS, KdfParams, VaultInfo};

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::io::AsyncSeekExt;
 
-use super::client::{ClientOpts, Session, plain, precondition, progress};
+use super::context::{ClientOpts, Session, plain, precondition, progress};
 use super::session::{SavedUpload, uploads_dir};
 use crate::client::ClientError;
 use crate::client::crypto::Keys;
@@ -136,7 +136,8 @@ async fn begin(
     force: bool,
 ) -> anyhow::Result<(SavedUpload, SentLog)> {
     let dir = uploads_dir(&opts.config_dir)?;
-    crate::config::create_private_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    crate::private_dir::create_private_dir(&dir)
+        .with_context(|| format!("cannot create {}", dir.display()))?;
     let journal = dir.join(format!("{:032x}.sent", rand::random::<u128>()));
     let log =
         SentLog::create(&journal).await.with_context(|| format!("cannot create {}", journal.display()))?;

@@ -134,7 +134,8 @@ fn dir(config_dir: &Option<PathBuf>) -> anyhow::Result<PathBuf> {
 /// Writes `bytes` to `path` atomically with mode 0600, creating its directory.
 fn write_private(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
     let dir = path.parent().context("session path has no directory")?;
-    crate::config::create_private_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    crate::private_dir::create_private_dir(dir)
+        .with_context(|| format!("cannot create {}", dir.display()))?;
     let tmp = path.with_extension("json.tmp");
     let _ = std::fs::remove_file(&tmp);
     let mut file = std::fs::OpenOptions::new()

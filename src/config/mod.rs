@@ -7,8 +7,8 @@ mod effective;
 mod resolve;
 mod types;
 
-pub use resolve::{ConfigError, create_private_dir, parse_duration};
-pub use types::{DatabaseLocation, LogFormat, Registration, Secret, StorageLocation};
+pub use resolve::{ConfigError, parse_duration};
+pub use types::{DatabaseLocation, LogFormat, Registration, Secret};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -1,9 +1,10 @@
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use thiserror::Error;
 
-use super::{DatabaseLocation, LogFormat, Settings, StorageLocation};
+use super::{DatabaseLocation, LogFormat, Settings};
+use crate::store::{BlobLocation, S3Target};
 
 /// A setting that cannot be used, with the variable that holds it.
 #[derive(Debug, Error)]
@@ -36,16 +37,16 @@ impl Settings {
         }
     }
 
-    /// Where ciphertext lives.
-    pub fn storage(&self) -> Result<StorageLocation, ConfigError> {
+    /// Where ciphertext lives, and for S3 how to reach it.
+    pub fn storage(&self) -> Result<BlobLocation, ConfigError> {
         let Some(url) = &self.storage_url else {
-            return Ok(StorageLocation::Local(self.data_dir.join("objects")));
+            return Ok(BlobLocation::Local(self.data_dir.join("objects")));
         };
         if let Some(path) = url.strip_prefix("file://") {
             if path.is_empty() {
                 return Err(invalid("BLINDVAULT_STORAGE_URL", "file:// needs a directory"));
             }
-            return Ok(StorageLocation::Local(PathBuf::from(path)));
+            return Ok(BlobLocation::Local(PathBuf::from(path)));
         }
         let Some(rest) = url.strip_prefix("s3://") else {
             return Err(invalid("BLINDVAULT_STORAGE_URL", "expected s3://bucket[/prefix] or file://path"));
@@ -59,7 +60,18 @@ impl Settings {
         if !valid_bucket {
             return Err(invalid("BLINDVAULT_STORAGE_URL", "the bucket name is not a valid S3 bucket name"));
         }
-        Ok(StorageLocation::S3 { bucket: bucket.to_owned(), prefix })
+        let s3 = &self.s3;
+        Ok(BlobLocation::S3(S3Target {
+            bucket: bucket.to_owned(),
+            prefix,
+            endpoint: s3.endpoint.clone(),
+            region: s3.region.clone(),
+            access_key_id: s3.access_key_id.clone(),
+            secret_access_key: s3.secret_access_key.as_ref().map(|s| s.expose().to_owned()),
+            session_token: s3.session_token.as_ref().map(|s| s.expose().to_owned()),
+            allow_http: s3.allow_http,
+            unsigned_payload: s3.unsigned_payload,
+        }))
     }
 
     /// Argon2 hashes computed at once.
@@ -157,12 +169,6 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|_| format!("'{s}' is not a duration such as 30s, 15m or 30d"))
 }
 
-/// Creates `dir` and its parents; a directory this creates is readable by its owner only.
-pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,16 +179,17 @@ mod tests {
 
     #[test]
     fn storage_urls() {
-        let s = parse(&["--storage-url", "s3://vaults/prod/eu"]);
+        let s = parse(&["--storage-url", "s3://vaults/prod/eu", "--s3-region", "eu-west-3"]);
+        let BlobLocation::S3(target) = s.storage().unwrap() else { panic!("not S3") };
         assert_eq!(
-            s.storage().unwrap(),
-            StorageLocation::S3 { bucket: "vaults".into(), prefix: Some("prod/eu".into()) }
+            (target.bucket.as_str(), target.prefix.as_deref(), target.region.as_str()),
+            ("vaults", Some("prod/eu"), "eu-west-3")
         );
         assert!(parse(&["--storage-url", "s3://Bad_Bucket"]).storage().is_err());
         assert!(parse(&["--storage-url", "ftp://x"]).storage().is_err());
         assert_eq!(
             parse(&["--data-dir", "/srv/bv"]).storage().unwrap(),
-            StorageLocation::Local(PathBuf::from("/srv/bv/objects"))
+            BlobLocation::Local(PathBuf::from("/srv/bv/objects"))
         );
     }
 

@@ -1,5 +1,4 @@
 use std::fmt;
-use std::path::PathBuf;
 use std::str::FromStr;
 
 use clap::ValueEnum;
@@ -74,18 +73,4 @@ pub enum DatabaseLocation {
     Postgres(Secret),
     /// `sqlite://path`.
     Sqlite(String),
-}
-
-/// Where ciphertext objects live.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StorageLocation {
-    /// A local directory (`file://path`).
-    Local(PathBuf),
-    /// An S3 bucket, optionally under a key prefix (`s3://bucket/prefix`).
-    S3 {
-        /// Bucket name.
-        bucket: String,
-        /// Key prefix inside the bucket.
-        prefix: Option<String>,
-    },
 }

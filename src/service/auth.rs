@@ -11,7 +11,8 @@ use super::hasher::{PasswordHasher, Verified};
 use super::throttle::LoginThrottle;
 use super::tokens::TokenIssuer;
 use super::{Changes, Principal, ServiceError};
-use crate::store::{Change, MetadataStore, NewCredentials, NewUser, StoreError, Timestamp, User};
+use crate::domain::Timestamp;
+use crate::store::{Change, MetadataStore, NewCredentials, NewUser, StoreError, User};
 
 /// The only client KDF this server knows.
 pub const KDF_PBKDF2_SHA256: &str = "pbkdf2-sha256";

@@ -136,7 +136,7 @@ mod tests {
     }
 
     async fn cached_etag(caches: &Caches, user: Uuid, etag: &str) -> String {
-        let vault = crate::store::Vault::sample(user, "v", etag);
+        let vault = crate::domain::Vault::sample(user, "v", etag);
         let load = async { Ok(Some(vault)) };
         caches.vault(user, "v", load).await.unwrap().unwrap().etag
     }

@@ -2,6 +2,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use crate::domain::InvalidVaultId;
 use crate::store::{BlobStoreError, StoreError};
 
 /// The error a request body's stream yields when the client stopped sending within the body
@@ -123,6 +124,12 @@ impl ServiceError {
     /// An `invalid_field` error.
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         ServiceError::InvalidField { field, message: message.into() }
+    }
+}
+
+impl From<InvalidVaultId> for ServiceError {
+    fn from(err: InvalidVaultId) -> Self {
+        ServiceError::invalid("vault_id", err.to_string())
     }
 }
 

@@ -9,12 +9,13 @@ use bytes::Bytes;
 use uuid::Uuid;
 
 use super::{
-    Changes, Chunk, NewUpload, Patched, ServiceError, UploadPrecondition, VaultId, VaultLimits, VaultService,
+    Changes, Chunk, NewUpload, Patched, ServiceError, UploadPrecondition, VaultLimits, VaultService,
     VaultTiming, VaultWrite, WriteMode,
 };
+use crate::domain::Timestamp;
+use crate::domain::VaultId;
 use crate::store::{
-    BlobStore, Caches, CreateOutcome, MetadataStore, NewRevision, NewUser, Quota, SqliteStore, Timestamp,
-    VaultStore,
+    BlobStore, Caches, CreateOutcome, MetadataStore, NewRevision, NewUser, Quota, SqliteStore, VaultStore,
 };
 
 const QUOTA: Quota = Quota { bytes: Some(100_000), vaults: Some(2) };

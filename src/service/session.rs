@@ -8,7 +8,8 @@ use super::ServiceError;
 use super::auth::{AuthService, check_auth_hash, normalize_username};
 use super::scope::Scopes;
 use super::tokens::{new_refresh_token, refresh_token_hash};
-use crate::store::{Change, NewSession, RefreshRotation, Session, Timestamp};
+use crate::domain::Timestamp;
+use crate::store::{Change, NewSession, RefreshRotation, Session};
 
 /// A login attempt, decoded.
 #[derive(Debug, Clone)]

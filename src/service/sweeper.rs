@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::ServiceError;
 use super::vault_write::SWEEP_LEASE;
-use crate::store::{BlobStore, Timestamp, VaultStore};
+use crate::domain::Timestamp;
+use crate::store::{BlobStore, VaultStore};
 
 /// Entries leased per round.
 const BATCH: i64 = 100;

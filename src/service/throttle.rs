@@ -8,7 +8,8 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use super::ServiceError;
-use crate::store::{MetadataStore, Timestamp};
+use crate::domain::Timestamp;
+use crate::store::MetadataStore;
 
 /// Limits on failed logins inside a sliding window.
 #[derive(Debug, Clone, Copy)]

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::ServiceError;
-use crate::store::Timestamp;
+use crate::domain::Timestamp;
 
 /// The `iss` and `aud` of every token this server issues.
 const ISSUER: &str = "blindvault";

@@ -9,7 +9,8 @@ use uuid::Uuid;
 
 use super::ServiceError;
 use super::vaults::VaultService;
-use crate::store::{PartTarget, Timestamp, Upload, object_key};
+use crate::domain::{Timestamp, Upload};
+use crate::store::{PartTarget, object_key};
 
 /// Where `u`'s bytes go until it completes.
 pub(super) fn target(u: &Upload) -> PartTarget {

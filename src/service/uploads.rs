@@ -8,13 +8,13 @@ use futures::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::ServiceError;
 use super::upload_end::target;
 use super::vault_write::{WriteMode, Written, check_opaque, new_etag};
 use super::vaults::{VaultService, vault_change};
-use super::{ServiceError, VaultId};
-use crate::store::{
-    BoxError, Expect, NewRevision, PartTarget, Progress, Timestamp, UPLOAD_PART_SIZE, Upload, object_key,
-};
+use crate::domain::VaultId;
+use crate::domain::{Timestamp, Upload};
+use crate::store::{BoxError, Expect, NewRevision, PartTarget, Progress, UPLOAD_PART_SIZE, object_key};
 
 /// How long a PATCH holds an upload without storing a part. A part (8 MiB) arrives within the
 /// body read timeout or the PATCH fails, and every part renews the lease, so only a PATCH that

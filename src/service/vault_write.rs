@@ -7,11 +7,11 @@ use bytes::Bytes;
 use futures::Stream;
 use uuid::Uuid;
 
+use super::ServiceError;
 use super::vaults::VaultService;
-use super::{ServiceError, VaultId};
-use crate::store::{
-    BlobStoreError, BoxError, ChangeOutcome, CreateOutcome, Expect, NewRevision, Timestamp, Vault, object_key,
-};
+use crate::domain::VaultId;
+use crate::domain::{Timestamp, Vault};
+use crate::store::{BlobStoreError, BoxError, ChangeOutcome, CreateOutcome, Expect, NewRevision, object_key};
 
 /// How a write relates to what exists.
 #[derive(Debug, Clone, PartialEq, Eq)]

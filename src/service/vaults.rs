@@ -10,10 +10,12 @@ use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use uuid::Uuid;
 
-use super::{Changes, ServiceError, VaultId};
+use super::{Changes, ServiceError};
+use crate::domain::VaultId;
+use crate::domain::{ByteRange, Timestamp, Vault};
 use crate::store::{
-    BlobRead, BlobStore, BlobStoreError, ByteRange, Change, ChangeOutcome, Expect, MAX_CACHED_BODY,
-    Timestamp, Vault, VaultStore, user_prefix,
+    BlobRead, BlobStore, BlobStoreError, Change, ChangeOutcome, Expect, MAX_CACHED_BODY, VaultStore,
+    user_prefix,
 };
 
 /// Size limits and quotas.

@@ -1,24 +1,20 @@
-use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{Stream, StreamExt, TryStreamExt};
-use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
-use object_store::{
-    BackoffConfig, ClientOptions, GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
-    WriteMultipart,
-};
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use crate::config::{S3Settings, StorageLocation};
+use super::BlobLocation;
+use crate::domain::ByteRange;
+use crate::private_dir::create_private_dir;
 
 /// Size of one multipart part, and the most a small body is buffered before switching to a
 /// multipart upload. S3 requires at least 5 MiB for every part but the last.
@@ -68,9 +64,6 @@ impl From<object_store::Error> for BlobStoreError {
     }
 }
 
-/// A byte range `start..end` (end exclusive) of an object.
-pub type ByteRange = Range<u64>;
-
 /// What a completed put stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PutOutcome {
@@ -110,25 +103,26 @@ impl std::fmt::Debug for BlobStore {
 }
 
 impl BlobStore {
-    /// Opens the store a [`StorageLocation`] names. A local directory is created (mode 0700)
-    /// if missing.
-    pub fn open(location: &StorageLocation, s3: &S3Settings) -> Result<Self, BlobStoreError> {
+    /// Opens the store at `location`. A local directory is created (mode 0700) if missing.
+    pub fn open(location: &BlobLocation) -> Result<Self, BlobStoreError> {
         let mut local_root = None;
         let parts;
         let inner: Arc<dyn ObjectStore> = match location {
-            StorageLocation::Local(dir) => {
+            BlobLocation::Local(dir) => {
                 local_root = Some(dir.clone());
                 parts = super::PartStore::Local { root: dir.clone() };
-                crate::config::create_private_dir(dir)
+                create_private_dir(dir)
                     .map_err(|e| BlobStoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
                 let fs = LocalFileSystem::new_with_prefix(dir)
                     .map_err(|e| BlobStoreError::Config(format!("cannot open {}: {e}", dir.display())))?
                     .with_automatic_cleanup(true);
                 Arc::new(fs)
             }
-            StorageLocation::S3 { bucket, prefix } => {
+            BlobLocation::S3(target) => {
+                let prefix = &target.prefix;
                 let s3 = Arc::new(
-                    s3_builder(bucket, s3)
+                    target
+                        .builder()
                         .build()
                         .map_err(|e| BlobStoreError::Config(format!("invalid S3 configuration: {e}")))?,
                 );
@@ -294,37 +288,6 @@ async fn remove_staging(file: &std::path::Path) {
 
 fn object_path(key: &str) -> Result<Path, BlobStoreError> {
     Path::parse(key).map_err(|_| BlobStoreError::Config("invalid object key".into()))
-}
-
-fn s3_builder(bucket: &str, s3: &S3Settings) -> AmazonS3Builder {
-    let retry = RetryConfig {
-        backoff: BackoffConfig::default(),
-        max_retries: 3,
-        retry_timeout: Duration::from_secs(15),
-    };
-    let client = ClientOptions::new()
-        .with_connect_timeout(Duration::from_secs(5))
-        .with_timeout(Duration::from_secs(120))
-        .with_allow_http(s3.allow_http);
-    let mut builder = AmazonS3Builder::new()
-        .with_bucket_name(bucket)
-        .with_region(&s3.region)
-        .with_unsigned_payload(s3.unsigned_payload)
-        .with_retry(retry)
-        .with_client_options(client);
-    if let Some(endpoint) = &s3.endpoint {
-        builder = builder.with_endpoint(endpoint);
-    }
-    if let Some(key) = &s3.access_key_id {
-        builder = builder.with_access_key_id(key);
-    }
-    if let Some(secret) = &s3.secret_access_key {
-        builder = builder.with_secret_access_key(secret.expose());
-    }
-    if let Some(token) = &s3.session_token {
-        builder = builder.with_token(token.expose());
-    }
-    builder
 }
 
 /// Counts and hashes bytes as they pass, refusing more than the limit.

@@ -18,7 +18,8 @@ use moka::future::Cache;
 use uuid::Uuid;
 
 use super::feed::Change;
-use super::{Session, StoreError, Vault};
+use super::{Session, StoreError};
+use crate::domain::Vault;
 
 /// Largest body kept in the body cache.
 pub const MAX_CACHED_BODY: usize = 256 * 1024;
@@ -226,7 +227,7 @@ where
 impl Vault {
     /// A vault of `user` with this id and etag, for tests.
     pub(crate) fn sample(user: Uuid, id: &str, etag: &str) -> Self {
-        let now = super::Timestamp::now();
+        let now = crate::domain::Timestamp::now();
         Vault {
             user_id: user,
             vault_id: id.into(),
@@ -246,7 +247,7 @@ impl Vault {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Timestamp;
+    use crate::domain::Timestamp;
 
     fn vault(user: Uuid, id: &str, etag: &str) -> Vault {
         Vault::sample(user, id, etag)

@@ -3,6 +3,7 @@
 //! The service layer sees only the [`MetadataStore`] trait and [`BlobStore`]; which database
 //! and which object store sit behind them is decided once, at start-up, from the settings.
 
+mod blob_location;
 mod blobs;
 mod cache;
 mod error;
@@ -12,11 +13,11 @@ mod postgres;
 mod records;
 mod sql;
 mod sqlite;
-mod timestamp;
 mod uploads;
 mod vaults;
 
-pub use blobs::{BlobRead, BlobStore, BlobStoreError, BoxError, ByteRange, PutOutcome};
+pub use blob_location::{BlobLocation, S3Target};
+pub use blobs::{BlobRead, BlobStore, BlobStoreError, BoxError, PutOutcome};
 pub use cache::{Caches, Counts, MAX_CACHED_BODY};
 pub use error::StoreError;
 pub use feed::{CHANNEL, Change, ChangeFeed, ChangeStream};
@@ -27,15 +28,15 @@ pub use records::{
 };
 pub use sql::{Engine, SqlStore};
 pub use sqlite::SqliteStore;
-pub use timestamp::Timestamp;
-pub use uploads::{Progress, Upload, UploadStore};
+pub use uploads::{Progress, UploadStore};
 pub use vaults::{
-    ChangeOutcome, CreateOutcome, Expect, NewRevision, Quota, Usage, Vault, VaultStore, object_key,
-    user_prefix,
+    ChangeOutcome, CreateOutcome, Expect, NewRevision, Quota, Usage, VaultStore, object_key, user_prefix,
 };
 
 use async_trait::async_trait;
 use uuid::Uuid;
+
+use crate::domain::Timestamp;
 
 /// Which database engine a [`MetadataStore`] runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 use uuid::Uuid;
 
-use super::Timestamp;
+use crate::domain::Timestamp;
 
 /// A registered account as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]

@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use super::{StoreError, Timestamp};
+use super::StoreError;
+use crate::domain::{Timestamp, Upload, Vault};
 
 /// The object key of a vault revision. Every write makes a new etag, so a key is never reused
 /// and an upload never touches the object that readers are streaming.
@@ -14,33 +15,6 @@ pub fn object_key(user: Uuid, etag: &str) -> String {
 /// The key prefix of all of a user's objects.
 pub fn user_prefix(user: Uuid) -> String {
     format!("vaults/{}", user.simple())
-}
-
-/// One vault's current revision, as stored.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct Vault {
-    /// Owner.
-    pub user_id: Uuid,
-    /// Client-chosen id, unique per user.
-    pub vault_id: String,
-    /// Strong validator of this revision (unquoted).
-    pub etag: String,
-    /// 1 on create, +1 on every replace.
-    pub revision: i64,
-    /// The client's format version.
-    pub version: i64,
-    /// Ciphertext bytes.
-    pub size: i64,
-    /// SHA-256 of the ciphertext.
-    pub sha256: Vec<u8>,
-    /// Opaque IV.
-    pub iv: Vec<u8>,
-    /// Opaque salt.
-    pub salt: Vec<u8>,
-    /// First revision's time.
-    pub created_at: Timestamp,
-    /// This revision's time.
-    pub updated_at: Timestamp,
 }
 
 /// A revision whose object is uploaded and that is ready to commit.
@@ -109,7 +83,7 @@ pub enum Expect {
 }
 
 /// A user's storage use.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {
     /// Ciphertext bytes over all vaults.
     pub bytes: i64,
@@ -201,7 +175,7 @@ pub trait VaultStore: super::UploadStore + Send + Sync + 'static {
         &self,
         user: Uuid,
         now: Timestamp,
-    ) -> Result<(Vec<String>, Vec<super::Upload>), StoreError>;
+    ) -> Result<(Vec<String>, Vec<Upload>), StoreError>;
 
     /// Leases up to `limit` queue entries whose time has come, until `lease_until`, and returns
     /// their keys. Only one replica sweeps at a time.

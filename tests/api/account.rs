@@ -79,7 +79,7 @@ async fn deleting_the_account_leaves_nothing_of_the_user(d: Deployment) {
         app.call(Method::GET, "/api/v1/vault/a", Some(&other), None).await.json().await.unwrap();
     assert_eq!(theirs["ciphertext"], b64(b"other's"));
     // Nothing is left queued for that user either: a sweep far in the future deletes nothing of theirs.
-    let later = blindvault::store::Timestamp::now().plus(std::time::Duration::from_secs(86400 * 30));
+    let later = blindvault::domain::Timestamp::now().plus(std::time::Duration::from_secs(86400 * 30));
     assert_eq!(app.state.sweeper.sweep(later).await.unwrap().deleted, 0);
 }
 
@@ -103,6 +103,6 @@ async fn deleting_the_account_releases_its_unfinished_uploads(d: Deployment) {
         "no spool, tail or object remains"
     );
     assert_eq!(multipart_uploads(&d, user).await, 0, "the multipart upload was aborted");
-    let later = blindvault::store::Timestamp::now().plus(std::time::Duration::from_secs(86400 * 30));
+    let later = blindvault::domain::Timestamp::now().plus(std::time::Duration::from_secs(86400 * 30));
     assert_eq!(app.state.sweeper.sweep(later).await.unwrap().deleted, 0, "nothing was left for the sweeper");
 }

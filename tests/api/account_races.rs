@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use blindvault::store::Timestamp;
+use blindvault::domain::Timestamp;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 

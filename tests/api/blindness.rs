@@ -116,7 +116,7 @@ async fn the_server_learns_nothing(d: Deployment) {
             let dump = std::process::Command::new("pg_dump").arg(url).output().expect("pg_dump runs");
             assert!(dump.status.success(), "{}", String::from_utf8_lossy(&dump.stderr));
             haystacks.push(("pg_dump".into(), dump.stdout));
-            let blobs = BlobStore::open(&settings.storage().unwrap(), &settings.s3).unwrap();
+            let blobs = BlobStore::open(&settings.storage().unwrap()).unwrap();
             for key in blobs.list("").await.unwrap() {
                 let parts: Vec<bytes::Bytes> =
                     blobs.get(&key, None).await.unwrap().body.try_collect().await.unwrap();

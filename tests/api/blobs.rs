@@ -22,7 +22,7 @@ async fn open(d: &Deployment) -> (BlobStore, tempfile::TempDir) {
     let mut args = d.fresh_storage(dir.path()).await;
     args.retain(|a| !a.starts_with("--database-url") && !a.starts_with("postgres://"));
     let settings = Settings::from_args(&args).unwrap();
-    (BlobStore::open(&settings.storage().unwrap(), &settings.s3).unwrap(), dir)
+    (BlobStore::open(&settings.storage().unwrap()).unwrap(), dir)
 }
 
 fn chunks(data: &[u8], size: usize) -> impl futures::Stream<Item = Result<Bytes, BoxError>> + Send + 'static {
@@ -127,7 +127,7 @@ async fn the_probe_answers(d: Deployment) {
             "test",
         ];
         let settings = Settings::from_args(args).unwrap();
-        let missing = BlobStore::open(&settings.storage().unwrap(), &settings.s3).unwrap();
+        let missing = BlobStore::open(&settings.storage().unwrap()).unwrap();
         assert!(missing.probe().await.is_err());
     }
 }

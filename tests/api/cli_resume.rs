@@ -161,7 +161,7 @@ async fn kill_mid_upload(app: &TestApp, cli: &Cli, file: &Path, user: Uuid) -> (
     // The server keeps what arrived before the connection died, once its PATCH has stored it.
     let upload = loop {
         let upload = app.state.vaults.upload(user, id).await.expect("the upload is still there");
-        let busy = upload.lease_until.is_some_and(|until| until > blindvault::store::Timestamp::now());
+        let busy = upload.lease_until.is_some_and(|until| until > blindvault::domain::Timestamp::now());
         if !busy || std::time::Instant::now() > deadline {
             break upload;
         }

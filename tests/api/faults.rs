@@ -113,7 +113,7 @@ async fn an_object_store_failing_mid_upload_keeps_the_previous_revision() {
     let resp = app.call(Method::GET, "/api/v1/vault/v/content", Some(&token), None).await;
     assert_eq!(resp.headers()["etag"], etag.as_str());
     assert_eq!(resp.bytes().await.unwrap(), "original");
-    let later = blindvault::store::Timestamp::now().plus(Duration::from_secs(2 * 86400));
+    let later = blindvault::domain::Timestamp::now().plus(Duration::from_secs(2 * 86400));
     app.state.sweeper.sweep(later).await.unwrap();
     let user = read_user(&app, &token).await;
     assert_eq!(app.objects_of(&user).await.len(), 1);

@@ -139,7 +139,9 @@ pub struct TestApp {
     pub address: String,
     /// The metadata store behind it, to check what is at rest.
     pub store: Arc<dyn MetadataStore>,
-    /// Everything behind it (vault store, blobs, sweeper), to check what is at rest.
+    /// The object store behind it, likewise.
+    pub blobs: blindvault::store::BlobStore,
+    /// Its services (vaults, sweeper, caches), to check what is at rest.
     pub state: AppState,
     /// The HTTP client.
     pub client: reqwest::Client,
@@ -226,7 +228,7 @@ impl TestApp {
     /// Object keys stored for `user_id` (a UUID string).
     pub async fn objects_of(&self, user_id: &str) -> Vec<String> {
         let user = Uuid::parse_str(user_id).expect("uuid");
-        self.state.blobs.list(&blindvault::store::user_prefix(user)).await.expect("list objects")
+        self.blobs.list(&blindvault::store::user_prefix(user)).await.expect("list objects")
     }
 
     /// Logs in; returns the token response body.
@@ -241,12 +243,13 @@ async fn start(deployment: Deployment, args: Vec<String>, dir: Arc<tempfile::Tem
     let settings = Settings::from_args(&args).expect("test settings parse");
     let app = Application::build(settings, Migrations::Apply).await.expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
-    let store = Arc::clone(&app.state().store);
+    let store = Arc::clone(app.store());
+    let blobs = app.blobs().clone();
     let state = app.state().clone();
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     let client =
         reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-    TestApp { address, store, state, client, args, dir, deployment }
+    TestApp { address, store, blobs, state, client, args, dir, deployment }
 }
 
 /// A user's credentials as a client would hold them.

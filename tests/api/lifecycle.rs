@@ -96,7 +96,7 @@ async fn sigkill_mid_upload_keeps_the_previous_revision(d: Deployment) {
 
     // The abandoned upload is swept on the next run: only the committed object remains.
     let settings = blindvault::Settings::from_args(&args).unwrap();
-    let blobs = blindvault::store::BlobStore::open(&settings.storage().unwrap(), &settings.s3).unwrap();
+    let blobs = blindvault::store::BlobStore::open(&settings.storage().unwrap()).unwrap();
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(blobs.list("vaults").await.unwrap().len(), 1);
     if let Deployment::Embedded = d {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use blindvault::store::Timestamp;
+use blindvault::domain::Timestamp;
 use reqwest::{Method, StatusCode};
 
 use crate::helpers::{Deployment, TestApp, on_both_deployments, rand_bytes, spawn_app_with};

@@ -5,10 +5,11 @@
 
 use std::time::Duration;
 
+use blindvault::domain::{Timestamp, Upload};
 use blindvault::store::{
     Backend, ChangeOutcome, CreateOutcome, Expect, MetadataStore, NewCredentials, NewRevision, NewSession,
-    NewUser, PgPoolSettings, PgStore, Progress, Quota, RefreshRotation, SqliteStore, StoreError, Timestamp,
-    Upload, VaultStore, object_key,
+    NewUser, PgPoolSettings, PgStore, Progress, Quota, RefreshRotation, SqliteStore, StoreError, VaultStore,
+    object_key,
 };
 use uuid::Uuid;
 

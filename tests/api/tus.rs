@@ -90,7 +90,7 @@ fn sha256_header(bytes: &[u8]) -> String {
 /// Everything the app stores for `user`, plus any upload spool or tail objects.
 pub async fn at_rest(app: &TestApp, user: &str) -> Vec<String> {
     let mut keys = app.objects_of(user).await;
-    keys.extend(app.state.blobs.list("uploads").await.unwrap());
+    keys.extend(app.blobs.list("uploads").await.unwrap());
     keys
 }
 
@@ -284,7 +284,7 @@ async fn a_commit_that_loses_the_race_releases_everything(d: Deployment) {
     let user = app.stored_user(&creds.username).await.id.to_string();
     app.state
         .sweeper
-        .sweep(blindvault::store::Timestamp::now().plus(std::time::Duration::from_secs(3600)))
+        .sweep(blindvault::domain::Timestamp::now().plus(std::time::Duration::from_secs(3600)))
         .await
         .unwrap();
     assert_eq!(at_rest(&app, &user).await.len(), 1, "the upload's storage was released");
@@ -302,7 +302,7 @@ async fn expired_uploads_are_swept(d: Deployment) {
     // as of tomorrow rather than waiting keeps this free of timing under load.
     let url = create(&app.address, &token, 20 << 20, &metadata("e", &[])).await;
     assert_eq!(patch(&url, &token, 0, rand_bytes(9 << 20), None).await.status(), StatusCode::NO_CONTENT);
-    let later = blindvault::store::Timestamp::now().plus(std::time::Duration::from_secs(25 * 3600));
+    let later = blindvault::domain::Timestamp::now().plus(std::time::Duration::from_secs(25 * 3600));
     assert_eq!(app.state.vaults.sweep_uploads(later).await.unwrap(), 2);
     app.state.sweeper.sweep(later).await.unwrap();
     let user = app.stored_user(&creds.username).await.id.to_string();

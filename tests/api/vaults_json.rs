@@ -1,7 +1,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use blindvault::store::Timestamp;
+use blindvault::domain::Timestamp;
 
 use crate::helpers::{
     Deployment, TestApp, assert_problem, b64, on_both_deployments, rand_bytes, spawn_app, spawn_app_with,

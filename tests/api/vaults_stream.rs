@@ -214,7 +214,7 @@ pub(crate) async fn an_interrupted_upload_keeps_the_previous_revision(d: Deploym
     while app.objects_of(&user).await.len() > 1 && std::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let later = blindvault::store::Timestamp::now().plus(std::time::Duration::from_secs(2 * 86400));
+    let later = blindvault::domain::Timestamp::now().plus(std::time::Duration::from_secs(2 * 86400));
     app.state.sweeper.sweep(later).await.unwrap();
     assert_eq!(app.objects_of(&user).await.len(), 1, "no orphan object remains");
 }

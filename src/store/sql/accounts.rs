@@ -7,10 +7,11 @@ use sqlx::migrate::Migrate;
 use uuid::Uuid;
 
 use super::{Affected, Arg, Engine, SqlStore, rows, sql};
+use crate::domain::Timestamp;
 use crate::store::error::OnUnique;
 use crate::store::{
     AccountShape, Backend, FailureWindow, MetadataStore, NewCredentials, NewSession, NewUser,
-    RefreshRotation, Session, StoreError, Timestamp, User,
+    RefreshRotation, Session, StoreError, User,
 };
 
 #[async_trait]

@@ -15,6 +15,7 @@
 
 mod accounts;
 mod rows;
+mod timestamp;
 mod uploads;
 mod vaults;
 
@@ -27,7 +28,8 @@ use uuid::Uuid;
 
 pub(crate) use rows::Columns;
 
-use super::{Backend, StoreError, Timestamp};
+use super::{Backend, StoreError};
+use crate::domain::Timestamp;
 
 /// The metadata store on database engine `DB`: a pool, and on Postgres a second pool of one
 /// connection for `LISTEN`.

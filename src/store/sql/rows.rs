@@ -4,7 +4,8 @@
 use sqlx::{ColumnIndex, Decode, Row, Type};
 use uuid::Uuid;
 
-use crate::store::{AccountShape, FailureWindow, Session, Timestamp, Upload, Usage, User, Vault};
+use crate::domain::{Timestamp, Upload, Vault};
+use crate::store::{AccountShape, FailureWindow, Session, Usage, User};
 
 /// The column types the store reads, on any engine's row type.
 pub trait Columns: Row {

@@ -5,7 +5,8 @@ use uuid::Uuid;
 
 use super::vaults::{enqueue_object, lock_user, over_quota};
 use super::{Affected, Arg, Columns, Engine, SqlStore, rows, sql};
-use crate::store::{Progress, Quota, StoreError, Timestamp, Upload, UploadStore, object_key};
+use crate::domain::{Timestamp, Upload};
+use crate::store::{Progress, Quota, StoreError, UploadStore, object_key};
 
 #[async_trait]
 impl<DB: Engine> UploadStore for SqlStore<DB> {

@@ -4,9 +4,9 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::{Affected, Arg, Columns, Engine, SqlStore, UserLock, rows, sql};
+use crate::domain::{Timestamp, Upload, Vault};
 use crate::store::{
-    ChangeOutcome, CreateOutcome, Expect, NewRevision, Quota, StoreError, Timestamp, Upload, Usage, Vault,
-    VaultStore, object_key,
+    ChangeOutcome, CreateOutcome, Expect, NewRevision, Quota, StoreError, Usage, VaultStore, object_key,
 };
 
 #[async_trait]

@@ -1,21 +1,26 @@
 use std::time::Duration;
 
 use serde::{Serialize, Serializer};
-use sqlx::encode::IsNull;
-use sqlx::error::BoxDynError;
-use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo, PgValueRef};
-use sqlx::sqlite::{SqliteArgumentsBuffer, SqliteTypeInfo, SqliteValueRef};
-use sqlx::{Decode, Encode, Postgres, Sqlite, Type};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-/// A UTC instant with millisecond precision: `TIMESTAMPTZ` in Postgres, INTEGER milliseconds
-/// since the epoch in SQLite, RFC 3339 in JSON. Truncating to milliseconds keeps what is
+/// A UTC instant with millisecond precision, RFC 3339 in JSON (and `TIMESTAMPTZ` in
+/// Postgres, INTEGER milliseconds since the epoch in SQLite: see the store). Truncating to milliseconds keeps what is
 /// written and what is read back equal on both engines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(OffsetDateTime);
 
 impl Timestamp {
+    /// The instant as a `time` value (always whole milliseconds).
+    pub fn datetime(self) -> OffsetDateTime {
+        self.0
+    }
+
+    /// The instant `t`, truncated to milliseconds.
+    pub fn from_datetime(t: OffsetDateTime) -> Self {
+        Self::from_unix_millis(unix_millis(t))
+    }
+
     /// The current time.
     pub fn now() -> Self {
         Self::from_unix_millis(unix_millis(OffsetDateTime::now_utc()))
@@ -76,43 +81,6 @@ fn unix_millis(t: OffsetDateTime) -> i64 {
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.rfc3339())
-    }
-}
-
-impl Type<Postgres> for Timestamp {
-    fn type_info() -> PgTypeInfo {
-        <OffsetDateTime as Type<Postgres>>::type_info()
-    }
-}
-
-impl Encode<'_, Postgres> for Timestamp {
-    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
-        <OffsetDateTime as Encode<Postgres>>::encode_by_ref(&self.0, buf)
-    }
-}
-
-impl<'r> Decode<'r, Postgres> for Timestamp {
-    fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
-        let t = <OffsetDateTime as Decode<Postgres>>::decode(value)?;
-        Ok(Self::from_unix_millis(unix_millis(t)))
-    }
-}
-
-impl Type<Sqlite> for Timestamp {
-    fn type_info() -> SqliteTypeInfo {
-        <i64 as Type<Sqlite>>::type_info()
-    }
-}
-
-impl Encode<'_, Sqlite> for Timestamp {
-    fn encode_by_ref(&self, buf: &mut SqliteArgumentsBuffer) -> Result<IsNull, BoxDynError> {
-        <i64 as Encode<Sqlite>>::encode(self.unix_millis(), buf)
-    }
-}
-
-impl<'r> Decode<'r, Sqlite> for Timestamp {
-    fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
-        <i64 as Decode<Sqlite>>::decode(value).map(Self::from_unix_millis)
     }
 }
 
