@@ -8,7 +8,6 @@ mod error;
 mod hasher;
 mod readiness;
 mod scope;
-mod session;
 mod sweeper;
 mod throttle;
 mod tokens;
@@ -21,15 +20,14 @@ mod vaults;
 mod quota_tests;
 
 pub use auth::{
-    AUTH_HASH_LEN, AuthPolicy, AuthService, CredentialChange, KDF_PBKDF2_SHA256, KdfParams, Registration,
-    normalize_username,
+    AUTH_HASH_LEN, AuthPolicy, AuthService, CredentialChange, KDF_PBKDF2_SHA256, KdfParams, Login, Principal,
+    Registration, SessionInfo, TokenPair, normalize_username,
 };
 pub use changes::Changes;
 pub use error::{BodyTimedOut, ServiceError};
 pub use hasher::{HashCost, PasswordHasher, Verified};
 pub use readiness::{Checks, Readiness};
 pub use scope::{Scope, Scopes};
-pub use session::{Login, Principal, SessionInfo, TokenPair};
 pub use sweeper::{SweepReport, SweepStats, Sweeper};
 pub use throttle::{LoginThrottle, ThrottlePolicy};
 pub use tokens::{Claims, TokenIssuer};

@@ -3,35 +3,34 @@
 //! The service layer sees only the [`MetadataStore`] trait and [`BlobStore`]; which database
 //! and which object store sit behind them is decided once, at start-up, from the settings.
 
-mod blob_location;
 mod blobs;
 mod cache;
 mod error;
 mod feed;
-mod parts;
 mod postgres;
+mod quota;
 mod records;
 mod sql;
 mod sqlite;
 mod uploads;
 mod vaults;
 
-pub use blob_location::{BlobLocation, S3Target};
-pub use blobs::{BlobRead, BlobStore, BlobStoreError, BoxError, PutOutcome};
+pub use blobs::{
+    BlobLocation, BlobRead, BlobStore, BlobStoreError, BoxError, PartStore, PartTarget, PutOutcome, S3Target,
+    UPLOAD_PART_SIZE,
+};
 pub use cache::{Caches, Counts, MAX_CACHED_BODY};
 pub use error::StoreError;
 pub use feed::{CHANNEL, Change, ChangeFeed, ChangeStream};
-pub use parts::{PartStore, PartTarget, UPLOAD_PART_SIZE};
 pub use postgres::{PgPoolSettings, PgStore};
+pub use quota::{Quota, Usage};
 pub use records::{
     AccountShape, FailureWindow, NewCredentials, NewSession, NewUser, RefreshRotation, Session, User,
 };
 pub use sql::{Engine, SqlStore};
 pub use sqlite::SqliteStore;
 pub use uploads::{Progress, UploadStore};
-pub use vaults::{
-    ChangeOutcome, CreateOutcome, Expect, NewRevision, Quota, Usage, VaultStore, object_key, user_prefix,
-};
+pub use vaults::{ChangeOutcome, CreateOutcome, Expect, NewRevision, VaultStore, object_key, user_prefix};
 
 use async_trait::async_trait;
 use uuid::Uuid;

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use super::StoreError;
+use super::{Quota, StoreError};
 use crate::domain::{Timestamp, Upload};
 
 /// What a PATCH durably stored: the new offset and part list, to record if the upload is
@@ -32,7 +32,7 @@ pub trait UploadStore: Send + Sync + 'static {
     async fn create_upload(
         &self,
         upload: &Upload,
-        quota: &super::Quota,
+        quota: &Quota,
     ) -> Result<Result<(), &'static str>, StoreError>;
 
     /// The user's upload, if it exists (expired ones included; the caller checks).

@@ -4,11 +4,11 @@ use std::net::IpAddr;
 
 use uuid::Uuid;
 
-use super::ServiceError;
-use super::auth::{AuthService, check_auth_hash, normalize_username};
-use super::scope::Scopes;
-use super::tokens::{new_refresh_token, refresh_token_hash};
+use super::{AuthService, check_auth_hash, normalize_username};
 use crate::domain::Timestamp;
+use crate::service::ServiceError;
+use crate::service::scope::Scopes;
+use crate::service::tokens::{new_refresh_token, refresh_token_hash};
 use crate::store::{Change, NewSession, RefreshRotation, Session};
 
 /// A login attempt, decoded.

@@ -6,11 +6,15 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
+mod session;
+
+pub use session::{Login, Principal, SessionInfo, TokenPair};
+
 use super::decoy::Decoys;
 use super::hasher::{PasswordHasher, Verified};
 use super::throttle::LoginThrottle;
 use super::tokens::TokenIssuer;
-use super::{Changes, Principal, ServiceError};
+use super::{Changes, ServiceError};
 use crate::domain::Timestamp;
 use crate::store::{Change, MetadataStore, NewCredentials, NewUser, StoreError, User};
 

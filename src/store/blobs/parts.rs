@@ -12,7 +12,7 @@ use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
-use super::blobs::{BlobStore, BlobStoreError};
+use super::{BlobStore, BlobStoreError};
 
 /// The size of every part but the last (S3 requires at least 5 MiB).
 pub const UPLOAD_PART_SIZE: usize = 8 * 1024 * 1024;

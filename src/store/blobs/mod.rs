@@ -12,9 +12,13 @@ use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use super::BlobLocation;
+mod location;
+mod parts;
+
 use crate::domain::ByteRange;
 use crate::private_dir::create_private_dir;
+pub use location::{BlobLocation, S3Target};
+pub use parts::{PartStore, PartTarget, UPLOAD_PART_SIZE};
 
 /// Size of one multipart part, and the most a small body is buffered before switching to a
 /// multipart upload. S3 requires at least 5 MiB for every part but the last.
@@ -93,7 +97,7 @@ pub struct BlobStore {
     /// crash leaves behind, and deleting a key removes those too.
     local_root: Option<std::path::PathBuf>,
     /// Where resumable uploads keep their parts.
-    parts: super::PartStore,
+    parts: PartStore,
 }
 
 impl std::fmt::Debug for BlobStore {
@@ -110,7 +114,7 @@ impl BlobStore {
         let inner: Arc<dyn ObjectStore> = match location {
             BlobLocation::Local(dir) => {
                 local_root = Some(dir.clone());
-                parts = super::PartStore::Local { root: dir.clone() };
+                parts = PartStore::Local { root: dir.clone() };
                 create_private_dir(dir)
                     .map_err(|e| BlobStoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
                 let fs = LocalFileSystem::new_with_prefix(dir)
@@ -126,7 +130,7 @@ impl BlobStore {
                         .build()
                         .map_err(|e| BlobStoreError::Config(format!("invalid S3 configuration: {e}")))?,
                 );
-                parts = super::PartStore::Multipart { store: s3.clone(), prefix: prefix.clone() };
+                parts = PartStore::Multipart { store: s3.clone(), prefix: prefix.clone() };
                 match prefix {
                     Some(prefix) => Arc::new(PrefixStore::new(s3, prefix.as_str())),
                     None => Arc::new(s3),
@@ -139,12 +143,12 @@ impl BlobStore {
     /// An in-process store, for unit tests of the service layer.
     pub fn in_memory() -> Self {
         let memory = Arc::new(InMemory::new());
-        let parts = super::PartStore::Multipart { store: memory.clone(), prefix: None };
+        let parts = PartStore::Multipart { store: memory.clone(), prefix: None };
         Self { inner: memory, errors: Arc::default(), local_root: None, parts }
     }
 
     /// Where resumable uploads keep their parts.
-    pub fn parts(&self) -> &super::PartStore {
+    pub fn parts(&self) -> &PartStore {
         &self.parts
     }
 
