@@ -19,6 +19,8 @@ mod vaults;
 
 #[cfg(test)]
 mod quota_tests;
+#[cfg(test)]
+mod test_support;
 
 pub use auth::{
     AUTH_HASH_LEN, AuthPolicy, AuthService, CredentialChange, KDF_PBKDF2_SHA256, KdfParams, Registration,
