@@ -21,6 +21,8 @@ mod vaults;
 mod quota_tests;
 #[cfg(test)]
 mod test_support;
+#[cfg(test)]
+mod vault_write_tests;
 
 pub use auth::{
     AUTH_HASH_LEN, AuthPolicy, AuthService, CredentialChange, KDF_PBKDF2_SHA256, KdfParams, Registration,
