@@ -22,6 +22,8 @@ mod quota_tests;
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]
+mod upload_tests;
+#[cfg(test)]
 mod vault_write_tests;
 
 pub use auth::{
