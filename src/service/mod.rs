@@ -20,6 +20,8 @@ mod vaults;
 #[cfg(test)]
 mod quota_tests;
 #[cfg(test)]
+mod session_tests;
+#[cfg(test)]
 mod test_support;
 #[cfg(test)]
 mod upload_tests;

@@ -204,24 +204,14 @@ pub const ACCESS_TTL: Duration = Duration::from_secs(300);
 /// Argon2id as cheap as it goes, for tests that log in.
 pub const CHEAP_HASH: HashCost = HashCost { m_kib: 64, t: 1, p: 1 };
 
-/// A login throttle over `store` with `policy`.
-pub fn throttle_over(store: &Arc<SqliteStore>, policy: ThrottlePolicy) -> LoginThrottle {
-    LoginThrottle::new(store.clone(), policy)
-}
-
 /// An auth service over `store`: open registration, cheap hashing, generous throttling,
-/// tokens signed with [`TOKEN_SECRET`] for [`ACCESS_TTL`].
-pub async fn auth_service(store: &Arc<SqliteStore>) -> AuthService {
+/// tokens signed with [`TOKEN_SECRET`] for [`ACCESS_TTL`], sessions that last `refresh_ttl`.
+pub async fn auth_service(store: &Arc<SqliteStore>, refresh_ttl: Duration) -> AuthService {
     let hasher = Arc::new(PasswordHasher::new(CHEAP_HASH, 2, 16).unwrap());
     let tokens = TokenIssuer::new(&TOKEN_SECRET, ACCESS_TTL);
     let policy = ThrottlePolicy { per_account: 100, per_address: 100, window: Duration::from_secs(60) };
-    let auth_policy = AuthPolicy {
-        registration_open: true,
-        min_kdf_iterations: 1000,
-        refresh_ttl: Duration::from_secs(3600),
-    };
+    let auth_policy = AuthPolicy { registration_open: true, min_kdf_iterations: 1000, refresh_ttl };
     let changes = Arc::new(Changes::new(Arc::new(Caches::new(1 << 20)), store.clone()));
-    AuthService::new(store.clone(), hasher, tokens, throttle_over(store, policy), auth_policy, changes)
-        .await
-        .unwrap()
+    let throttle = LoginThrottle::new(store.clone(), policy);
+    AuthService::new(store.clone(), hasher, tokens, throttle, auth_policy, changes).await.unwrap()
 }
