@@ -172,15 +172,11 @@ async fn a_deleted_vault_object_is_queued_and_swept() {
 #[tokio::test]
 async fn a_malformed_envelope_is_refused_before_anything_is_stored() {
     let f = Fixture::standard().await;
-    let cases: [(&str, fn(&mut super::VaultWrite<_>)); 4] = [
-        ("iv", |w| w.iv = vec![0; 7]),
-        ("salt", |w| w.salt = vec![0; 65]),
-        ("version", |w| w.version = 0),
-        ("iv", |w| w.iv.clear()),
-    ];
-    for (field, spoil) in cases {
+    // (field, iv length, salt length, version): one of them out of range each time.
+    let cases = [("iv", 7, 12, 1), ("iv", 0, 12, 1), ("salt", 12, 65, 1), ("version", 12, 12, 0)];
+    for (field, iv, salt, version) in cases {
         let mut w = super::test_support::write(f.user, "notes", WriteMode::CreateOnly, b"x");
-        spoil(&mut w);
+        (w.iv, w.salt, w.version) = (vec![1; iv], vec![2; salt], version);
         match f.service.write(w).await {
             Err(ServiceError::InvalidField { field: got, .. }) => assert_eq!(got, field),
             other => panic!("expected invalid_field {field}, got {other:?}"),
