@@ -18,6 +18,14 @@ mod vaults;
 
 #[cfg(test)]
 mod quota_tests;
+#[cfg(test)]
+mod session_tests;
+#[cfg(test)]
+mod test_support;
+#[cfg(test)]
+mod upload_tests;
+#[cfg(test)]
+mod vault_write_tests;
 
 pub use auth::{
     AUTH_HASH_LEN, AuthPolicy, AuthService, CredentialChange, KDF_PBKDF2_SHA256, KdfParams, Login, Principal,

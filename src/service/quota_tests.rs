@@ -1,126 +1,157 @@
-//! The quota rules on in-process stores (SQLite in memory, objects in memory): what an open
-//! upload reserves and when it gives it back, the check inside the commit, and no new upload
-//! for a deleted account. The concurrent versions run over HTTP in `tests/api/races.rs`.
+//! The quota and size rules on in-process stores (SQLite in memory, objects in memory): byte
+//! and vault-count limits at and one past the limit, a replace counting the difference, a
+//! delete freeing, oversized bodies refused with nothing stored; what an open upload reserves
+//! and when it gives it back, the check inside the commit, and no new upload for a deleted
+//! account. The concurrent versions run over HTTP in `tests/api/races.rs`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use uuid::Uuid;
 
-use super::{
-    Changes, Chunk, NewUpload, Patched, ServiceError, UploadPrecondition, VaultLimits, VaultService,
-    VaultTiming, VaultWrite, WriteMode,
-};
+use super::test_support::{Fixture, HOUR, QUOTA, chunk, limits, new_upload, over, service_over, write};
+use super::{Patched, ServiceError, VaultLimits, WriteMode};
 use crate::domain::Timestamp;
 use crate::domain::VaultId;
-use crate::store::{
-    BlobStore, Caches, CreateOutcome, MetadataStore, NewRevision, NewUser, Quota, SqliteStore, VaultStore,
-};
+use crate::store::{CreateOutcome, Expect, NewRevision, Usage, VaultStore};
 
-const QUOTA: Quota = Quota { bytes: Some(100_000), vaults: Some(2) };
-
-async fn setup(upload_timeout: Duration) -> (VaultService, Arc<SqliteStore>, Uuid) {
-    let store = Arc::new(SqliteStore::connect("sqlite::memory:", 1).await.unwrap());
-    store.migrate().await.unwrap();
-    let user = Uuid::new_v4();
-    let new_user = NewUser {
-        id: user,
-        username: format!("u{}", user.simple()),
-        auth_phc: "$argon2id$v=19$m=256,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(),
-        kdf: "pbkdf2-sha256".into(),
-        kdf_salt: vec![0; 16],
-        kdf_iterations: 600_000,
-        now: Timestamp::now(),
-    };
-    store.create_user(&new_user).await.unwrap();
-    (service_over(&store, upload_timeout), store, user)
-}
-
-/// A vault service over `store` whose uploads are abandoned after `upload_timeout`.
-fn service_over(store: &Arc<SqliteStore>, upload_timeout: Duration) -> VaultService {
-    let limits = VaultLimits {
-        max_json_bytes: 1 << 20,
-        max_vault_bytes: 1 << 30,
-        quota_bytes: QUOTA.bytes,
-        quota_vaults: QUOTA.vaults,
-    };
-    let timing = VaultTiming { delete_grace: Duration::from_secs(60), upload_timeout };
-    let changes = Arc::new(Changes::new(Arc::new(Caches::new(1 << 20)), store.clone()));
-    VaultService::new(store.clone(), BlobStore::in_memory(), limits, timing, changes)
-}
-
-fn new_upload(user: Uuid, id: &str, length: u64) -> NewUpload {
-    NewUpload {
-        user,
-        id: VaultId::parse(id).unwrap(),
-        iv: vec![1; 12],
-        salt: vec![2; 12],
-        version: 1,
-        precondition: UploadPrecondition::Absent,
-        length,
-    }
-}
-
-async fn put(service: &VaultService, user: Uuid, id: &str, len: usize) -> Result<(), ServiceError> {
-    let body = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from(vec![7u8; len]))]);
-    let write = VaultWrite {
-        user,
-        id: VaultId::parse(id).unwrap(),
-        mode: WriteMode::CreateOnly,
-        iv: vec![1; 12],
-        salt: vec![2; 12],
-        version: 1,
-        body,
-        declared_len: Some(len as u64),
-        inline: false,
-    };
-    service.write(write).await.map(|_| ())
-}
-
-fn over(result: Result<impl std::fmt::Debug, ServiceError>) -> &'static str {
+fn too_large(result: Result<impl std::fmt::Debug, ServiceError>) -> u64 {
     match result {
-        Err(ServiceError::QuotaExceeded { what }) => what,
-        other => panic!("expected quota_exceeded, got {other:?}"),
+        Err(ServiceError::TooLarge { limit }) => limit,
+        other => panic!("expected payload_too_large, got {other:?}"),
     }
+}
+
+const ANY: WriteMode = WriteMode::Replace(Expect::Any);
+
+fn usage(bytes: i64, vaults: i64) -> Usage {
+    Usage { bytes, vaults, ..Usage::default() }
+}
+
+#[tokio::test]
+async fn bytes_fit_exactly_up_to_the_quota_and_not_one_more() {
+    let f = Fixture::new(VaultLimits { quota_vaults: None, ..limits() }, HOUR).await;
+    f.put("a", WriteMode::CreateOnly, &[1; 60_000]).await.unwrap();
+    assert_eq!(over(f.put("b", WriteMode::CreateOnly, &[2; 40_001]).await), "bytes", "declared");
+    // Without a declared length the stream is cut at the room left.
+    let mut undeclared = write(f.user, "b", WriteMode::CreateOnly, &[2; 40_001]);
+    undeclared.declared_len = None;
+    assert_eq!(over(f.service.write(undeclared).await), "bytes", "streamed");
+    assert_eq!(f.stored("b").await, None);
+    assert_eq!(f.objects().await.len(), 1, "the refused bodies are not kept");
+
+    f.put("b", WriteMode::CreateOnly, &[2; 40_000]).await.unwrap();
+    assert_eq!(f.store.usage(f.user).await.unwrap(), usage(100_000, 2));
+    assert_eq!(over(f.put("c", WriteMode::CreateOnly, &[3]).await), "bytes");
+    assert_eq!(over(f.service.create_upload(new_upload(f.user, "c", 1)).await), "bytes");
+}
+
+#[tokio::test]
+async fn a_replace_counts_the_difference_not_the_sum() {
+    let f = Fixture::standard().await;
+    f.put("a", WriteMode::CreateOnly, &[1; 60_000]).await.unwrap();
+    // 60 000 + 100 000 would be over; the new revision takes the old one's place.
+    let grown = f.put("a", ANY, &[2; 100_000]).await.unwrap().vault;
+    assert_eq!(f.store.usage(f.user).await.unwrap(), usage(100_000, 1));
+    assert_eq!(over(f.put("a", ANY, &[3; 100_001]).await), "bytes");
+    assert_eq!(f.stored("a").await.unwrap(), grown, "a refused replace changes nothing");
+
+    f.put("a", ANY, &[4; 60_000]).await.unwrap();
+    f.put("b", WriteMode::CreateOnly, &[5; 30_000]).await.unwrap();
+    assert_eq!(over(f.put("a", ANY, &[6; 70_001]).await), "bytes");
+    f.put("a", ANY, &[6; 70_000]).await.unwrap();
+    assert_eq!(f.store.usage(f.user).await.unwrap(), usage(100_000, 2));
+}
+
+#[tokio::test]
+async fn the_vault_count_is_exact_and_a_replace_adds_none() {
+    let f = Fixture::standard().await;
+    f.put("a", WriteMode::CreateOnly, &[1; 10]).await.unwrap();
+    f.put("b", WriteMode::CreateOrSame, &[2; 10]).await.unwrap();
+    assert_eq!(over(f.put("c", WriteMode::CreateOnly, &[3; 10]).await), "vaults");
+    assert_eq!(over(f.put("c", WriteMode::CreateOrSame, &[3; 10]).await), "vaults");
+    assert_eq!(over(f.service.create_upload(new_upload(f.user, "c", 10)).await), "vaults");
+    // At the limit, existing vaults can still be replaced (and re-created identically).
+    f.put("a", ANY, &[4; 20]).await.unwrap();
+    let same = f.put("b", WriteMode::CreateOrSame, &[2; 10]).await.unwrap();
+    assert!(!same.created);
+    assert_eq!(f.store.usage(f.user).await.unwrap(), usage(30, 2));
+}
+
+#[tokio::test]
+async fn deleting_frees_bytes_and_a_vault() {
+    let f = Fixture::standard().await;
+    f.put("a", WriteMode::CreateOnly, &[1; 100_000]).await.unwrap();
+    f.put("b", WriteMode::CreateOnly, &[]).await.unwrap();
+    assert_eq!(over(f.put("c", WriteMode::CreateOnly, &[]).await), "vaults");
+    assert_eq!(over(f.put("b", ANY, &[2]).await), "bytes");
+
+    f.service.delete(f.user, &VaultId::parse("a").unwrap(), &Expect::Any).await.unwrap();
+    assert_eq!(f.store.usage(f.user).await.unwrap(), usage(0, 1));
+    f.put("c", WriteMode::CreateOnly, &[3; 100_000]).await.unwrap();
+    assert_eq!(f.store.usage(f.user).await.unwrap(), usage(100_000, 2));
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_refused_and_nothing_is_stored() {
+    let small =
+        VaultLimits { max_json_bytes: 100, max_vault_bytes: 1000, quota_bytes: None, quota_vaults: None };
+    let f = Fixture::new(small, HOUR).await;
+    assert_eq!(too_large(f.put("a", WriteMode::CreateOnly, &[1; 1001]).await), 1000);
+    for declared_len in [None, Some(10)] {
+        let mut lying = write(f.user, "a", WriteMode::CreateOnly, &[1; 1001]);
+        lying.declared_len = declared_len;
+        assert_eq!(too_large(f.service.write(lying).await), 1000, "declared {declared_len:?}");
+    }
+    let mut inline = write(f.user, "a", WriteMode::CreateOnly, &[1; 101]);
+    inline.inline = true;
+    assert_eq!(too_large(f.service.write(inline).await), 100);
+    assert_eq!(too_large(f.service.create_upload(new_upload(f.user, "a", 1001)).await), 1000);
+
+    assert_eq!(f.stored("a").await, None);
+    assert_eq!(f.store.usage(f.user).await.unwrap(), Usage::default());
+    assert!(f.objects().await.is_empty(), "no object at rest");
+    assert!(f.queued(Timestamp::now().plus(HOUR * 24)).await.is_empty(), "nothing left for the sweeper");
+
+    // Exactly at each limit fits.
+    let mut inline = write(f.user, "b", WriteMode::CreateOnly, &[1; 100]);
+    inline.inline = true;
+    assert_eq!(f.service.write(inline).await.unwrap().vault.size, 100);
+    assert_eq!(f.put("a", WriteMode::CreateOnly, &[1; 1000]).await.unwrap().vault.size, 1000);
 }
 
 #[tokio::test]
 async fn an_open_upload_reserves_its_length_until_it_ends() {
-    let (service, _, user) = setup(Duration::from_secs(3600)).await;
+    let f = Fixture::standard().await;
+    let (service, user) = (&f.service, f.user);
     let big = service.create_upload(new_upload(user, "big", 90_000)).await.unwrap();
     assert_eq!(over(service.create_upload(new_upload(user, "more", 20_000)).await), "bytes");
-    assert_eq!(over(put(&service, user, "small", 20_000).await), "bytes");
-    put(&service, user, "smaller", 10_000).await.unwrap();
+    assert_eq!(over(f.put("small", WriteMode::CreateOnly, &[7; 20_000]).await), "bytes");
+    f.put("smaller", WriteMode::CreateOnly, &[7; 10_000]).await.unwrap();
     // Both vaults of the quota are now taken: the open upload's and the written one.
     assert_eq!(over(service.create_upload(new_upload(user, "tiny", 1)).await), "vaults");
 
     // The reservation ends with the upload, and the bytes it held are free again.
     service.delete_upload(user, big.id).await.unwrap();
     let again = service.create_upload(new_upload(user, "again", 90_000)).await.unwrap();
-    let chunk = Chunk {
-        offset: 0,
-        sha256: None,
-        body: futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from(vec![1u8; 90_000]))]),
-    };
-    assert!(matches!(service.patch_upload(user, again.id, chunk).await.unwrap(), Patched::Committed(_)));
+    let done = service.patch_upload(user, again.id, chunk(0, &[1; 90_000])).await.unwrap();
+    assert!(matches!(done, Patched::Committed(_)));
     // Committed, it counts as a vault, no longer as a reservation: exactly at the limits.
-    assert_eq!(over(put(&service, user, "one-more", 1).await), "vaults");
+    assert_eq!(over(f.put("one-more", WriteMode::CreateOnly, &[7]).await), "vaults");
 }
 
 #[tokio::test]
 async fn an_expired_upload_reserves_nothing() {
-    let (service, store, user) = setup(Duration::from_secs(3600)).await;
-    let hasty = service_over(&store, Duration::from_millis(1));
-    hasty.create_upload(new_upload(user, "stale", 90_000)).await.unwrap();
+    let f = Fixture::standard().await;
+    let hasty = service_over(&f.store, Duration::from_millis(1));
+    hasty.create_upload(new_upload(f.user, "stale", 90_000)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
-    put(&service, user, "fresh", 90_000).await.unwrap();
+    f.put("fresh", WriteMode::CreateOnly, &[7; 90_000]).await.unwrap();
 }
 
 #[tokio::test]
 async fn the_commit_checks_the_quota_in_its_transaction() {
     // Two writes that each passed the early check: the second commit finds the first.
-    let (_, store, user) = setup(Duration::from_secs(3600)).await;
+    let Fixture { store, user, .. } = Fixture::standard().await;
     let now = Timestamp::now();
     let revision = |vault: &str| NewRevision {
         user_id: user,
@@ -147,10 +178,11 @@ async fn the_commit_checks_the_quota_in_its_transaction() {
 
 #[tokio::test]
 async fn a_deleted_account_starts_no_upload_and_commits_nothing() {
-    let (service, store, user) = setup(Duration::from_secs(3600)).await;
-    service.delete_account(user).await.unwrap();
-    let refused = service.create_upload(new_upload(user, "late", 10)).await;
+    let f = Fixture::standard().await;
+    f.service.delete_account(f.user).await.unwrap();
+    let refused = f.service.create_upload(new_upload(f.user, "late", 10)).await;
     assert!(matches!(refused, Err(ServiceError::TokenRevoked)), "{refused:?}");
-    assert!(matches!(put(&service, user, "late", 10).await, Err(ServiceError::TokenRevoked)));
-    assert_eq!(store.usage(user).await.unwrap(), Default::default());
+    let late = f.put("late", WriteMode::CreateOnly, &[7; 10]).await;
+    assert!(matches!(late, Err(ServiceError::TokenRevoked)), "{late:?}");
+    assert_eq!(f.store.usage(f.user).await.unwrap(), Default::default());
 }

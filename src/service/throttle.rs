@@ -109,14 +109,21 @@ fn address_key(ip: IpAddr) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::SqliteStore;
+    use crate::service::test_support::sqlite;
 
     /// A throttle over a fresh in-memory SQLite store.
     async fn throttle(per_account: u32, per_address: u32) -> LoginThrottle {
-        let store = SqliteStore::connect("sqlite::memory:", 1).await.unwrap();
-        store.migrate().await.unwrap();
         let window = Duration::from_secs(60);
-        LoginThrottle::new(Arc::new(store), ThrottlePolicy { per_account, per_address, window })
+        LoginThrottle::new(sqlite().await, ThrottlePolicy { per_account, per_address, window })
+    }
+
+    /// A fixed instant, and `secs` after it.
+    fn t(secs: f64) -> Timestamp {
+        Timestamp::from_unix_millis(1_700_000_000_000 + (secs * 1000.0) as i64)
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
     }
 
     fn refused(result: Result<Attempt, ServiceError>) -> Duration {
@@ -166,6 +173,69 @@ mod tests {
         throttle.succeeded(bob).await.unwrap();
         let _dave = throttle.reserve("dave", ip, now).await.unwrap();
         refused(throttle.reserve("erin", ip, now).await);
+    }
+
+    #[tokio::test]
+    async fn the_window_reopens_exactly_when_its_oldest_failure_is_a_window_old() {
+        let throttle = throttle(2, 100).await;
+        let _ = throttle.reserve("alice", ip("192.0.2.1"), t(0.0)).await.unwrap();
+        let _ = throttle.reserve("alice", ip("192.0.2.1"), t(10.0)).await.unwrap();
+        // Retry when the oldest failure (at 0 s) leaves the 60 s window.
+        assert_eq!(
+            refused(throttle.reserve("alice", ip("192.0.2.1"), t(30.0)).await),
+            Duration::from_secs(30)
+        );
+        let nearly = throttle.reserve("alice", ip("192.0.2.1"), t(59.999)).await;
+        assert_eq!(refused(nearly), Duration::from_secs(1), "never less than a second");
+        // At exactly 60 s the failure at 0 s no longer counts.
+        let _ = throttle.reserve("alice", ip("192.0.2.1"), t(60.0)).await.unwrap();
+        // Now the failures at 10 s and 60 s fill it: the next slot opens at 70 s.
+        assert_eq!(
+            refused(throttle.reserve("alice", ip("192.0.2.1"), t(60.0)).await),
+            Duration::from_secs(10)
+        );
+        let _ = throttle.reserve("alice", ip("192.0.2.1"), t(70.0)).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_refused_attempt_counts_nothing() {
+        let throttle = throttle(1, 100).await;
+        let _ = throttle.reserve("alice", ip("192.0.2.1"), t(0.0)).await.unwrap();
+        for second in 1u32..60 {
+            let retry = refused(throttle.reserve("alice", ip("192.0.2.1"), t(f64::from(second))).await);
+            assert_eq!(retry, Duration::from_secs(60 - u64::from(second)), "at {second} s");
+        }
+        // Had any refusal counted, the window would still be full.
+        let _ = throttle.reserve("alice", ip("192.0.2.1"), t(60.0)).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_account_is_limited_across_addresses_and_its_refusals_spare_the_address() {
+        let throttle = throttle(2, 3).await;
+        let _ = throttle.reserve("alice", ip("192.0.2.1"), t(0.0)).await.unwrap();
+        let _ = throttle.reserve("alice", ip("198.51.100.7"), t(0.0)).await.unwrap();
+        for client in ["192.0.2.1", "203.0.113.9", "2001:db8::1"] {
+            refused(throttle.reserve("alice", ip(client), t(1.0)).await);
+        }
+        // 192.0.2.1 has one failure of its three: the refusals above did not count against it.
+        let _ = throttle.reserve("bob", ip("192.0.2.1"), t(1.0)).await.unwrap();
+        let _ = throttle.reserve("carol", ip("192.0.2.1"), t(1.0)).await.unwrap();
+        refused(throttle.reserve("dave", ip("192.0.2.1"), t(1.0)).await);
+        let _ = throttle.reserve("dave", ip("192.0.2.2"), t(1.0)).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn retry_after_follows_the_limit_that_was_hit() {
+        let throttle = throttle(1, 2).await;
+        let _ = throttle.reserve("alice", ip("192.0.2.1"), t(0.0)).await.unwrap();
+        let _ = throttle.reserve("bob", ip("192.0.2.1"), t(20.0)).await.unwrap();
+        // Bob's account is full since 20 s; the address since 0 s.
+        assert_eq!(refused(throttle.reserve("bob", ip("192.0.2.2"), t(30.0)).await), Duration::from_secs(50));
+        assert_eq!(
+            refused(throttle.reserve("carol", ip("192.0.2.1"), t(30.0)).await),
+            Duration::from_secs(30)
+        );
+        let _ = throttle.reserve("carol", ip("192.0.2.1"), t(60.0)).await.unwrap();
     }
 
     #[test]

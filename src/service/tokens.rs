@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -63,7 +62,8 @@ impl TokenIssuer {
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 0;
+        // Expiry is checked in `verify` against its `now`, not against the library's clock.
+        validation.validate_exp = false;
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
@@ -117,10 +117,11 @@ impl TokenIssuer {
         };
         let claims = jsonwebtoken::decode::<Claims>(token, key, &self.validation)
             .map(|data| data.claims)
-            .map_err(|e| match e.kind() {
-                ErrorKind::ExpiredSignature => ServiceError::TokenExpired,
-                _ => ServiceError::Unauthenticated,
-            })?;
+            .map_err(|_| ServiceError::Unauthenticated)?;
+        // `exp` is the first second at which the token is no longer accepted (RFC 7519 4.1.4).
+        if claims.exp <= now.unix_seconds() {
+            return Err(ServiceError::TokenExpired);
+        }
         let ttl = self.access_ttl.as_secs() as i64;
         // A second of slack for clocks between replicas.
         if claims.iat > now.unix_seconds() + 1 || claims.exp - claims.iat > ttl {
@@ -190,6 +191,93 @@ mod tests {
             "iat in the future"
         );
         assert!(issuer.verify(&ahead.token, now.plus(Duration::from_secs(30))).is_ok());
+    }
+
+    /// A fixed instant, and `secs` after it.
+    fn t(secs: u64) -> Timestamp {
+        Timestamp::from_unix_millis(1_700_000_000_000).plus(Duration::from_secs(secs))
+    }
+
+    fn refused(result: Result<Claims, ServiceError>) -> ServiceError {
+        result.expect_err("the token should be refused")
+    }
+
+    #[test]
+    fn expiry_is_judged_at_the_given_now_and_ends_at_exp() {
+        let issuer = TokenIssuer::new(&[9u8; 32], Duration::from_secs(300));
+        let token = issuer.issue(Uuid::new_v4(), Uuid::new_v4(), "account", t(0)).unwrap().token;
+        assert!(issuer.verify(&token, t(0)).is_ok());
+        assert!(issuer.verify(&token, t(299)).is_ok(), "alive until its last second");
+        assert!(matches!(refused(issuer.verify(&token, t(300))), ServiceError::TokenExpired), "at exp");
+        assert!(matches!(refused(issuer.verify(&token, t(301))), ServiceError::TokenExpired));
+    }
+
+    #[test]
+    fn iat_may_lead_by_one_second_and_the_lifetime_is_exact() {
+        let (user, session) = (Uuid::new_v4(), Uuid::new_v4());
+        let issuer = TokenIssuer::new(&[9u8; 32], Duration::from_secs(60));
+        let ahead = |secs| issuer.issue(user, session, "account", t(secs)).unwrap().token;
+        assert!(issuer.verify(&ahead(1), t(0)).is_ok(), "a second of clock slack");
+        assert!(matches!(refused(issuer.verify(&ahead(2), t(0))), ServiceError::Unauthenticated));
+        let longer = TokenIssuer::new(&[9u8; 32], Duration::from_secs(61));
+        let token = longer.issue(user, session, "account", t(0)).unwrap().token;
+        assert!(matches!(refused(issuer.verify(&token, t(1))), ServiceError::Unauthenticated), "61 s > 60 s");
+        assert!(longer.verify(&token, t(1)).is_ok());
+    }
+
+    #[test]
+    fn only_hs256_with_our_key_issuer_and_audience_is_accepted() {
+        let issuer = TokenIssuer::new(&[9u8; 32], Duration::from_secs(60));
+        let claims = Claims {
+            sub: Uuid::new_v4(),
+            sid: Uuid::new_v4(),
+            scope: "account".into(),
+            iat: t(0).unix_seconds(),
+            exp: t(60).unix_seconds(),
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+        };
+        let sign = |alg, claims: &Claims| {
+            jsonwebtoken::encode(&Header::new(alg), claims, &EncodingKey::from_secret(&[9u8; 32])).unwrap()
+        };
+        assert!(issuer.verify(&sign(Algorithm::HS256, &claims), t(1)).is_ok(), "the control");
+        assert!(matches!(
+            refused(issuer.verify(&sign(Algorithm::HS384, &claims), t(1))),
+            ServiceError::Unauthenticated
+        ));
+        let other_iss = Claims { iss: "elsewhere".into(), ..claims.clone() };
+        assert!(matches!(
+            refused(issuer.verify(&sign(Algorithm::HS256, &other_iss), t(1))),
+            ServiceError::Unauthenticated
+        ));
+        let other_aud = Claims { aud: "another-api".into(), ..claims.clone() };
+        assert!(matches!(
+            refused(issuer.verify(&sign(Algorithm::HS256, &other_aud), t(1))),
+            ServiceError::Unauthenticated
+        ));
+        // `alg: none` with the signature stripped.
+        let signed = sign(Algorithm::HS256, &claims);
+        let payload = signed.split('.').nth(1).unwrap();
+        let unsigned = format!("{}.{payload}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#));
+        assert!(matches!(refused(issuer.verify(&unsigned, t(1))), ServiceError::Unauthenticated));
+        // A tampered payload breaks the signature.
+        let forged = Claims { scope: "vault:read vault:write account".into(), ..claims };
+        let forged_payload = sign(Algorithm::HS256, &forged).split('.').nth(1).unwrap().to_owned();
+        let spliced = signed.replacen(payload, &forged_payload, 1);
+        assert!(matches!(refused(issuer.verify(&spliced, t(1))), ServiceError::Unauthenticated));
+    }
+
+    #[test]
+    fn a_rotated_key_is_accepted_only_as_the_named_previous_one() {
+        let (user, session) = (Uuid::new_v4(), Uuid::new_v4());
+        let ttl = Duration::from_secs(60);
+        let old = TokenIssuer::new(&[1u8; 32], ttl).issue(user, session, "account", t(0)).unwrap().token;
+        let stranger = TokenIssuer::new(&[2u8; 32], ttl).issue(user, session, "account", t(0)).unwrap().token;
+        let rotated = TokenIssuer::new(&[3u8; 32], ttl).accepting_previous(&[1u8; 32]);
+        assert_eq!(rotated.verify(&old, t(1)).unwrap().sub, user);
+        assert!(matches!(refused(rotated.verify(&stranger, t(1))), ServiceError::Unauthenticated));
+        let not_rotated = TokenIssuer::new(&[3u8; 32], ttl);
+        assert!(matches!(refused(not_rotated.verify(&old, t(1))), ServiceError::Unauthenticated));
     }
 
     #[test]
