@@ -140,7 +140,8 @@ async fn expired_access_tokens_are_refused(d: Deployment) {
     let resp = session(&app, access(&tokens)).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let expires = expires_at(&resp.json().await.unwrap());
-    // `exp` is in whole seconds: the token is refused from the second after it.
+    // `exp` is in whole seconds and the token is refused from it on (RFC 7519 4.1.4); the
+    // session's `expires_at` may round down, so wait a little past the next second.
     let wait = expires + time::Duration::milliseconds(1100) - time::OffsetDateTime::now_utc();
     tokio::time::sleep(Duration::try_from(wait).unwrap_or_default()).await;
     let resp = session(&app, access(&tokens)).await;
