@@ -70,7 +70,7 @@ pub(super) async fn upload(
     let write = VaultWrite {
         user: auth.principal.user_id,
         id,
-        mode,
+        precondition: mode,
         iv,
         salt,
         version,
@@ -124,7 +124,7 @@ impl Shared {
 }
 
 impl futures::Stream for Shared {
-    type Item = Result<bytes::Bytes, crate::store::BoxError>;
+    type Item = Result<bytes::Bytes, crate::domain::BoxError>;
 
     fn poll_next(
         self: std::pin::Pin<&mut Self>,

@@ -128,13 +128,13 @@ fn client_ip<'a>(peer: IpAddr, forwarded: impl Iterator<Item = &'a str>, trusted
 /// server knows) told apart as the service's [`BodyTimedOut`](crate::service::BodyTimedOut).
 pub(super) fn body_stream(
     body: axum::body::Body,
-) -> impl futures::Stream<Item = Result<bytes::Bytes, crate::store::BoxError>> + Send + 'static {
+) -> impl futures::Stream<Item = Result<bytes::Bytes, crate::domain::BoxError>> + Send + 'static {
     futures::TryStreamExt::map_err(body.into_data_stream(), classify_body_error)
 }
 
 /// A body error for the service: [`BodyTimedOut`](crate::service::BodyTimedOut) when the
 /// server's body timeout cut it, else the error itself.
-pub(super) fn classify_body_error(err: axum::Error) -> crate::store::BoxError {
+pub(super) fn classify_body_error(err: axum::Error) -> crate::domain::BoxError {
     if crate::server::body_timed_out(&err) { Box::new(crate::service::BodyTimedOut) } else { Box::new(err) }
 }
 

@@ -3,9 +3,7 @@
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 
 use super::error::ApiError;
-use crate::domain::ByteRange;
-use crate::service::WriteMode;
-use crate::store::Expect;
+use crate::domain::{ByteRange, Precondition};
 
 /// The `ETag` header value of an etag: a strong, quoted entity tag.
 pub fn etag_header(etag: &str) -> HeaderValue {
@@ -61,12 +59,12 @@ fn tag_list<'a>(name: &header::HeaderName, text: &'a str) -> Result<TagList<'a>,
 
 /// The write mode a `PUT` asks for: `If-Match` (replace) or `If-None-Match: *` (create-only).
 /// Neither is `428 precondition_required`.
-pub fn put_mode(headers: &HeaderMap) -> Result<WriteMode, ApiError> {
+pub fn put_mode(headers: &HeaderMap) -> Result<Precondition, ApiError> {
     if let Some(expect) = if_match(headers)? {
-        return Ok(WriteMode::Replace(expect));
+        return Ok(expect);
     }
     match single(headers, &header::IF_NONE_MATCH)? {
-        Some("*") => Ok(WriteMode::CreateOnly),
+        Some("*") => Ok(Precondition::Absent),
         Some(_) => Err(invalid_header(&header::IF_NONE_MATCH, "on a write must be `*`")),
         None => Err(ApiError::new(
             StatusCode::PRECONDITION_REQUIRED,
@@ -78,13 +76,13 @@ pub fn put_mode(headers: &HeaderMap) -> Result<WriteMode, ApiError> {
 
 /// What `If-Match` expects, if present. A weak tag never matches (strong comparison), and of a
 /// list only a single tag is meaningful for one vault.
-pub fn if_match(headers: &HeaderMap) -> Result<Option<Expect>, ApiError> {
+pub fn if_match(headers: &HeaderMap) -> Result<Option<Precondition>, ApiError> {
     let Some(text) = single(headers, &header::IF_MATCH)? else { return Ok(None) };
     match tag_list(&header::IF_MATCH, text)? {
-        TagList::Any => Ok(Some(Expect::Any)),
+        TagList::Any => Ok(Some(Precondition::Exists)),
         TagList::Tags(tags) if tags.len() == 1 => {
             let (weak, tag) = tags[0];
-            Ok(Some(Expect::Etag(if weak { format!("W/{tag}") } else { tag.to_owned() })))
+            Ok(Some(Precondition::Etag(if weak { format!("W/{tag}") } else { tag.to_owned() })))
         }
         TagList::Tags(_) => Err(invalid_header(&header::IF_MATCH, "must name one entity tag or `*`")),
     }
@@ -159,18 +157,15 @@ mod tests {
 
     #[test]
     fn write_modes() {
-        assert_eq!(
-            put_mode(&headers(&[("if-match", "\"abc\"")])).unwrap(),
-            WriteMode::Replace(Expect::Etag("abc".into()))
-        );
-        assert_eq!(put_mode(&headers(&[("if-match", "*")])).unwrap(), WriteMode::Replace(Expect::Any));
-        assert_eq!(put_mode(&headers(&[("if-none-match", "*")])).unwrap(), WriteMode::CreateOnly);
+        assert_eq!(put_mode(&headers(&[("if-match", "\"abc\"")])).unwrap(), Precondition::Etag("abc".into()));
+        assert_eq!(put_mode(&headers(&[("if-match", "*")])).unwrap(), Precondition::Exists);
+        assert_eq!(put_mode(&headers(&[("if-none-match", "*")])).unwrap(), Precondition::Absent);
         assert_eq!(put_mode(&headers(&[])).unwrap_err().code(), "precondition_required");
         assert_eq!(put_mode(&headers(&[("if-match", "abc")])).unwrap_err().code(), "invalid_header");
         assert_eq!(put_mode(&headers(&[("if-match", "\"a\", \"b\"")])).unwrap_err().code(), "invalid_header");
         assert_eq!(
             put_mode(&headers(&[("if-match", "W/\"abc\"")])).unwrap(),
-            WriteMode::Replace(Expect::Etag("W/abc".into()))
+            Precondition::Etag("W/abc".into())
         );
     }
 

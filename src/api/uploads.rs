@@ -18,9 +18,8 @@ use super::error::ApiError;
 use super::extract::body_stream;
 use super::preconditions::{etag_header, single};
 use super::state::AppState;
-use crate::domain::Upload;
-use crate::domain::VaultId;
-use crate::service::{Chunk, NewUpload, Patched, ServiceError, UploadPrecondition};
+use crate::domain::{Precondition, Upload, VaultId};
+use crate::service::{Chunk, NewUpload, Patched, ServiceError};
 
 const TUS_RESUMABLE: HeaderName = HeaderName::from_static("tus-resumable");
 const UPLOAD_OFFSET: HeaderName = HeaderName::from_static("upload-offset");
@@ -122,8 +121,8 @@ fn decode(meta: &[(String, Vec<u8>)], user: uuid::Uuid, length: u64) -> Result<N
         None => 1,
     };
     let precondition = match (text("if_match").transpose()?, text("if_none_match").transpose()?) {
-        (Some(etag), None) => UploadPrecondition::Etag(etag.trim().trim_matches('"').to_owned()),
-        (None, Some(star)) if star.trim() == "*" => UploadPrecondition::Absent,
+        (Some(etag), None) => Precondition::Etag(etag.trim().trim_matches('"').to_owned()),
+        (None, Some(star)) if star.trim() == "*" => Precondition::Absent,
         _ => {
             return Err(ApiError::new(
                 StatusCode::PRECONDITION_REQUIRED,

@@ -14,10 +14,8 @@ use super::error::ApiError;
 use super::extract::{ApiJson, b64, to_b64};
 use super::preconditions::{etag_header, if_match, not_modified, put_mode, quoted};
 use super::state::AppState;
-use crate::domain::VaultId;
-use crate::domain::{Timestamp, Vault};
-use crate::service::{VaultWrite, WriteMode, Written};
-use crate::store::Expect;
+use crate::domain::{Precondition, Timestamp, Vault, VaultId};
+use crate::service::{VaultWrite, Written};
 
 /// Routes under `/api/v1/vault`.
 pub fn router() -> Router<AppState> {
@@ -129,7 +127,7 @@ async fn write_json(
     app: &AppState,
     user: uuid::Uuid,
     id: VaultId,
-    mode: WriteMode,
+    mode: Precondition,
     body: Body,
 ) -> Result<Response, ApiError> {
     let len = body.ciphertext.len() as u64;
@@ -137,7 +135,7 @@ async fn write_json(
     let write = VaultWrite {
         user,
         id,
-        mode,
+        precondition: mode,
         iv: body.iv,
         salt: body.salt,
         version: body.version,
@@ -166,7 +164,7 @@ pub(super) async fn create(
 ) -> Result<Response, ApiError> {
     let id = VaultId::parse(&req.vault_id)?;
     let body = Body::decode(&req.ciphertext, &req.iv, &req.salt, req.version)?;
-    write_json(&app, auth.principal.user_id, id, WriteMode::CreateOrSame, body).await
+    write_json(&app, auth.principal.user_id, id, Precondition::AbsentOrSame, body).await
 }
 
 #[utoipa::path(put, path = "/api/v1/vault/{vault_id}", tag = "vaults", security(("bearer" = ["vault:write"])), request_body = ReplaceRequest,
@@ -254,7 +252,7 @@ pub(super) async fn remove(
     VaultPath(id): VaultPath,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let expect = if_match(&headers)?.unwrap_or(Expect::Any);
+    let expect = if_match(&headers)?.unwrap_or(Precondition::Exists);
     app.vaults.delete(auth.principal.user_id, &id, &expect).await?;
     Ok(StatusCode::NO_CONTENT)
 }

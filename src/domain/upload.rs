@@ -2,7 +2,7 @@
 
 use uuid::Uuid;
 
-use super::Timestamp;
+use super::{Precondition, Timestamp};
 
 /// One resumable upload (tus 1.0).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,8 +21,8 @@ pub struct Upload {
     pub salt: Vec<u8>,
     /// Client format version.
     pub version: i64,
-    /// `*` (create only) or the etag the vault must still have at completion.
-    pub precondition: String,
+    /// What the vault must look like when the upload completes.
+    pub precondition: Precondition,
     /// Total bytes (`Upload-Length`).
     pub upload_length: i64,
     /// Bytes durably stored so far (`Upload-Offset`).

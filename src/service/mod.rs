@@ -39,6 +39,6 @@ pub use scope::{Scope, Scopes};
 pub use sweeper::{SweepReport, SweepStats, Sweeper};
 pub use throttle::{LoginThrottle, ThrottlePolicy};
 pub use tokens::{Claims, TokenIssuer};
-pub use uploads::{Chunk, NewUpload, Patched, UploadPrecondition};
-pub use vault_write::{VaultWrite, WriteMode, Written};
+pub use uploads::{Chunk, NewUpload, Patched};
+pub use vault_write::{VaultWrite, Written};
 pub use vaults::{Page, VaultLimits, VaultService, VaultTiming, decode_cursor, encode_cursor};

@@ -9,10 +9,9 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use super::test_support::{Fixture, HOUR, QUOTA, chunk, limits, new_upload, over, service_over, write};
-use super::{Patched, ServiceError, VaultLimits, WriteMode};
-use crate::domain::Timestamp;
-use crate::domain::VaultId;
-use crate::store::{CreateOutcome, Expect, NewRevision, Usage, VaultStore};
+use super::{Patched, ServiceError, VaultLimits};
+use crate::domain::{Precondition, Timestamp, VaultId};
+use crate::store::{CreateOutcome, NewRevision, Usage, VaultStore};
 
 fn too_large(result: Result<impl std::fmt::Debug, ServiceError>) -> u64 {
     match result {
@@ -21,7 +20,7 @@ fn too_large(result: Result<impl std::fmt::Debug, ServiceError>) -> u64 {
     }
 }
 
-const ANY: WriteMode = WriteMode::Replace(Expect::Any);
+const ANY: Precondition = Precondition::Exists;
 
 fn usage(bytes: i64, vaults: i64) -> Usage {
     Usage { bytes, vaults, ..Usage::default() }
@@ -30,25 +29,25 @@ fn usage(bytes: i64, vaults: i64) -> Usage {
 #[tokio::test]
 async fn bytes_fit_exactly_up_to_the_quota_and_not_one_more() {
     let f = Fixture::new(VaultLimits { quota_vaults: None, ..limits() }, HOUR).await;
-    f.put("a", WriteMode::CreateOnly, &[1; 60_000]).await.unwrap();
-    assert_eq!(over(f.put("b", WriteMode::CreateOnly, &[2; 40_001]).await), "bytes", "declared");
+    f.put("a", Precondition::Absent, &[1; 60_000]).await.unwrap();
+    assert_eq!(over(f.put("b", Precondition::Absent, &[2; 40_001]).await), "bytes", "declared");
     // Without a declared length the stream is cut at the room left.
-    let mut undeclared = write(f.user, "b", WriteMode::CreateOnly, &[2; 40_001]);
+    let mut undeclared = write(f.user, "b", Precondition::Absent, &[2; 40_001]);
     undeclared.declared_len = None;
     assert_eq!(over(f.service.write(undeclared).await), "bytes", "streamed");
     assert_eq!(f.stored("b").await, None);
     assert_eq!(f.objects().await.len(), 1, "the refused bodies are not kept");
 
-    f.put("b", WriteMode::CreateOnly, &[2; 40_000]).await.unwrap();
+    f.put("b", Precondition::Absent, &[2; 40_000]).await.unwrap();
     assert_eq!(f.store.usage(f.user).await.unwrap(), usage(100_000, 2));
-    assert_eq!(over(f.put("c", WriteMode::CreateOnly, &[3]).await), "bytes");
+    assert_eq!(over(f.put("c", Precondition::Absent, &[3]).await), "bytes");
     assert_eq!(over(f.service.create_upload(new_upload(f.user, "c", 1)).await), "bytes");
 }
 
 #[tokio::test]
 async fn a_replace_counts_the_difference_not_the_sum() {
     let f = Fixture::standard().await;
-    f.put("a", WriteMode::CreateOnly, &[1; 60_000]).await.unwrap();
+    f.put("a", Precondition::Absent, &[1; 60_000]).await.unwrap();
     // 60 000 + 100 000 would be over; the new revision takes the old one's place.
     let grown = f.put("a", ANY, &[2; 100_000]).await.unwrap().vault;
     assert_eq!(f.store.usage(f.user).await.unwrap(), usage(100_000, 1));
@@ -56,7 +55,7 @@ async fn a_replace_counts_the_difference_not_the_sum() {
     assert_eq!(f.stored("a").await.unwrap(), grown, "a refused replace changes nothing");
 
     f.put("a", ANY, &[4; 60_000]).await.unwrap();
-    f.put("b", WriteMode::CreateOnly, &[5; 30_000]).await.unwrap();
+    f.put("b", Precondition::Absent, &[5; 30_000]).await.unwrap();
     assert_eq!(over(f.put("a", ANY, &[6; 70_001]).await), "bytes");
     f.put("a", ANY, &[6; 70_000]).await.unwrap();
     assert_eq!(f.store.usage(f.user).await.unwrap(), usage(100_000, 2));
@@ -65,14 +64,14 @@ async fn a_replace_counts_the_difference_not_the_sum() {
 #[tokio::test]
 async fn the_vault_count_is_exact_and_a_replace_adds_none() {
     let f = Fixture::standard().await;
-    f.put("a", WriteMode::CreateOnly, &[1; 10]).await.unwrap();
-    f.put("b", WriteMode::CreateOrSame, &[2; 10]).await.unwrap();
-    assert_eq!(over(f.put("c", WriteMode::CreateOnly, &[3; 10]).await), "vaults");
-    assert_eq!(over(f.put("c", WriteMode::CreateOrSame, &[3; 10]).await), "vaults");
+    f.put("a", Precondition::Absent, &[1; 10]).await.unwrap();
+    f.put("b", Precondition::AbsentOrSame, &[2; 10]).await.unwrap();
+    assert_eq!(over(f.put("c", Precondition::Absent, &[3; 10]).await), "vaults");
+    assert_eq!(over(f.put("c", Precondition::AbsentOrSame, &[3; 10]).await), "vaults");
     assert_eq!(over(f.service.create_upload(new_upload(f.user, "c", 10)).await), "vaults");
     // At the limit, existing vaults can still be replaced (and re-created identically).
     f.put("a", ANY, &[4; 20]).await.unwrap();
-    let same = f.put("b", WriteMode::CreateOrSame, &[2; 10]).await.unwrap();
+    let same = f.put("b", Precondition::AbsentOrSame, &[2; 10]).await.unwrap();
     assert!(!same.created);
     assert_eq!(f.store.usage(f.user).await.unwrap(), usage(30, 2));
 }
@@ -80,14 +79,14 @@ async fn the_vault_count_is_exact_and_a_replace_adds_none() {
 #[tokio::test]
 async fn deleting_frees_bytes_and_a_vault() {
     let f = Fixture::standard().await;
-    f.put("a", WriteMode::CreateOnly, &[1; 100_000]).await.unwrap();
-    f.put("b", WriteMode::CreateOnly, &[]).await.unwrap();
-    assert_eq!(over(f.put("c", WriteMode::CreateOnly, &[]).await), "vaults");
+    f.put("a", Precondition::Absent, &[1; 100_000]).await.unwrap();
+    f.put("b", Precondition::Absent, &[]).await.unwrap();
+    assert_eq!(over(f.put("c", Precondition::Absent, &[]).await), "vaults");
     assert_eq!(over(f.put("b", ANY, &[2]).await), "bytes");
 
-    f.service.delete(f.user, &VaultId::parse("a").unwrap(), &Expect::Any).await.unwrap();
+    f.service.delete(f.user, &VaultId::parse("a").unwrap(), &Precondition::Exists).await.unwrap();
     assert_eq!(f.store.usage(f.user).await.unwrap(), usage(0, 1));
-    f.put("c", WriteMode::CreateOnly, &[3; 100_000]).await.unwrap();
+    f.put("c", Precondition::Absent, &[3; 100_000]).await.unwrap();
     assert_eq!(f.store.usage(f.user).await.unwrap(), usage(100_000, 2));
 }
 
@@ -96,13 +95,13 @@ async fn an_oversized_body_is_refused_and_nothing_is_stored() {
     let small =
         VaultLimits { max_json_bytes: 100, max_vault_bytes: 1000, quota_bytes: None, quota_vaults: None };
     let f = Fixture::new(small, HOUR).await;
-    assert_eq!(too_large(f.put("a", WriteMode::CreateOnly, &[1; 1001]).await), 1000);
+    assert_eq!(too_large(f.put("a", Precondition::Absent, &[1; 1001]).await), 1000);
     for declared_len in [None, Some(10)] {
-        let mut lying = write(f.user, "a", WriteMode::CreateOnly, &[1; 1001]);
+        let mut lying = write(f.user, "a", Precondition::Absent, &[1; 1001]);
         lying.declared_len = declared_len;
         assert_eq!(too_large(f.service.write(lying).await), 1000, "declared {declared_len:?}");
     }
-    let mut inline = write(f.user, "a", WriteMode::CreateOnly, &[1; 101]);
+    let mut inline = write(f.user, "a", Precondition::Absent, &[1; 101]);
     inline.inline = true;
     assert_eq!(too_large(f.service.write(inline).await), 100);
     assert_eq!(too_large(f.service.create_upload(new_upload(f.user, "a", 1001)).await), 1000);
@@ -113,10 +112,10 @@ async fn an_oversized_body_is_refused_and_nothing_is_stored() {
     assert!(f.queued(Timestamp::now().plus(HOUR * 24)).await.is_empty(), "nothing left for the sweeper");
 
     // Exactly at each limit fits.
-    let mut inline = write(f.user, "b", WriteMode::CreateOnly, &[1; 100]);
+    let mut inline = write(f.user, "b", Precondition::Absent, &[1; 100]);
     inline.inline = true;
     assert_eq!(f.service.write(inline).await.unwrap().vault.size, 100);
-    assert_eq!(f.put("a", WriteMode::CreateOnly, &[1; 1000]).await.unwrap().vault.size, 1000);
+    assert_eq!(f.put("a", Precondition::Absent, &[1; 1000]).await.unwrap().vault.size, 1000);
 }
 
 #[tokio::test]
@@ -125,8 +124,8 @@ async fn an_open_upload_reserves_its_length_until_it_ends() {
     let (service, user) = (&f.service, f.user);
     let big = service.create_upload(new_upload(user, "big", 90_000)).await.unwrap();
     assert_eq!(over(service.create_upload(new_upload(user, "more", 20_000)).await), "bytes");
-    assert_eq!(over(f.put("small", WriteMode::CreateOnly, &[7; 20_000]).await), "bytes");
-    f.put("smaller", WriteMode::CreateOnly, &[7; 10_000]).await.unwrap();
+    assert_eq!(over(f.put("small", Precondition::Absent, &[7; 20_000]).await), "bytes");
+    f.put("smaller", Precondition::Absent, &[7; 10_000]).await.unwrap();
     // Both vaults of the quota are now taken: the open upload's and the written one.
     assert_eq!(over(service.create_upload(new_upload(user, "tiny", 1)).await), "vaults");
 
@@ -136,7 +135,7 @@ async fn an_open_upload_reserves_its_length_until_it_ends() {
     let done = service.patch_upload(user, again.id, chunk(0, &[1; 90_000])).await.unwrap();
     assert!(matches!(done, Patched::Committed(_)));
     // Committed, it counts as a vault, no longer as a reservation: exactly at the limits.
-    assert_eq!(over(f.put("one-more", WriteMode::CreateOnly, &[7]).await), "vaults");
+    assert_eq!(over(f.put("one-more", Precondition::Absent, &[7]).await), "vaults");
 }
 
 #[tokio::test]
@@ -145,7 +144,7 @@ async fn an_expired_upload_reserves_nothing() {
     let hasty = service_over(&f.store, Duration::from_millis(1));
     hasty.create_upload(new_upload(f.user, "stale", 90_000)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
-    f.put("fresh", WriteMode::CreateOnly, &[7; 90_000]).await.unwrap();
+    f.put("fresh", Precondition::Absent, &[7; 90_000]).await.unwrap();
 }
 
 #[tokio::test]
@@ -182,7 +181,7 @@ async fn a_deleted_account_starts_no_upload_and_commits_nothing() {
     f.service.delete_account(f.user).await.unwrap();
     let refused = f.service.create_upload(new_upload(f.user, "late", 10)).await;
     assert!(matches!(refused, Err(ServiceError::TokenRevoked)), "{refused:?}");
-    let late = f.put("late", WriteMode::CreateOnly, &[7; 10]).await;
+    let late = f.put("late", Precondition::Absent, &[7; 10]).await;
     assert!(matches!(late, Err(ServiceError::TokenRevoked)), "{late:?}");
     assert_eq!(f.store.usage(f.user).await.unwrap(), Default::default());
 }

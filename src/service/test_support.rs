@@ -10,11 +10,9 @@ use uuid::Uuid;
 
 use super::{
     AuthPolicy, AuthService, Changes, Chunk, HashCost, LoginThrottle, NewUpload, PasswordHasher,
-    ServiceError, ThrottlePolicy, TokenIssuer, UploadPrecondition, VaultLimits, VaultService, VaultTiming,
-    VaultWrite, WriteMode, Written,
+    ServiceError, ThrottlePolicy, TokenIssuer, VaultLimits, VaultService, VaultTiming, VaultWrite, Written,
 };
-use crate::domain::VaultId;
-use crate::domain::{Timestamp, Vault};
+use crate::domain::{Precondition, Timestamp, Vault, VaultId};
 use crate::store::{BlobStore, Caches, MetadataStore, NewUser, Quota, SqliteStore, VaultStore};
 
 /// The quota most tests run under.
@@ -102,7 +100,7 @@ impl Fixture {
     }
 
     /// Writes `body` to vault `id` in `mode` as a streamed PUT with its length declared.
-    pub async fn put(&self, id: &str, mode: WriteMode, body: &[u8]) -> Result<Written, ServiceError> {
+    pub async fn put(&self, id: &str, mode: Precondition, body: &[u8]) -> Result<Written, ServiceError> {
         self.service.write(write(self.user, id, mode, body)).await
     }
 
@@ -143,13 +141,13 @@ pub fn body(bytes: &[u8]) -> impl Stream<Item = Result<Bytes, std::io::Error>> +
 pub fn write(
     user: Uuid,
     id: &str,
-    mode: WriteMode,
+    mode: Precondition,
     bytes: &[u8],
 ) -> VaultWrite<impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static> {
     VaultWrite {
         user,
         id: VaultId::parse(id).unwrap(),
-        mode,
+        precondition: mode,
         iv: vec![1; 12],
         salt: vec![2; 12],
         version: 1,
@@ -167,7 +165,7 @@ pub fn new_upload(user: Uuid, id: &str, length: u64) -> NewUpload {
         iv: vec![1; 12],
         salt: vec![2; 12],
         version: 1,
-        precondition: UploadPrecondition::Absent,
+        precondition: Precondition::Absent,
         length,
     }
 }

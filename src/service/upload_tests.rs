@@ -11,9 +11,9 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::test_support::{Fixture, HOUR, add_user, chunk, limits, new_upload, precondition_failed};
-use super::{Chunk, Patched, ServiceError, UploadPrecondition, WriteMode, Written};
-use crate::domain::{Timestamp, Upload};
-use crate::store::{Expect, Usage, VaultStore, object_key};
+use super::{Chunk, Patched, ServiceError, Written};
+use crate::domain::{Precondition, Timestamp, Upload};
+use crate::store::{Usage, VaultStore, object_key};
 
 fn progress(result: Result<Patched, ServiceError>) -> u64 {
     match result {
@@ -42,7 +42,7 @@ fn not_found<T: std::fmt::Debug>(result: Result<T, ServiceError>) {
 
 impl Fixture {
     /// Starts an upload of `length` bytes to `vault` under `precondition`.
-    async fn start(&self, vault: &str, length: u64, precondition: UploadPrecondition) -> Upload {
+    async fn start(&self, vault: &str, length: u64, precondition: Precondition) -> Upload {
         let upload = super::NewUpload { precondition, ..new_upload(self.user, vault, length) };
         self.service.create_upload(upload).await.unwrap()
     }
@@ -61,7 +61,7 @@ impl Fixture {
 #[tokio::test]
 async fn a_new_upload_starts_at_offset_zero_and_reserves_its_length() {
     let f = Fixture::standard().await;
-    let upload = f.start("notes", 10, UploadPrecondition::Absent).await;
+    let upload = f.start("notes", 10, Precondition::Absent).await;
     assert_eq!((upload.upload_offset, upload.upload_length), (0, 10));
     assert!(!upload.committed());
     let read = f.service.upload(f.user, upload.id).await.unwrap();
@@ -80,7 +80,7 @@ async fn a_new_upload_starts_at_offset_zero_and_reserves_its_length() {
 #[tokio::test]
 async fn a_patch_at_the_wrong_offset_conflicts_and_moves_nothing() {
     let f = Fixture::standard().await;
-    let upload = f.start("notes", 10, UploadPrecondition::Absent).await;
+    let upload = f.start("notes", 10, Precondition::Absent).await;
     assert_eq!(mismatch(f.patch(upload.id, 5, b"abc").await), 0);
     assert_eq!(f.offset(upload.id).await, 0);
     assert_eq!(progress(f.patch(upload.id, 0, b"abcd").await), 4);
@@ -93,7 +93,7 @@ async fn a_patch_at_the_wrong_offset_conflicts_and_moves_nothing() {
 #[tokio::test]
 async fn a_patch_past_the_length_is_refused_and_moves_nothing() {
     let f = Fixture::standard().await;
-    let upload = f.start("notes", 10, UploadPrecondition::Absent).await;
+    let upload = f.start("notes", 10, Precondition::Absent).await;
     let over = f.patch(upload.id, 0, &[1; 11]).await;
     assert!(matches!(over, Err(ServiceError::TooLarge { limit: 10 })), "{over:?}");
     assert_eq!(f.offset(upload.id).await, 0);
@@ -108,7 +108,7 @@ async fn a_patch_past_the_length_is_refused_and_moves_nothing() {
 #[tokio::test]
 async fn partial_patches_advance_and_the_last_one_commits_the_vault() {
     let f = Fixture::standard().await;
-    let upload = f.start("notes", 10, UploadPrecondition::Absent).await;
+    let upload = f.start("notes", 10, Precondition::Absent).await;
     assert_eq!(progress(f.patch(upload.id, 0, b"abc").await), 3);
     assert_eq!(progress(f.patch(upload.id, 3, b"").await), 3, "an empty PATCH is no progress");
     assert_eq!(progress(f.patch(upload.id, 3, b"defg").await), 7);
@@ -132,7 +132,7 @@ async fn partial_patches_advance_and_the_last_one_commits_the_vault() {
 #[tokio::test]
 async fn a_patch_after_the_commit_stores_nothing() {
     let f = Fixture::standard().await;
-    let upload = f.start("notes", 4, UploadPrecondition::Absent).await;
+    let upload = f.start("notes", 4, Precondition::Absent).await;
     let vault = committed(f.patch(upload.id, 0, b"abcd").await).vault;
     // A client that missed the answer asks again with nothing more to send.
     match f.patch(upload.id, 4, b"").await {
@@ -149,7 +149,7 @@ async fn a_patch_after_the_commit_stores_nothing() {
 #[tokio::test]
 async fn an_ended_upload_takes_no_more_patches_and_releases_its_bytes() {
     let f = Fixture::standard().await;
-    let upload = f.start("notes", 10, UploadPrecondition::Absent).await;
+    let upload = f.start("notes", 10, Precondition::Absent).await;
     assert_eq!(progress(f.patch(upload.id, 0, b"abc").await), 3);
     assert_eq!(f.blobs.list("uploads").await.unwrap().len(), 1, "the bytes wait in a tail object");
     f.service.delete_upload(f.user, upload.id).await.unwrap();
@@ -165,7 +165,7 @@ async fn an_ended_upload_takes_no_more_patches_and_releases_its_bytes() {
 #[tokio::test]
 async fn ending_a_committed_upload_leaves_its_vault_alone() {
     let f = Fixture::standard().await;
-    let upload = f.start("notes", 4, UploadPrecondition::Absent).await;
+    let upload = f.start("notes", 4, Precondition::Absent).await;
     let vault = committed(f.patch(upload.id, 0, b"abcd").await).vault;
     f.service.delete_upload(f.user, upload.id).await.unwrap();
     not_found(f.patch(upload.id, 4, b"").await);
@@ -177,7 +177,7 @@ async fn ending_a_committed_upload_leaves_its_vault_alone() {
 #[tokio::test]
 async fn an_upload_past_its_timeout_is_gone() {
     let f = Fixture::new(limits(), Duration::from_millis(1)).await;
-    let upload = f.start("notes", 10, UploadPrecondition::Absent).await;
+    let upload = f.start("notes", 10, Precondition::Absent).await;
     tokio::time::sleep(Duration::from_millis(20)).await;
     not_found(f.service.upload(f.user, upload.id).await);
     not_found(f.patch(upload.id, 0, &[1; 10]).await);
@@ -190,7 +190,7 @@ async fn an_upload_past_its_timeout_is_gone() {
 #[tokio::test]
 async fn a_checksum_that_does_not_match_discards_the_chunk() {
     let f = Fixture::standard().await;
-    let upload = f.start("notes", 10, UploadPrecondition::Absent).await;
+    let upload = f.start("notes", 10, Precondition::Absent).await;
     let digest = |bytes: &[u8]| -> [u8; 32] { Sha256::digest(bytes).into() };
     let wrong = Chunk { sha256: Some(digest(b"abd")), ..chunk(0, b"abc") };
     let refused = f.service.patch_upload(f.user, upload.id, wrong).await;
@@ -203,7 +203,7 @@ async fn a_checksum_that_does_not_match_discards_the_chunk() {
 #[tokio::test]
 async fn a_broken_body_keeps_what_arrived_unless_it_was_checksummed() {
     let f = Fixture::standard().await;
-    let upload = f.start("notes", 10, UploadPrecondition::Absent).await;
+    let upload = f.start("notes", 10, Precondition::Absent).await;
     let broken = |offset| {
         let parts = [Ok(Bytes::from_static(b"abc")), Err(std::io::Error::other("connection reset"))];
         Chunk { offset, sha256: None, body: futures::stream::iter(parts) }
@@ -221,14 +221,14 @@ async fn a_broken_body_keeps_what_arrived_unless_it_was_checksummed() {
 #[tokio::test]
 async fn an_upload_whose_precondition_fails_already_is_not_started() {
     let f = Fixture::standard().await;
-    let etag = f.put("notes", WriteMode::CreateOnly, b"v1").await.unwrap().vault.etag;
+    let etag = f.put("notes", Precondition::Absent, b"v1").await.unwrap().vault.etag;
     let start = |precondition| super::NewUpload { precondition, ..new_upload(f.user, "notes", 4) };
-    let absent = f.service.create_upload(start(UploadPrecondition::Absent)).await;
+    let absent = f.service.create_upload(start(Precondition::Absent)).await;
     assert_eq!(precondition_failed(absent), Some(etag.clone()));
-    let stale = f.service.create_upload(start(UploadPrecondition::Etag("0".repeat(32)))).await;
+    let stale = f.service.create_upload(start(Precondition::Etag("0".repeat(32)))).await;
     assert_eq!(precondition_failed(stale), Some(etag));
     let missing = super::NewUpload {
-        precondition: UploadPrecondition::Etag("0".repeat(32)),
+        precondition: Precondition::Etag("0".repeat(32)),
         ..new_upload(f.user, "other", 4)
     };
     assert_eq!(precondition_failed(f.service.create_upload(missing).await), None);
@@ -239,9 +239,9 @@ async fn an_upload_whose_precondition_fails_already_is_not_started() {
 #[tokio::test]
 async fn a_create_upload_loses_to_a_write_in_between_at_its_last_patch() {
     let f = Fixture::standard().await;
-    let upload = f.start("notes", 6, UploadPrecondition::Absent).await;
+    let upload = f.start("notes", 6, Precondition::Absent).await;
     assert_eq!(progress(f.patch(upload.id, 0, b"abc").await), 3);
-    let winner = f.put("notes", WriteMode::CreateOnly, b"winner").await.unwrap().vault;
+    let winner = f.put("notes", Precondition::Absent, b"winner").await.unwrap().vault;
     assert_eq!(precondition_failed(f.patch(upload.id, 3, b"def").await), Some(winner.etag.clone()));
 
     assert_eq!(f.stored("notes").await.unwrap(), winner, "nothing committed");
@@ -256,13 +256,13 @@ async fn a_create_upload_loses_to_a_write_in_between_at_its_last_patch() {
 #[tokio::test]
 async fn a_replace_upload_commits_only_over_the_revision_it_named() {
     let f = Fixture::standard().await;
-    let v1 = f.put("notes", WriteMode::CreateOnly, b"v1").await.unwrap().vault;
-    let upload = f.start("notes", 3, UploadPrecondition::Etag(v1.etag.clone())).await;
-    let v2 = f.put("notes", WriteMode::Replace(Expect::Etag(v1.etag.clone())), b"v2").await.unwrap().vault;
+    let v1 = f.put("notes", Precondition::Absent, b"v1").await.unwrap().vault;
+    let upload = f.start("notes", 3, Precondition::Etag(v1.etag.clone())).await;
+    let v2 = f.put("notes", Precondition::Etag(v1.etag.clone()), b"v2").await.unwrap().vault;
     assert_eq!(precondition_failed(f.patch(upload.id, 0, b"up!").await), Some(v2.etag.clone()));
     assert_eq!(f.stored("notes").await.unwrap(), v2, "still revision 2");
 
-    let upload = f.start("notes", 3, UploadPrecondition::Etag(v2.etag.clone())).await;
+    let upload = f.start("notes", 3, Precondition::Etag(v2.etag.clone())).await;
     let v3 = committed(f.patch(upload.id, 0, b"up!").await).vault;
     assert_eq!((v3.revision, v3.etag.as_str()), (3, upload.etag.as_str()));
     assert_eq!(f.read(&v3).await, b"up!");

@@ -10,11 +10,10 @@ use uuid::Uuid;
 
 use super::ServiceError;
 use super::upload_end::target;
-use super::vault_write::{WriteMode, Written, check_opaque, new_etag};
+use super::vault_write::{Written, check_opaque, new_etag};
 use super::vaults::{VaultService, vault_change};
-use crate::domain::VaultId;
-use crate::domain::{Timestamp, Upload};
-use crate::store::{BoxError, Expect, NewRevision, PartTarget, Progress, UPLOAD_PART_SIZE, object_key};
+use crate::domain::{BoxError, Precondition, Timestamp, Upload, VaultId};
+use crate::store::{NewRevision, PartTarget, Progress, UPLOAD_PART_SIZE, object_key};
 
 /// How long a PATCH holds an upload without storing a part. A part (8 MiB) arrives within the
 /// body read timeout or the PATCH fails, and every part renews the lease, so only a PATCH that
@@ -23,15 +22,6 @@ const UPLOAD_LEASE: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// `part_etags` of an upload that committed (no real part list is a lone `-`).
 const COMMITTED: &str = "-";
-
-/// What the vault must look like when the upload completes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UploadPrecondition {
-    /// It must not exist (`if_none_match: *`).
-    Absent,
-    /// It must still be at this etag (`if_match`).
-    Etag(String),
-}
 
 /// A new upload, decoded from its creation request.
 #[derive(Debug, Clone)]
@@ -46,8 +36,8 @@ pub struct NewUpload {
     pub salt: Vec<u8>,
     /// Client format version.
     pub version: i64,
-    /// Checked at completion.
-    pub precondition: UploadPrecondition,
+    /// Checked at creation and again, in the commit's transaction, at completion.
+    pub precondition: Precondition,
     /// Total bytes.
     pub length: u64,
 }
@@ -83,13 +73,6 @@ fn finished(u: &Upload) -> bool {
     u.committed()
 }
 
-fn mode(u: &Upload) -> WriteMode {
-    match u.precondition.as_str() {
-        "*" => WriteMode::CreateOnly,
-        etag => WriteMode::Replace(Expect::Etag(etag.to_owned())),
-    }
-}
-
 impl VaultService {
     /// Creates an upload after the checks a streamed PUT of `length` bytes would pass.
     pub async fn create_upload(&self, n: NewUpload) -> Result<Upload, ServiceError> {
@@ -101,20 +84,12 @@ impl VaultService {
         if n.length > self.limits.max_vault_bytes {
             return Err(ServiceError::TooLarge { limit: self.limits.max_vault_bytes });
         }
-        let (write_mode, precondition) = match &n.precondition {
-            UploadPrecondition::Absent => (WriteMode::CreateOnly, "*".to_owned()),
-            UploadPrecondition::Etag(etag) => (WriteMode::Replace(Expect::Etag(etag.clone())), etag.clone()),
-        };
-        if n.length > self.room(n.user, &n.id, &write_mode, self.limits.max_vault_bytes).await? {
+        if n.length > self.room(n.user, &n.id, &n.precondition, self.limits.max_vault_bytes).await? {
             return Err(ServiceError::QuotaExceeded { what: "bytes" });
         }
         // Fail fast rather than after the last byte; the commit checks again.
         let current = self.store.vault(n.user, n.id.as_str()).await?.map(|v| v.etag);
-        let holds = match &n.precondition {
-            UploadPrecondition::Absent => current.is_none(),
-            UploadPrecondition::Etag(etag) => current.as_ref() == Some(etag),
-        };
-        if !holds {
+        if !n.precondition.admits(current.as_deref()) {
             return Err(ServiceError::PreconditionFailed { current });
         }
         let (id, etag, now) = (Uuid::new_v4(), new_etag(), Timestamp::now());
@@ -127,7 +102,7 @@ impl VaultService {
             iv: n.iv,
             salt: n.salt,
             version: n.version,
-            precondition,
+            precondition: n.precondition,
             upload_length: n.length as i64,
             upload_offset: 0,
             multipart_id,
@@ -321,7 +296,7 @@ impl VaultService {
             now,
             old_object_delete_after: now.plus(self.timing.delete_grace),
         };
-        let result = self.commit(&rev, &mode(u)).await;
+        let result = self.commit(&rev, &u.precondition).await;
         self.changes.announce(vault_change(u.user_id, &u.vault_id)).await;
         let kept = match &result {
             // Kept, finished, until it expires: a client that missed this answer can ask again.

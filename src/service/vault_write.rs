@@ -9,20 +9,8 @@ use uuid::Uuid;
 
 use super::ServiceError;
 use super::vaults::VaultService;
-use crate::domain::VaultId;
-use crate::domain::{Timestamp, Vault};
-use crate::store::{BlobStoreError, BoxError, ChangeOutcome, CreateOutcome, Expect, NewRevision, object_key};
-
-/// How a write relates to what exists.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WriteMode {
-    /// `POST`: create; repeating an identical create succeeds, other content is `vault_exists`.
-    CreateOrSame,
-    /// `If-None-Match: *`: create only; an existing vault fails the precondition.
-    CreateOnly,
-    /// `If-Match`: replace the expected revision.
-    Replace(Expect),
-}
+use crate::domain::{BoxError, Precondition, Timestamp, Vault, VaultId};
+use crate::store::{BlobStoreError, ChangeOutcome, CreateOutcome, NewRevision, object_key};
 
 /// One write request, decoded.
 pub struct VaultWrite<S> {
@@ -30,8 +18,8 @@ pub struct VaultWrite<S> {
     pub user: Uuid,
     /// Which vault.
     pub id: VaultId,
-    /// Create or replace.
-    pub mode: WriteMode,
+    /// What the vault must be for the write to apply.
+    pub precondition: Precondition,
     /// Opaque IV, 8..64 bytes.
     pub iv: Vec<u8>,
     /// Opaque salt, 8..64 bytes.
@@ -69,7 +57,7 @@ impl VaultService {
             return Err(ServiceError::invalid("version", "must be at least 1"));
         }
         let size_limit = if w.inline { self.limits.max_json_bytes } else { self.limits.max_vault_bytes };
-        let limit = self.room(w.user, &w.id, &w.mode, size_limit).await?;
+        let limit = self.room(w.user, &w.id, &w.precondition, size_limit).await?;
         if let Some(len) = w.declared_len {
             if len > size_limit {
                 return Err(ServiceError::TooLarge { limit: size_limit });
@@ -108,7 +96,7 @@ impl VaultService {
             now,
             old_object_delete_after: now.plus(self.timing.delete_grace),
         };
-        let result = self.commit(&rev, &w.mode).await;
+        let result = self.commit(&rev, &w.precondition).await;
         self.changes.announce(super::vaults::vault_change(w.user, w.id.as_str())).await;
         match &result {
             Ok(written) if written.vault.etag == rev.etag => {
@@ -119,14 +107,18 @@ impl VaultService {
         result
     }
 
-    pub(super) async fn commit(&self, rev: &NewRevision, mode: &WriteMode) -> Result<Written, ServiceError> {
+    pub(super) async fn commit(
+        &self,
+        rev: &NewRevision,
+        expect: &Precondition,
+    ) -> Result<Written, ServiceError> {
         let lost = || ServiceError::Unavailable("the upload outlived BLINDVAULT_UPLOAD_TIMEOUT".into());
         let quota = self.limits.quota();
-        match mode {
-            WriteMode::CreateOrSame | WriteMode::CreateOnly => {
+        match expect {
+            Precondition::Absent | Precondition::AbsentOrSame => {
                 match self.store.commit_create(rev, &quota).await? {
                     CreateOutcome::Created(vault) => Ok(Written { vault, created: true }),
-                    CreateOutcome::Exists(vault) if *mode == WriteMode::CreateOnly => {
+                    CreateOutcome::Exists(vault) if *expect == Precondition::Absent => {
                         Err(ServiceError::PreconditionFailed { current: Some(vault.etag) })
                     }
                     CreateOutcome::Exists(vault) if same_content(&vault, rev) => {
@@ -139,14 +131,16 @@ impl VaultService {
                     CreateOutcome::OverQuota(what) => Err(ServiceError::QuotaExceeded { what }),
                 }
             }
-            WriteMode::Replace(expect) => match self.store.commit_replace(rev, expect, &quota).await? {
-                ChangeOutcome::Done(Some(vault)) => Ok(Written { vault, created: false }),
-                ChangeOutcome::Done(None) => Err(ServiceError::internal("replace returned no revision")),
-                ChangeOutcome::Mismatch(current) => Err(ServiceError::PreconditionFailed { current }),
-                ChangeOutcome::UploadLost => Err(lost()),
-                ChangeOutcome::UserGone => Err(ServiceError::TokenRevoked),
-                ChangeOutcome::OverQuota(what) => Err(ServiceError::QuotaExceeded { what }),
-            },
+            Precondition::Exists | Precondition::Etag(_) => {
+                match self.store.commit_replace(rev, expect, &quota).await? {
+                    ChangeOutcome::Done(Some(vault)) => Ok(Written { vault, created: false }),
+                    ChangeOutcome::Done(None) => Err(ServiceError::internal("replace returned no revision")),
+                    ChangeOutcome::Mismatch(current) => Err(ServiceError::PreconditionFailed { current }),
+                    ChangeOutcome::UploadLost => Err(lost()),
+                    ChangeOutcome::UserGone => Err(ServiceError::TokenRevoked),
+                    ChangeOutcome::OverQuota(what) => Err(ServiceError::QuotaExceeded { what }),
+                }
+            }
         }
     }
 
@@ -156,7 +150,7 @@ impl VaultService {
         &self,
         user: Uuid,
         id: &VaultId,
-        mode: &WriteMode,
+        expect: &Precondition,
         size_limit: u64,
     ) -> Result<u64, ServiceError> {
         if self.limits.quota_bytes.is_none() && self.limits.quota_vaults.is_none() {
@@ -164,7 +158,7 @@ impl VaultService {
         }
         let usage = self.store.usage(user).await?;
         let existing = self.store.vault(user, id.as_str()).await?;
-        let creates = matches!(mode, WriteMode::CreateOrSame | WriteMode::CreateOnly);
+        let creates = expect.creates();
         // Open uploads hold their reservations: this write gets what is left beside them.
         if let (Some(max), None, true) = (self.limits.quota_vaults, &existing, creates)
             && (usage.vaults + usage.reserved_vaults) as u64 >= max
@@ -172,9 +166,9 @@ impl VaultService {
             return Err(ServiceError::QuotaExceeded { what: "vaults" });
         }
         let Some(quota) = self.limits.quota_bytes else { return Ok(size_limit) };
-        let freed = match mode {
-            WriteMode::Replace(_) => existing.map_or(0, |v| v.size as u64),
-            _ => 0,
+        let freed = match creates {
+            false => existing.map_or(0, |v| v.size as u64),
+            true => 0,
         };
         let held = (usage.bytes + usage.reserved_bytes).max(0) as u64;
         let room = quota.saturating_sub(held).saturating_add(freed);

@@ -7,17 +7,16 @@
 use std::time::Duration;
 
 use super::test_support::{Fixture, GRACE, precondition_failed};
-use super::{ServiceError, Sweeper, WriteMode};
-use crate::domain::Timestamp;
-use crate::domain::VaultId;
-use crate::store::{Expect, object_key};
+use super::{ServiceError, Sweeper};
+use crate::domain::{Precondition, Timestamp, VaultId};
+use crate::store::object_key;
 
 fn id(name: &str) -> VaultId {
     VaultId::parse(name).unwrap()
 }
 
-fn if_match(etag: &str) -> WriteMode {
-    WriteMode::Replace(Expect::Etag(etag.to_owned()))
+fn if_match(etag: &str) -> Precondition {
+    Precondition::Etag(etag.to_owned())
 }
 
 /// Just past the grace period of anything written from now on.
@@ -28,7 +27,7 @@ fn after_grace() -> Timestamp {
 #[tokio::test]
 async fn a_create_when_absent_stores_revision_one() {
     let f = Fixture::standard().await;
-    let written = f.put("notes", WriteMode::CreateOnly, b"ciphertext").await.unwrap();
+    let written = f.put("notes", Precondition::Absent, b"ciphertext").await.unwrap();
     assert!(written.created);
     let vault = written.vault;
     assert_eq!((vault.revision, vault.size, vault.version), (1, 10, 1));
@@ -42,13 +41,13 @@ async fn a_create_when_absent_stores_revision_one() {
 #[tokio::test]
 async fn a_create_when_present_fails_with_the_current_etag() {
     let f = Fixture::standard().await;
-    let first = f.put("notes", WriteMode::CreateOnly, b"first").await.unwrap().vault;
-    let refused = f.put("notes", WriteMode::CreateOnly, b"second").await;
+    let first = f.put("notes", Precondition::Absent, b"first").await.unwrap().vault;
+    let refused = f.put("notes", Precondition::Absent, b"second").await;
     assert_eq!(precondition_failed(refused), Some(first.etag.clone()));
     // `POST`: other content is `vault_exists`; the same content again is the same vault.
-    let other = f.put("notes", WriteMode::CreateOrSame, b"second").await;
+    let other = f.put("notes", Precondition::AbsentOrSame, b"second").await;
     assert!(matches!(other, Err(ServiceError::VaultExists)), "{other:?}");
-    let again = f.put("notes", WriteMode::CreateOrSame, b"first").await.unwrap();
+    let again = f.put("notes", Precondition::AbsentOrSame, b"first").await.unwrap();
     assert!(!again.created);
     assert_eq!(again.vault, first);
 
@@ -60,7 +59,7 @@ async fn a_create_when_present_fails_with_the_current_etag() {
 #[tokio::test]
 async fn a_replace_with_the_matching_etag_makes_the_next_revision() {
     let f = Fixture::standard().await;
-    let first = f.put("notes", WriteMode::CreateOnly, b"first").await.unwrap().vault;
+    let first = f.put("notes", Precondition::Absent, b"first").await.unwrap().vault;
     let written = f.put("notes", if_match(&first.etag), b"second!").await.unwrap();
     assert!(!written.created);
     let second = written.vault;
@@ -78,7 +77,7 @@ async fn a_replace_with_the_matching_etag_makes_the_next_revision() {
 #[tokio::test]
 async fn a_replace_with_a_stale_etag_changes_nothing() {
     let f = Fixture::standard().await;
-    let first = f.put("notes", WriteMode::CreateOnly, b"first").await.unwrap().vault;
+    let first = f.put("notes", Precondition::Absent, b"first").await.unwrap().vault;
     let second = f.put("notes", if_match(&first.etag), b"second").await.unwrap().vault;
     let stale = f.put("notes", if_match(&first.etag), b"third").await;
     assert_eq!(precondition_failed(stale), Some(second.etag.clone()));
@@ -95,13 +94,13 @@ async fn a_replace_with_a_stale_etag_changes_nothing() {
 #[tokio::test]
 async fn an_unconditional_replace_needs_a_vault_to_replace() {
     let f = Fixture::standard().await;
-    let absent = f.put("notes", WriteMode::Replace(Expect::Any), b"x").await;
+    let absent = f.put("notes", Precondition::Exists, b"x").await;
     assert_eq!(precondition_failed(absent), None);
     assert_eq!(f.stored("notes").await, None);
     assert!(f.objects().await.is_empty());
 
-    let first = f.put("notes", WriteMode::CreateOnly, b"first").await.unwrap().vault;
-    let second = f.put("notes", WriteMode::Replace(Expect::Any), b"second").await.unwrap().vault;
+    let first = f.put("notes", Precondition::Absent, b"first").await.unwrap().vault;
+    let second = f.put("notes", Precondition::Exists, b"second").await.unwrap().vault;
     assert_eq!(second.revision, first.revision + 1);
     assert_eq!(f.read(&second).await, b"second");
 }
@@ -109,32 +108,32 @@ async fn an_unconditional_replace_needs_a_vault_to_replace() {
 #[tokio::test]
 async fn a_delete_needs_the_matching_etag_and_then_the_vault_is_gone() {
     let f = Fixture::standard().await;
-    let first = f.put("notes", WriteMode::CreateOnly, b"first").await.unwrap().vault;
+    let first = f.put("notes", Precondition::Absent, b"first").await.unwrap().vault;
     let second = f.put("notes", if_match(&first.etag), b"second").await.unwrap().vault;
-    let stale = f.service.delete(f.user, &id("notes"), &Expect::Etag(first.etag.clone())).await;
+    let stale = f.service.delete(f.user, &id("notes"), &Precondition::Etag(first.etag.clone())).await;
     assert_eq!(precondition_failed(stale), Some(second.etag.clone()));
     assert_eq!(f.service.get(f.user, &id("notes")).await.unwrap(), second, "still there");
 
-    f.service.delete(f.user, &id("notes"), &Expect::Etag(second.etag.clone())).await.unwrap();
+    f.service.delete(f.user, &id("notes"), &Precondition::Etag(second.etag.clone())).await.unwrap();
     assert!(matches!(f.service.get(f.user, &id("notes")).await, Err(ServiceError::NotFound)));
     assert_eq!(f.stored("notes").await, None);
-    for expect in [Expect::Any, Expect::Etag(second.etag.clone())] {
+    for expect in [Precondition::Exists, Precondition::Etag(second.etag.clone())] {
         let again = f.service.delete(f.user, &id("notes"), &expect).await;
         assert!(matches!(again, Err(ServiceError::NotFound)), "{expect:?}: {again:?}");
     }
     // The id is free again, from revision 1.
-    let reborn = f.put("notes", WriteMode::CreateOnly, b"new").await.unwrap().vault;
+    let reborn = f.put("notes", Precondition::Absent, b"new").await.unwrap().vault;
     assert_eq!(reborn.revision, 1);
 }
 
 #[tokio::test]
 async fn a_delete_without_an_etag_takes_any_revision() {
     let f = Fixture::standard().await;
-    f.put("notes", WriteMode::CreateOnly, b"first").await.unwrap();
-    f.service.delete(f.user, &id("notes"), &Expect::Any).await.unwrap();
+    f.put("notes", Precondition::Absent, b"first").await.unwrap();
+    f.service.delete(f.user, &id("notes"), &Precondition::Exists).await.unwrap();
     assert!(matches!(f.service.get(f.user, &id("notes")).await, Err(ServiceError::NotFound)));
     assert!(matches!(
-        f.service.delete(f.user, &id("other"), &Expect::Any).await,
+        f.service.delete(f.user, &id("other"), &Precondition::Exists).await,
         Err(ServiceError::NotFound)
     ));
 }
@@ -142,7 +141,7 @@ async fn a_delete_without_an_etag_takes_any_revision() {
 #[tokio::test]
 async fn a_replaced_object_is_swept_only_after_the_grace_period() {
     let f = Fixture::standard().await;
-    let first = f.put("notes", WriteMode::CreateOnly, b"first").await.unwrap().vault;
+    let first = f.put("notes", Precondition::Absent, b"first").await.unwrap().vault;
     let second = f.put("notes", if_match(&first.etag), b"second").await.unwrap().vault;
     assert!(f.queued(Timestamp::now()).await.is_empty(), "readers may still stream it");
     // A reader holding the old revision can still read it within the grace period.
@@ -162,8 +161,8 @@ async fn a_replaced_object_is_swept_only_after_the_grace_period() {
 #[tokio::test]
 async fn a_deleted_vault_object_is_queued_and_swept() {
     let f = Fixture::standard().await;
-    let vault = f.put("notes", WriteMode::CreateOnly, b"first").await.unwrap().vault;
-    f.service.delete(f.user, &id("notes"), &Expect::Any).await.unwrap();
+    let vault = f.put("notes", Precondition::Absent, b"first").await.unwrap().vault;
+    f.service.delete(f.user, &id("notes"), &Precondition::Exists).await.unwrap();
     assert!(f.queued(Timestamp::now()).await.is_empty());
     assert_eq!(f.objects().await, [object_key(f.user, &vault.etag)], "kept for its grace period");
     let report = Sweeper::new(f.store.clone(), f.blobs.clone()).sweep(after_grace()).await.unwrap();
@@ -177,7 +176,7 @@ async fn a_malformed_envelope_is_refused_before_anything_is_stored() {
     // (field, iv length, salt length, version): one of them out of range each time.
     let cases = [("iv", 7, 12, 1), ("iv", 0, 12, 1), ("salt", 12, 65, 1), ("version", 12, 12, 0)];
     for (field, iv, salt, version) in cases {
-        let mut w = super::test_support::write(f.user, "notes", WriteMode::CreateOnly, b"x");
+        let mut w = super::test_support::write(f.user, "notes", Precondition::Absent, b"x");
         (w.iv, w.salt, w.version) = (vec![1; iv], vec![2; salt], version);
         match f.service.write(w).await {
             Err(ServiceError::InvalidField { field: got, .. }) => assert_eq!(got, field),

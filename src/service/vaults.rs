@@ -11,11 +11,9 @@ use futures::{StreamExt, TryStreamExt};
 use uuid::Uuid;
 
 use super::{Changes, ServiceError};
-use crate::domain::VaultId;
-use crate::domain::{ByteRange, Timestamp, Vault};
+use crate::domain::{ByteRange, Precondition, Timestamp, Vault, VaultId};
 use crate::store::{
-    BlobRead, BlobStore, BlobStoreError, Change, ChangeOutcome, Expect, MAX_CACHED_BODY, VaultStore,
-    user_prefix,
+    BlobRead, BlobStore, BlobStoreError, Change, ChangeOutcome, MAX_CACHED_BODY, VaultStore, user_prefix,
 };
 
 /// Size limits and quotas.
@@ -169,7 +167,7 @@ impl VaultService {
     }
 
     /// Deletes a vault if it is at the expected revision; its object goes after the grace period.
-    pub async fn delete(&self, user: Uuid, id: &VaultId, expect: &Expect) -> Result<(), ServiceError> {
+    pub async fn delete(&self, user: Uuid, id: &VaultId, expect: &Precondition) -> Result<(), ServiceError> {
         let delete_after = Timestamp::now().plus(self.timing.delete_grace);
         let outcome = self.store.delete_vault(user, id.as_str(), expect, delete_after).await;
         self.changes.announce(vault_change(user, id.as_str())).await;

@@ -16,7 +16,7 @@ mod uploads;
 mod vaults;
 
 pub use blobs::{
-    BlobLocation, BlobRead, BlobStore, BlobStoreError, BoxError, PartStore, PartTarget, PutOutcome, S3Target,
+    BlobLocation, BlobRead, BlobStore, BlobStoreError, PartStore, PartTarget, PutOutcome, S3Target,
     UPLOAD_PART_SIZE,
 };
 pub use cache::{Caches, Counts, MAX_CACHED_BODY};
@@ -30,7 +30,7 @@ pub use records::{
 pub use sql::{Engine, SqlStore};
 pub use sqlite::SqliteStore;
 pub use uploads::{Progress, UploadStore};
-pub use vaults::{ChangeOutcome, CreateOutcome, Expect, NewRevision, VaultStore, object_key, user_prefix};
+pub use vaults::{ChangeOutcome, CreateOutcome, NewRevision, VaultStore, object_key, user_prefix};
 
 use async_trait::async_trait;
 use uuid::Uuid;

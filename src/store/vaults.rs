@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::{Quota, StoreError, Usage};
-use crate::domain::{Timestamp, Upload, Vault};
+use crate::domain::{Precondition, Timestamp, Upload, Vault};
 
 /// The object key of a vault revision. Every write makes a new etag, so a key is never reused
 /// and an upload never touches the object that readers are streaming.
@@ -73,15 +73,6 @@ pub enum ChangeOutcome {
     OverQuota(&'static str),
 }
 
-/// Which revision a replace or delete expects.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Expect {
-    /// Whatever revision exists (`If-Match: *`, or a delete without `If-Match`).
-    Any,
-    /// This etag.
-    Etag(String),
-}
-
 /// Vault metadata and the object-deletion queue. Compare-and-swap happens here, in one
 /// transaction per commit, so correctness never depends on the object store's conditionals.
 #[async_trait]
@@ -105,21 +96,21 @@ pub trait VaultStore: super::UploadStore + Send + Sync + 'static {
     /// within `quota` (counting what other open uploads reserve).
     async fn commit_create(&self, rev: &NewRevision, quota: &Quota) -> Result<CreateOutcome, StoreError>;
 
-    /// Commits a replace if the vault is at the expected revision and the user stays within
+    /// Commits a replace if the vault is as `expect` requires and the user stays within
     /// `quota`; the replaced object is queued for deletion after the grace period.
     async fn commit_replace(
         &self,
         rev: &NewRevision,
-        expect: &Expect,
+        expect: &Precondition,
         quota: &Quota,
     ) -> Result<ChangeOutcome, StoreError>;
 
-    /// Deletes a vault if it is at the expected revision, queuing its object.
+    /// Deletes a vault if it is as `expect` requires, queuing its object.
     async fn delete_vault(
         &self,
         user: Uuid,
         vault_id: &str,
-        expect: &Expect,
+        expect: &Precondition,
         delete_after: Timestamp,
     ) -> Result<ChangeOutcome, StoreError>;
 

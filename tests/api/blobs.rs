@@ -5,7 +5,8 @@ use futures::{StreamExt, TryStreamExt, stream};
 use sha2::{Digest, Sha256};
 
 use blindvault::Settings;
-use blindvault::store::{BlobStore, BlobStoreError, BoxError};
+use blindvault::domain::BoxError;
+use blindvault::store::{BlobStore, BlobStoreError};
 
 use crate::helpers::{Deployment, on_both_deployments, rand_bytes};
 

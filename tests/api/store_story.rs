@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
-use blindvault::domain::{Timestamp, Upload};
+use blindvault::domain::{Precondition, Timestamp, Upload};
 use blindvault::store::{
-    Backend, ChangeOutcome, CreateOutcome, Expect, MetadataStore, NewCredentials, NewRevision, NewSession,
-    NewUser, PgPoolSettings, PgStore, Progress, Quota, RefreshRotation, SqliteStore, StoreError, VaultStore,
+    Backend, ChangeOutcome, CreateOutcome, MetadataStore, NewCredentials, NewRevision, NewSession, NewUser,
+    PgPoolSettings, PgStore, Progress, Quota, RefreshRotation, SqliteStore, StoreError, VaultStore,
     object_key,
 };
 use uuid::Uuid;
@@ -216,15 +216,15 @@ async fn vaults<S: VaultStore>(store: &S, user: Uuid, now: Timestamp) {
     let later = now.plus(Duration::from_secs(5));
     let second = revision(user, "notes", "e2", 250, later);
     uploaded(store, &second).await;
-    let stale = store.commit_replace(&second, &Expect::Etag("e0".into()), &NO_QUOTA).await.unwrap();
+    let stale = store.commit_replace(&second, &Precondition::Etag("e0".into()), &NO_QUOTA).await.unwrap();
     assert!(matches!(stale, ChangeOutcome::Mismatch(Some(ref e)) if e == "e1"), "{stale:?}");
     let tight = Quota { bytes: Some(200), vaults: None };
     assert!(matches!(
-        store.commit_replace(&second, &Expect::Etag("e1".into()), &tight).await.unwrap(),
+        store.commit_replace(&second, &Precondition::Etag("e1".into()), &tight).await.unwrap(),
         ChangeOutcome::OverQuota("bytes")
     ));
     let ChangeOutcome::Done(Some(replaced)) =
-        store.commit_replace(&second, &Expect::Etag("e1".into()), &NO_QUOTA).await.unwrap()
+        store.commit_replace(&second, &Precondition::Etag("e1".into()), &NO_QUOTA).await.unwrap()
     else {
         panic!()
     };
@@ -252,14 +252,15 @@ async fn vaults<S: VaultStore>(store: &S, user: Uuid, now: Timestamp) {
     assert_eq!(store.list_vaults(user, "keys", 10).await.unwrap().len(), 1);
 
     let delete_after = later.plus(Duration::from_secs(10));
-    let refused = store.delete_vault(user, "keys", &Expect::Etag("e1".into()), delete_after).await.unwrap();
+    let refused =
+        store.delete_vault(user, "keys", &Precondition::Etag("e1".into()), delete_after).await.unwrap();
     assert!(matches!(refused, ChangeOutcome::Mismatch(Some(ref e)) if e == "k1"));
     assert!(matches!(
-        store.delete_vault(user, "keys", &Expect::Any, delete_after).await.unwrap(),
+        store.delete_vault(user, "keys", &Precondition::Exists, delete_after).await.unwrap(),
         ChangeOutcome::Done(None)
     ));
     assert!(matches!(
-        store.delete_vault(user, "keys", &Expect::Any, delete_after).await.unwrap(),
+        store.delete_vault(user, "keys", &Precondition::Exists, delete_after).await.unwrap(),
         ChangeOutcome::Mismatch(None)
     ));
 
@@ -289,7 +290,7 @@ async fn uploads<S: VaultStore>(store: &S, user: Uuid, now: Timestamp) {
         iv: vec![1; 12],
         salt: vec![2; 16],
         version: 1,
-        precondition: "*".into(),
+        precondition: Precondition::Absent,
         upload_length: length,
         upload_offset: 0,
         multipart_id: Some("mp".into()),
@@ -302,13 +303,15 @@ async fn uploads<S: VaultStore>(store: &S, user: Uuid, now: Timestamp) {
     };
     let tight = Quota { bytes: Some(1000), vaults: None };
     assert_eq!(store.create_upload(&upload("u0", 2000), &tight).await.unwrap(), Err("bytes"));
-    let (u, ended) = (upload("u1", 500), upload("u2", 100));
+    let (u, ended) = (upload("u1", 500), Upload { precondition: Precondition::Exists, ..upload("u2", 100) });
     store.create_upload(&u, &tight).await.unwrap().unwrap();
     store.create_upload(&ended, &NO_QUOTA).await.unwrap().unwrap();
     assert_eq!(store.upload(user, u.id).await.unwrap().as_ref(), Some(&u));
+    assert_eq!(store.upload(user, ended.id).await.unwrap().as_ref(), Some(&ended), "its precondition too");
     assert!(store.upload(Uuid::new_v4(), u.id).await.unwrap().is_none(), "only its owner sees it");
     let usage = store.usage(user).await.unwrap();
-    assert_eq!((usage.reserved_bytes, usage.reserved_vaults), (600, 2));
+    // Both reserve their length; only the create reserves a vault.
+    assert_eq!((usage.reserved_bytes, usage.reserved_vaults), (600, 1));
 
     let (owner, rival) = (Uuid::new_v4(), Uuid::new_v4());
     let until = now.plus(Duration::from_secs(300));

@@ -15,7 +15,7 @@ use thiserror::Error;
 mod location;
 mod parts;
 
-use crate::domain::ByteRange;
+use crate::domain::{BoxError, ByteRange};
 use crate::private_dir::create_private_dir;
 pub use location::{BlobLocation, S3Target};
 pub use parts::{PartStore, PartTarget, UPLOAD_PART_SIZE};
@@ -26,9 +26,6 @@ const PART_SIZE: usize = 8 * 1024 * 1024;
 /// Parts in flight at once during a multipart upload: memory is bounded by
 /// `(PART_INFLIGHT + 1) * PART_SIZE` whatever the body size.
 const PART_INFLIGHT: usize = 2;
-
-/// Boxed error of a body stream.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Why a blob operation failed.
 #[derive(Debug, Error)]

@@ -4,7 +4,7 @@
 use sqlx::{ColumnIndex, Decode, Row, Type};
 use uuid::Uuid;
 
-use crate::domain::{Timestamp, Upload, Vault};
+use crate::domain::{Precondition, Timestamp, Upload, Vault};
 use crate::store::{AccountShape, FailureWindow, Session, Usage, User};
 
 /// The column types the store reads, on any engine's row type.
@@ -117,7 +117,7 @@ pub(crate) fn upload<R: Columns>(row: R) -> Result<Upload, sqlx::Error> {
         iv: row.bytes("iv")?,
         salt: row.bytes("salt")?,
         version: row.int("version")?,
-        precondition: row.text("precondition")?,
+        precondition: precondition(row.text("precondition")?),
         upload_length: row.int("upload_length")?,
         upload_offset: row.int("upload_offset")?,
         multipart_id: row.opt_text("multipart_id")?,
@@ -128,6 +128,24 @@ pub(crate) fn upload<R: Columns>(row: R) -> Result<Upload, sqlx::Error> {
         expires_at: row.time("expires_at")?,
         created_at: row.time("created_at")?,
     })
+}
+
+/// How an upload's precondition is stored: `*` for a create (the quota query counts those as
+/// new vaults), an empty string for any existing revision, else the etag (never empty).
+pub(crate) fn stored_precondition(p: &Precondition) -> String {
+    match p {
+        Precondition::Absent | Precondition::AbsentOrSame => "*".to_owned(),
+        Precondition::Exists => String::new(),
+        Precondition::Etag(etag) => etag.clone(),
+    }
+}
+
+fn precondition(stored: String) -> Precondition {
+    match stored.as_str() {
+        "*" => Precondition::Absent,
+        "" => Precondition::Exists,
+        _ => Precondition::Etag(stored),
+    }
 }
 
 /// `bytes, vaults, reserved_bytes, reserved_vaults`.

@@ -31,7 +31,7 @@ impl<DB: Engine> UploadStore for SqlStore<DB> {
         .arg(u.iv.as_slice())
         .arg(u.salt.as_slice())
         .arg(u.version)
-        .arg(u.precondition.as_str())
+        .arg(rows::stored_precondition(&u.precondition))
         .arg(u.upload_length)
         .arg(u.upload_offset)
         .arg(u.multipart_id.clone())

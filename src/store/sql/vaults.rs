@@ -4,9 +4,9 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::{Affected, Arg, Columns, Engine, SqlStore, UserLock, rows, sql};
-use crate::domain::{Timestamp, Upload, Vault};
+use crate::domain::{Precondition, Timestamp, Upload, Vault};
 use crate::store::{
-    ChangeOutcome, CreateOutcome, Expect, NewRevision, Quota, StoreError, Usage, VaultStore, object_key,
+    ChangeOutcome, CreateOutcome, NewRevision, Quota, StoreError, Usage, VaultStore, object_key,
 };
 
 #[async_trait]
@@ -79,7 +79,7 @@ impl<DB: Engine> VaultStore for SqlStore<DB> {
     async fn commit_replace(
         &self,
         rev: &NewRevision,
-        expect: &Expect,
+        expect: &Precondition,
         quota: &Quota,
     ) -> Result<ChangeOutcome, StoreError> {
         let mut tx = self.pool.begin().await?;
@@ -90,11 +90,10 @@ impl<DB: Engine> VaultStore for SqlStore<DB> {
             return Ok(ChangeOutcome::UploadLost);
         }
         let current = select_vault::<DB>(&mut tx, rev.user_id, &rev.vault_id).await?;
-        let expected = match (expect, &current) {
-            (_, None) => return Ok(ChangeOutcome::Mismatch(None)),
-            (Expect::Any, Some(v)) => v.etag.clone(),
-            (Expect::Etag(e), Some(v)) if *e == v.etag => e.clone(),
-            (Expect::Etag(_), Some(v)) => return Ok(ChangeOutcome::Mismatch(Some(v.etag.clone()))),
+        let current = current.map(|v| v.etag);
+        let expected = match current {
+            Some(etag) if expect.admits(Some(&etag)) => etag,
+            other => return Ok(ChangeOutcome::Mismatch(other)),
         };
         let replaced = bind_revision::<DB>(
             "UPDATE vaults SET etag = $3, revision = revision + 1, version = $4, size = $5, sha256 = $6, \
@@ -125,13 +124,18 @@ impl<DB: Engine> VaultStore for SqlStore<DB> {
         &self,
         user: Uuid,
         vault_id: &str,
-        expect: &Expect,
+        expect: &Precondition,
         delete_after: Timestamp,
     ) -> Result<ChangeOutcome, StoreError> {
         let mut tx = self.pool.begin().await?;
         let wanted = match expect {
-            Expect::Any => None,
-            Expect::Etag(e) => Some(e.clone()),
+            Precondition::Exists => None,
+            Precondition::Etag(e) => Some(e.clone()),
+            // Nothing to delete where the vault must be absent: report what is there.
+            Precondition::Absent | Precondition::AbsentOrSame => {
+                let current = select_vault::<DB>(&mut tx, user, vault_id).await?;
+                return Ok(ChangeOutcome::Mismatch(current.map(|v| v.etag)));
+            }
         };
         let deleted = sql::<DB>(
             "DELETE FROM vaults WHERE user_id = $1 AND vault_id = $2 AND etag = COALESCE($3, etag) \
