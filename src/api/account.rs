@@ -2,27 +2,21 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
+use blindvault_wire::DeleteAccountRequest;
 
 use super::bearer::{AccountScope, Authenticated};
 use super::error::ApiError;
 use super::extract::{ApiJson, ClientIp, b64};
 use super::state::AppState;
 
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(super) struct DeleteAccountRequest {
-    auth_hash: String,
-}
-
 /// Deletes the user, their sessions and all their vaults, metadata and objects.
 #[utoipa::path(delete, path = "/api/v1/account", tag = "auth", security(("bearer" = ["account"])), request_body = DeleteAccountRequest,
     responses(
         (status = 204, description = "The user, their sessions and all their vaults (metadata and objects) are deleted"),
-        (status = 429, description = "`rate_limited`: too many wrong hashes for the account or from the address", body = super::openapi::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
-        super::openapi::TokenErrors,
-        super::openapi::BodyErrors,
-        super::openapi::Unavailable,
+        (status = 429, description = "`rate_limited`: too many wrong hashes for the account or from the address", body = blindvault_wire::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
+        super::responses::TokenErrors,
+        super::responses::BodyErrors,
+        super::responses::Unavailable,
     ))]
 pub(super) async fn delete_account(
     State(app): State<AppState>,

@@ -5,14 +5,15 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
-use uuid::Uuid;
+use blindvault_wire::{
+    CredentialsRequest, KdfParams as WireKdf, LoginRequest, PreloginRequest, RefreshRequest, RegisterRequest,
+    SessionResponse, TokenResponse, UserResponse,
+};
 
 use super::bearer::{AccountScope, Authenticated};
 use super::error::ApiError;
-use super::extract::{ApiJson, ClientIp, b64, to_b64};
+use super::extract::{ApiJson, ClientIp, b64};
 use super::state::AppState;
-use crate::domain::Timestamp;
 use crate::service::{CredentialChange, KdfParams, Login, Registration, TokenPair};
 use crate::telemetry::metrics::OutcomeLabels;
 
@@ -28,58 +29,29 @@ pub fn router() -> Router<AppState> {
         .route("/credentials", put(credentials))
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(super) struct PreloginRequest {
-    username: String,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub(super) struct PreloginResponse {
-    kdf: String,
-    iterations: u64,
-    salt: String,
-}
-
 #[utoipa::path(post, path = "/api/v1/auth/prelogin", tag = "auth", request_body = PreloginRequest,
     responses(
-        (status = 200, description = "KDF parameters; an unknown username gets a stable decoy salt", body = PreloginResponse),
-        (status = 503, description = "`unavailable`", body = super::openapi::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
-        super::openapi::BodyErrors,
+        (status = 200, description = "KDF parameters; an unknown username gets a stable decoy salt", body = WireKdf),
+        (status = 503, description = "`unavailable`", body = blindvault_wire::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
+        super::responses::BodyErrors,
     ))]
 pub(super) async fn prelogin(
     State(app): State<AppState>,
     ApiJson(req): ApiJson<PreloginRequest>,
-) -> Result<Json<PreloginResponse>, ApiError> {
+) -> Result<Json<WireKdf>, ApiError> {
     let kdf = app.auth.prelogin(&req.username).await?;
-    Ok(Json(PreloginResponse { kdf: kdf.kdf, iterations: kdf.iterations, salt: to_b64(&kdf.salt) }))
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RegisterRequest {
-    username: String,
-    auth_hash: String,
-    salt: String,
-    kdf: String,
-    iterations: u64,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub(super) struct UserResponse {
-    user_id: Uuid,
-    username: String,
-    #[schema(value_type = String, format = DateTime)]
-    created_at: Timestamp,
+    // Stored iterations are at most 100,000,000 (see the auth service), well inside `u32`.
+    let iterations = u32::try_from(kdf.iterations).unwrap_or(u32::MAX);
+    Ok(Json(WireKdf { kdf: kdf.kdf, iterations, salt: kdf.salt }))
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
     responses(
         (status = 201, description = "Registered", body = UserResponse),
-        (status = 403, description = "`registration_closed`", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`username_taken`", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`unavailable`", body = super::openapi::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
-        super::openapi::BodyErrors,
+        (status = 403, description = "`registration_closed`", body = blindvault_wire::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`username_taken`", body = blindvault_wire::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`unavailable`", body = blindvault_wire::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
+        super::responses::BodyErrors,
     ))]
 pub(super) async fn register(
     State(app): State<AppState>,
@@ -91,32 +63,16 @@ pub(super) async fn register(
         kdf: KdfParams { kdf: req.kdf, iterations: req.iterations, salt: b64("salt", &req.salt)? },
     };
     let user = app.auth.register(registration).await?;
-    let body = UserResponse { user_id: user.id, username: user.username, created_at: user.created_at };
+    let body =
+        UserResponse { user_id: user.id, username: user.username, created_at: user.created_at.rfc3339() };
     Ok((StatusCode::CREATED, Json(body)).into_response())
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(super) struct LoginRequest {
-    username: String,
-    auth_hash: String,
-    scope: Option<String>,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub(super) struct TokenResponse {
-    access_token: String,
-    token_type: &'static str,
-    expires_in: u64,
-    refresh_token: String,
-    scope: String,
 }
 
 /// Token responses must not be cached (RFC 6749 section 5.1).
 fn token_response(pair: TokenPair) -> Response {
     let body = TokenResponse {
         access_token: pair.access_token,
-        token_type: "Bearer",
+        token_type: "Bearer".into(),
         expires_in: pair.expires_in,
         refresh_token: pair.refresh_token,
         scope: pair.scope,
@@ -129,11 +85,11 @@ fn token_response(pair: TokenPair) -> Response {
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, description = "A token pair", body = TokenResponse, headers(("Cache-Control" = String))),
-        (status = 401, description = "`invalid_credentials` (wrong user and wrong hash alike)", body = super::openapi::Problem, content_type = "application/problem+json",
+        (status = 401, description = "`invalid_credentials` (wrong user and wrong hash alike)", body = blindvault_wire::Problem, content_type = "application/problem+json",
          headers(("WWW-Authenticate" = String))),
-        (status = 429, description = "`rate_limited`", body = super::openapi::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
-        (status = 503, description = "`unavailable` (hashing queue full or storage down)", body = super::openapi::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
-        super::openapi::BodyErrors,
+        (status = 429, description = "`rate_limited`", body = blindvault_wire::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
+        (status = 503, description = "`unavailable` (hashing queue full or storage down)", body = blindvault_wire::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
+        super::responses::BodyErrors,
     ))]
 pub(super) async fn login(
     State(app): State<AppState>,
@@ -155,18 +111,12 @@ pub(super) async fn login(
     Ok(token_response(result?))
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RefreshRequest {
-    refresh_token: String,
-}
-
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses(
         (status = 200, description = "A new pair; the presented refresh token stops working", body = TokenResponse),
-        (status = 401, description = "`unauthenticated`, `token_expired`, or `token_revoked` (a reused token revokes its session)", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`unavailable`", body = super::openapi::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
-        super::openapi::BodyErrors,
+        (status = 401, description = "`unauthenticated`, `token_expired`, or `token_revoked` (a reused token revokes its session)", body = blindvault_wire::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`unavailable`", body = blindvault_wire::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
+        super::responses::BodyErrors,
     ))]
 pub(super) async fn refresh(
     State(app): State<AppState>,
@@ -175,20 +125,10 @@ pub(super) async fn refresh(
     Ok(token_response(app.auth.refresh(&req.refresh_token).await?))
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub(super) struct SessionResponse {
-    user_id: Uuid,
-    username: String,
-    session_id: Uuid,
-    scope: String,
-    #[schema(value_type = String, format = DateTime)]
-    expires_at: Timestamp,
-}
-
 #[utoipa::path(get, path = "/api/v1/auth/session", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 200, description = "The presented token's session", body = SessionResponse),
-        super::openapi::TokenErrors,
+        super::responses::TokenErrors,
     ))]
 pub(super) async fn session(
     State(app): State<AppState>,
@@ -200,35 +140,26 @@ pub(super) async fn session(
         username: info.username,
         session_id: info.session_id,
         scope: info.scope,
-        expires_at: info.expires_at,
+        expires_at: info.expires_at.rfc3339(),
     }))
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
     responses(
         (status = 204, description = "The session's tokens stop working"),
-        super::openapi::TokenErrors,
+        super::responses::TokenErrors,
     ))]
 pub(super) async fn logout(State(app): State<AppState>, auth: Authenticated) -> Result<StatusCode, ApiError> {
     app.auth.logout(&auth.principal).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(super) struct CredentialsRequest {
-    current_auth_hash: String,
-    new_auth_hash: String,
-    new_salt: String,
-    iterations: u64,
-}
-
 #[utoipa::path(put, path = "/api/v1/auth/credentials", tag = "auth", security(("bearer" = ["account"])), request_body = CredentialsRequest,
     responses(
         (status = 204, description = "Changed; every other session of the user is revoked"),
-        (status = 429, description = "`rate_limited`: too many wrong hashes for the account or from the address", body = super::openapi::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
-        super::openapi::TokenErrors,
-        super::openapi::BodyErrors,
+        (status = 429, description = "`rate_limited`: too many wrong hashes for the account or from the address", body = blindvault_wire::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
+        super::responses::TokenErrors,
+        super::responses::BodyErrors,
     ))]
 pub(super) async fn credentials(
     State(app): State<AppState>,

@@ -13,24 +13,23 @@ use super::error::ApiError;
 use super::extract::{b64, classify_body_error, to_b64};
 use super::preconditions::{byte_range, etag_header, not_modified, put_mode, single};
 use super::state::AppState;
-use super::vaults::{VaultPath, not_modified_response, written};
+use super::vault_http::{VaultPath, not_modified_response, written};
 use crate::domain::Vault;
 use crate::service::{ServiceError, VaultWrite};
+use blindvault_wire::{Code, vaults};
 
-const X_VAULT_IV: HeaderName = HeaderName::from_static("x-vault-iv");
-const X_VAULT_SALT: HeaderName = HeaderName::from_static("x-vault-salt");
-const X_VAULT_VERSION: HeaderName = HeaderName::from_static("x-vault-version");
+const X_VAULT_IV: HeaderName = HeaderName::from_static(vaults::X_VAULT_IV);
+const X_VAULT_SALT: HeaderName = HeaderName::from_static(vaults::X_VAULT_SALT);
+const X_VAULT_VERSION: HeaderName = HeaderName::from_static(vaults::X_VAULT_VERSION);
 const OCTET_STREAM: &str = "application/octet-stream";
 
-/// The content route (merged into the vault router).
+/// The content route (nested with the vault routes under `/vault`).
 pub fn router() -> Router<AppState> {
     Router::new().route("/{vault_id}/content", get(read).head(read).put(upload))
 }
 
 fn required<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<&'a str, ApiError> {
-    single(headers, name)?.ok_or_else(|| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_header", format!("{name} is required"))
-    })
+    single(headers, name)?.ok_or_else(|| ApiError::new(Code::InvalidHeader, format!("{name} is required")))
 }
 
 #[utoipa::path(put, path = "/api/v1/vault/{vault_id}/content", tag = "vaults", security(("bearer" = ["vault:write"])),
@@ -39,12 +38,12 @@ fn required<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<&'a str, Ap
         ("X-Vault-Iv" = String, Header, description = "base64, 8 to 64 bytes"),
         ("X-Vault-Salt" = String, Header, description = "base64, 8 to 64 bytes"),
         ("X-Vault-Version" = Option<i64>, Header, description = "Client format version, default 1"),
-        super::openapi::WritePreconditions),
+        super::responses::WritePreconditions),
     responses(
-        super::openapi::WriteOk,
-        super::openapi::TokenErrors,
-        super::openapi::BodyErrors,
-        super::openapi::WriteErrors,
+        super::responses::WriteOk,
+        super::responses::TokenErrors,
+        super::responses::BodyErrors,
+        super::responses::WriteErrors,
     ))]
 pub(super) async fn upload(
     State(app): State<AppState>,
@@ -56,8 +55,7 @@ pub(super) async fn upload(
     let content_type = single(&headers, &header::CONTENT_TYPE)?.unwrap_or_default();
     if content_type.split(';').next().map(str::trim) != Some(OCTET_STREAM) {
         return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            Code::UnsupportedMediaType,
             "expected Content-Type: application/octet-stream",
         ));
     }
@@ -141,9 +139,10 @@ impl futures::Stream for Shared {
 fn number<T: std::str::FromStr>(headers: &HeaderMap, name: &HeaderName) -> Result<Option<T>, ApiError> {
     match single(headers, name)? {
         None => Ok(None),
-        Some(text) => text.parse().map(Some).map_err(|_| {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_header", format!("{name} is not a whole number"))
-        }),
+        Some(text) => text
+            .parse()
+            .map(Some)
+            .map_err(|_| ApiError::new(Code::InvalidHeader, format!("{name} is not a whole number"))),
     }
 }
 
@@ -174,11 +173,11 @@ fn describe(vault: &Vault, headers: &mut HeaderMap) {
         (status = 206, description = "A range", body = Vec<u8>, content_type = "application/octet-stream",
          headers(("ETag" = String), ("Content-Range" = String), ("X-Vault-Iv" = String, description = "base64"), ("X-Vault-Salt" = String, description = "base64"), ("X-Vault-Version" = i64))),
         (status = 304, description = "Not modified", headers(("ETag" = String, description = "Strong ETag of the revision"))),
-        (status = 404, description = "`not_found`", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 416, description = "`range_not_satisfiable`", body = super::openapi::Problem, content_type = "application/problem+json", headers(("Content-Range" = String))),
-        super::openapi::TokenErrors,
-        super::openapi::InputErrors,
-        super::openapi::Unavailable,
+        (status = 404, description = "`not_found`", body = blindvault_wire::Problem, content_type = "application/problem+json"),
+        (status = 416, description = "`range_not_satisfiable`", body = blindvault_wire::Problem, content_type = "application/problem+json", headers(("Content-Range" = String))),
+        super::responses::TokenErrors,
+        super::responses::InputErrors,
+        super::responses::Unavailable,
     ))]
 pub(super) async fn read(
     State(app): State<AppState>,

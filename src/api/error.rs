@@ -3,12 +3,9 @@
 
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use blindvault_wire::{Code, PROBLEM_JSON, Problem};
 
 use crate::service::ServiceError;
-
-/// Media type of every error body.
-pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// An error response: status, stable code, a human detail, and optional headers. Boxed, so
 /// that `Result<_, ApiError>` stays small on the happy path.
@@ -17,76 +14,54 @@ pub struct ApiError(Box<Inner>);
 
 #[derive(Debug)]
 struct Inner {
-    status: StatusCode,
-    code: &'static str,
+    code: Code,
     detail: String,
     headers: Vec<(HeaderName, HeaderValue)>,
-    extra: Option<serde_json::Value>,
+    extra: serde_json::Map<String, serde_json::Value>,
     cause: Option<String>,
 }
 
-#[derive(Serialize)]
-struct Problem<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    title: &'a str,
-    status: u16,
-    code: &'a str,
-    detail: &'a str,
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    extra: Option<&'a serde_json::Value>,
-}
-
 impl ApiError {
-    /// An error with `status`, `code` and `detail`.
-    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+    /// An error with `code` (which decides the status) and `detail`.
+    pub fn new(code: Code, detail: impl Into<String>) -> Self {
         Self(Box::new(Inner {
-            status,
             code,
             detail: detail.into(),
             headers: Vec::new(),
-            extra: None,
+            extra: serde_json::Map::new(),
             cause: None,
         }))
     }
 
     /// `400 malformed_json`.
     pub fn malformed_json(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "malformed_json", detail)
+        Self::new(Code::MalformedJson, detail)
     }
 
     /// `400 invalid_base64` for `field`.
     pub fn invalid_base64(field: &str) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_base64",
-            format!("`{field}` is not standard padded base64"),
-        )
+        Self::new(Code::InvalidBase64, format!("`{field}` is not standard padded base64"))
     }
 
     /// `422 invalid_field`.
     pub fn invalid_field(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", detail)
+        Self::new(Code::InvalidField, detail)
     }
 
     /// `404 not_found`.
     pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
+        Self::new(Code::NotFound, "no such resource")
     }
 
     /// `503 unavailable` with `Retry-After`.
     pub fn unavailable(detail: impl Into<String>, retry_after: u64) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail).retry_after(retry_after)
+        Self::new(Code::Unavailable, detail).retry_after(retry_after)
     }
 
     /// `408 request_timeout`: the body stalled; the connection is closed, as the rest is unread.
     pub fn body_timeout() -> Self {
-        Self::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
-            "the request body sent nothing for too long; nothing was stored",
-        )
-        .closing()
+        Self::new(Code::RequestTimeout, "the request body sent nothing for too long; nothing was stored")
+            .closing()
     }
 
     /// Adds `Retry-After: seconds`.
@@ -106,9 +81,9 @@ impl ApiError {
         self.with_header(header::CONNECTION, HeaderValue::from_static("close"))
     }
 
-    /// Adds members to the problem object.
-    pub fn with_extra(mut self, extra: serde_json::Value) -> Self {
-        self.0.extra = Some(extra);
+    /// Adds a member to the problem object.
+    pub fn with_extra(mut self, name: &str, value: serde_json::Value) -> Self {
+        self.0.extra.insert(name.to_owned(), value);
         self
     }
 
@@ -120,7 +95,12 @@ impl ApiError {
 
     /// The stable code.
     pub fn code(&self) -> &'static str {
-        self.0.code
+        self.0.code.as_str()
+    }
+
+    /// The status the code is sent with.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.0.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     fn challenge(self, value: impl Into<String>) -> Self {
@@ -143,95 +123,79 @@ impl From<crate::domain::InvalidVaultId> for ApiError {
 
 impl From<ServiceError> for ApiError {
     fn from(err: ServiceError) -> Self {
-        use StatusCode as S;
         match err {
             ServiceError::InvalidField { field, message } => {
                 Self::invalid_field(format!("`{field}` {message}"))
             }
             ServiceError::InvalidCredentials => {
-                Self::new(S::UNAUTHORIZED, "invalid_credentials", "unknown username or wrong auth hash")
+                Self::new(Code::InvalidCredentials, "unknown username or wrong auth hash")
                     .challenge(r#"Bearer realm="blindvault""#)
             }
             ServiceError::Unauthenticated => {
-                Self::new(S::UNAUTHORIZED, "unauthenticated", "a valid bearer token is required")
+                Self::new(Code::Unauthenticated, "a valid bearer token is required")
                     .challenge(r#"Bearer realm="blindvault""#)
             }
-            ServiceError::TokenExpired => {
-                Self::new(S::UNAUTHORIZED, "token_expired", "the token has expired")
-                    .challenge(bearer("invalid_token", "token expired"))
+            ServiceError::TokenExpired => Self::new(Code::TokenExpired, "the token has expired")
+                .challenge(bearer("invalid_token", "token expired")),
+            ServiceError::TokenRevoked => Self::new(Code::TokenRevoked, "the token's session has ended")
+                .challenge(bearer("invalid_token", "session ended")),
+            ServiceError::InsufficientScope(scope) => {
+                Self::new(Code::InsufficientScope, format!("this operation needs the `{scope}` scope"))
+                    .challenge(format!(
+                        r#"Bearer realm="blindvault", error="insufficient_scope", scope="{scope}""#
+                    ))
             }
-            ServiceError::TokenRevoked => {
-                Self::new(S::UNAUTHORIZED, "token_revoked", "the token's session has ended")
-                    .challenge(bearer("invalid_token", "session ended"))
-            }
-            ServiceError::InsufficientScope(scope) => Self::new(
-                S::FORBIDDEN,
-                "insufficient_scope",
-                format!("this operation needs the `{scope}` scope"),
-            )
-            .challenge(format!(r#"Bearer realm="blindvault", error="insufficient_scope", scope="{scope}""#)),
             ServiceError::RegistrationClosed => {
-                Self::new(S::FORBIDDEN, "registration_closed", "this server does not accept new accounts")
+                Self::new(Code::RegistrationClosed, "this server does not accept new accounts")
             }
-            ServiceError::UsernameTaken => Self::new(S::CONFLICT, "username_taken", "that username is taken"),
+            ServiceError::UsernameTaken => Self::new(Code::UsernameTaken, "that username is taken"),
             ServiceError::RateLimited { retry_after } => {
-                Self::new(S::TOO_MANY_REQUESTS, "rate_limited", "too many failed logins; try again later")
+                Self::new(Code::RateLimited, "too many failed logins; try again later")
                     .retry_after(retry_after.as_secs_f64().ceil() as u64)
             }
             ServiceError::NotFound => Self::not_found(),
             ServiceError::VaultExists => {
-                Self::new(S::CONFLICT, "vault_exists", "a vault with this id exists with other content")
+                Self::new(Code::VaultExists, "a vault with this id exists with other content")
             }
             ServiceError::PreconditionFailed { current } => {
-                let err = Self::new(
-                    S::PRECONDITION_FAILED,
-                    "precondition_failed",
-                    "the vault is not at the expected revision",
-                );
-                match current.and_then(|etag| HeaderValue::from_str(&format!("\"{etag}\"")).ok()) {
+                let err = Self::new(Code::PreconditionFailed, "the vault is not at the expected revision");
+                match current
+                    .and_then(|etag| HeaderValue::from_str(&blindvault_wire::etag::quote(&etag)).ok())
+                {
                     Some(etag) => err.with_header(header::ETAG, etag),
                     None => err,
                 }
             }
-            ServiceError::TooLarge { limit } => Self::new(
-                S::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!("the vault exceeds the limit of {limit} bytes"),
-            ),
-            ServiceError::QuotaExceeded { what } => Self::new(
-                S::PAYLOAD_TOO_LARGE,
-                "quota_exceeded",
-                format!("this write would exceed your quota of {what}"),
-            ),
-            ServiceError::RangeNotSatisfiable { size } => Self::new(
-                S::RANGE_NOT_SATISFIABLE,
-                "range_not_satisfiable",
-                "the range lies outside the vault",
-            )
-            .with_header(
-                header::CONTENT_RANGE,
-                HeaderValue::from_str(&format!("bytes */{size}"))
-                    .unwrap_or(HeaderValue::from_static("bytes */0")),
-            ),
-            ServiceError::IncompleteBody => Self::new(
-                S::BAD_REQUEST,
-                "incomplete_body",
-                "the request body ended early; nothing was stored",
-            ),
+            ServiceError::TooLarge { limit } => {
+                Self::new(Code::PayloadTooLarge, format!("the vault exceeds the limit of {limit} bytes"))
+            }
+            ServiceError::QuotaExceeded { what } => {
+                Self::new(Code::QuotaExceeded, format!("this write would exceed your quota of {what}"))
+            }
+            ServiceError::RangeNotSatisfiable { size } => {
+                Self::new(Code::RangeNotSatisfiable, "the range lies outside the vault").with_header(
+                    header::CONTENT_RANGE,
+                    HeaderValue::from_str(&format!("bytes */{size}"))
+                        .unwrap_or(HeaderValue::from_static("bytes */0")),
+                )
+            }
+            ServiceError::IncompleteBody => {
+                Self::new(Code::IncompleteBody, "the request body ended early; nothing was stored")
+            }
             ServiceError::BodyTimeout => Self::body_timeout(),
             ServiceError::OffsetMismatch { current } => Self::new(
-                S::CONFLICT,
-                "offset_mismatch",
+                Code::OffsetMismatch,
                 "Upload-Offset is not where the upload stands; resume from the Upload-Offset sent back",
             )
-            .with_header(HeaderName::from_static("upload-offset"), HeaderValue::from(current)),
+            .with_header(
+                HeaderName::from_static(blindvault_wire::tus::header::UPLOAD_OFFSET),
+                HeaderValue::from(current),
+            ),
             ServiceError::UploadBusy => {
-                Self::new(S::LOCKED, "upload_busy", "another request is appending to this upload")
-                    .retry_after(1)
+                Self::new(Code::UploadBusy, "another request is appending to this upload").retry_after(1)
             }
             ServiceError::ChecksumMismatch => Self::new(
-                S::from_u16(460).unwrap_or(S::BAD_REQUEST),
-                "checksum_mismatch",
+                Code::ChecksumMismatch,
                 "the chunk does not match its Upload-Checksum; it was discarded",
             ),
             ServiceError::Saturated => Self::unavailable("the server is busy; try again shortly", 1),
@@ -246,11 +210,7 @@ impl From<ServiceError> for ApiError {
 
 /// `500 internal_error`, with nothing about the cause in the body.
 pub fn internal() -> ApiError {
-    ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal_error",
-        "the server failed to handle this request",
-    )
+    ApiError::new(Code::InternalError, "the server failed to handle this request")
 }
 
 fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
@@ -266,25 +226,19 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let status = self.status();
         let this = *self.0;
         if let Some(cause) = &this.cause {
-            if this.status.is_server_error() {
-                tracing::error!(code = this.code, cause = %cause, "request failed");
+            if status.is_server_error() {
+                tracing::error!(code = this.code.as_str(), cause = %cause, "request failed");
             } else {
-                tracing::info!(code = this.code, cause = %cause, "request refused");
+                tracing::info!(code = this.code.as_str(), cause = %cause, "request refused");
             }
         }
-        let title = this.status.canonical_reason().unwrap_or("Error");
-        let problem = Problem {
-            kind: "about:blank",
-            title,
-            status: this.status.as_u16(),
-            code: this.code,
-            detail: &this.detail,
-            extra: this.extra.as_ref(),
-        };
+        let mut problem = Problem::new(this.code, status.canonical_reason().unwrap_or("Error"), this.detail);
+        problem.extra = this.extra;
         let body = serde_json::to_vec(&problem).unwrap_or_default();
-        let mut response = (this.status, body).into_response();
+        let mut response = (status, body).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         for (name, value) in this.headers {

@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 use super::state::AppState;
+use blindvault_wire::Code;
 
 /// A JSON body: `415` without a JSON content type, `413` past the route's body limit,
 /// `400 malformed_json` when it does not parse, `422 invalid_field` when it parses but does
@@ -25,21 +26,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         if !is_json(req.headers().get(header::CONTENT_TYPE)) {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "expected Content-Type: application/json",
-            ));
+            return Err(ApiError::new(Code::UnsupportedMediaType, "expected Content-Type: application/json"));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| match rejection {
             BytesRejection::FailedToBufferBody(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 // The rest of the body stays unread, so the connection cannot be reused.
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    "the request body is too large",
-                )
-                .closing()
+                ApiError::new(Code::PayloadTooLarge, "the request body is too large").closing()
             }
             BytesRejection::FailedToBufferBody(_) if crate::server::body_timed_out(&rejection) => {
                 ApiError::body_timeout()

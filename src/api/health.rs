@@ -25,7 +25,7 @@ pub async fn live() -> Json<Value> {
 #[utoipa::path(get, path = "/health/ready", tag = "service",
     responses(
         (status = 200, description = "The database and the object store answer, and other replicas' changes are followed", body = serde_json::Value),
-        (status = 503, description = "`unavailable`; `checks` names what failed", body = super::openapi::Problem, content_type = "application/problem+json",
+        (status = 503, description = "`unavailable`; `checks` names what failed", body = blindvault_wire::Problem, content_type = "application/problem+json",
          headers(("Retry-After" = u64, description = "Seconds"))),
     ))]
 pub async fn ready(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
@@ -43,7 +43,7 @@ pub async fn ready(State(app): State<AppState>) -> Result<Json<Value>, ApiError>
     let failed: Vec<&str> = named.iter().filter(|(_, ok)| !ok).map(|(name, _)| *name).collect();
     tracing::warn!(change_feed = checks.change_feed, database = ?checks.database.err(), object_store = ?checks.object_store.err(), "not ready");
     Err(ApiError::unavailable(format!("not ready: {} failed", failed.join(" and ")), 5)
-        .with_extra(json!({"checks": body})))
+        .with_extra("checks", body))
 }
 
 /// `GET /api/v1/limits`.

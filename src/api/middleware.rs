@@ -85,11 +85,7 @@ pub async fn not_found() -> ApiError {
 
 /// `405` for a known path with another method.
 pub async fn method_not_allowed() -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        "this method is not allowed here",
-    )
+    ApiError::new(blindvault_wire::Code::MethodNotAllowed, "this method is not allowed here")
 }
 
 /// A panic in a handler becomes a plain 500 problem; the panic message is logged, not sent.

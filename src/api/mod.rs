@@ -11,12 +11,15 @@ mod health;
 mod middleware;
 mod openapi;
 pub mod preconditions;
+mod responses;
 mod state;
 mod uploads;
+mod vault_http;
 mod vaults;
 
 pub use bearer::{AccountScope, AnyScope, Authenticated, ReadScope, RequiredScope, WriteScope};
-pub use error::{ApiError, PROBLEM_JSON};
+pub use blindvault_wire::PROBLEM_JSON;
+pub use error::ApiError;
 pub use middleware::{RequestId, X_REQUEST_ID};
 pub use openapi::ApiDoc;
 pub use state::{App, AppState};
@@ -46,7 +49,10 @@ pub fn router(state: AppState) -> Router {
         (state.settings.max_json_vault_bytes as usize).saturating_mul(4) / 3 + AUTH_BODY_LIMIT;
     let api = Router::new()
         .nest("/auth", auth::router().layer(DefaultBodyLimit::max(AUTH_BODY_LIMIT)))
-        .nest("/vault", vaults::router().layer(DefaultBodyLimit::max(json_vault_limit)))
+        .nest(
+            "/vault",
+            vaults::router().merge(content::router()).layer(DefaultBodyLimit::max(json_vault_limit)),
+        )
         .route("/account", delete(account::delete_account).layer(DefaultBodyLimit::max(AUTH_BODY_LIMIT)))
         .nest("/uploads", uploads::router().layer(DefaultBodyLimit::disable()))
         .route("/limits", get(health::limits))
@@ -68,34 +74,36 @@ pub fn router(state: AppState) -> Router {
 /// headers the API and tus need, and read the ones a client must see.
 fn cors(origins: &[String]) -> tower::util::Either<CorsLayer, tower::layer::util::Identity> {
     use axum::http::{HeaderName, HeaderValue, Method, header};
+    use blindvault_wire::tus::header as tus;
+    use blindvault_wire::vaults::{X_VAULT_IV, X_VAULT_SALT, X_VAULT_VERSION};
     if origins.is_empty() {
         return tower::util::Either::Right(tower::layer::util::Identity::new());
     }
     let names = |list: &[&'static str]| list.iter().map(|h| HeaderName::from_static(h)).collect::<Vec<_>>();
     let allowed = names(&[
-        "tus-resumable",
-        "upload-length",
-        "upload-metadata",
-        "upload-offset",
-        "upload-checksum",
-        "x-vault-iv",
-        "x-vault-salt",
-        "x-vault-version",
+        tus::TUS_RESUMABLE,
+        tus::UPLOAD_LENGTH,
+        tus::UPLOAD_METADATA,
+        tus::UPLOAD_OFFSET,
+        tus::UPLOAD_CHECKSUM,
+        X_VAULT_IV,
+        X_VAULT_SALT,
+        X_VAULT_VERSION,
         "x-request-id",
     ]);
     let exposed = names(&[
         "location",
-        "upload-offset",
-        "upload-length",
-        "upload-expires",
-        "tus-resumable",
-        "tus-version",
-        "tus-extension",
-        "tus-max-size",
-        "tus-checksum-algorithm",
-        "x-vault-iv",
-        "x-vault-salt",
-        "x-vault-version",
+        tus::UPLOAD_OFFSET,
+        tus::UPLOAD_LENGTH,
+        tus::UPLOAD_EXPIRES,
+        tus::TUS_RESUMABLE,
+        tus::TUS_VERSION,
+        tus::TUS_EXTENSION,
+        tus::TUS_MAX_SIZE,
+        tus::TUS_CHECKSUM_ALGORITHM,
+        X_VAULT_IV,
+        X_VAULT_SALT,
+        X_VAULT_VERSION,
         "x-request-id",
         "retry-after",
     ]);

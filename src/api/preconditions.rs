@@ -1,18 +1,15 @@
 //! Conditional-request headers (RFC 9110 section 13) and byte ranges (section 14).
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 
 use super::error::ApiError;
 use crate::domain::{ByteRange, Precondition};
+use blindvault_wire::Code;
+use blindvault_wire::etag::{EntityTag, TagList, quote};
 
 /// The `ETag` header value of an etag: a strong, quoted entity tag.
 pub fn etag_header(etag: &str) -> HeaderValue {
-    HeaderValue::from_str(&quoted(etag)).unwrap_or(HeaderValue::from_static("\"\""))
-}
-
-/// An etag in its quoted form, as headers and JSON carry it.
-pub fn quoted(etag: &str) -> String {
-    format!("\"{etag}\"")
+    HeaderValue::from_str(&quote(etag)).unwrap_or(HeaderValue::from_static("\"\""))
 }
 
 /// The one value of header `name`, if present; sent twice or not visible ASCII is
@@ -27,34 +24,11 @@ pub fn single<'a>(headers: &'a HeaderMap, name: &header::HeaderName) -> Result<O
 }
 
 fn invalid_header(name: &header::HeaderName, why: &str) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid_header", format!("{name} {why}"))
-}
-
-/// One entity tag: `(weak, opaque)`.
-fn entity_tag(text: &str) -> Option<(bool, &str)> {
-    let (weak, rest) = match text.strip_prefix("W/") {
-        Some(rest) => (true, rest),
-        None => (false, text),
-    };
-    let inner = rest.strip_prefix('"')?.strip_suffix('"')?;
-    inner.bytes().all(|b| b == 0x21 || (0x23..=0x7e).contains(&b)).then_some((weak, inner))
-}
-
-/// `*` or a comma-separated list of entity tags.
-enum TagList<'a> {
-    Any,
-    Tags(Vec<(bool, &'a str)>),
+    ApiError::new(Code::InvalidHeader, format!("{name} {why}"))
 }
 
 fn tag_list<'a>(name: &header::HeaderName, text: &'a str) -> Result<TagList<'a>, ApiError> {
-    if text == "*" {
-        return Ok(TagList::Any);
-    }
-    let tags: Option<Vec<_>> = text.split(',').map(|t| entity_tag(t.trim())).collect();
-    match tags {
-        Some(tags) if !tags.is_empty() => Ok(TagList::Tags(tags)),
-        _ => Err(invalid_header(name, "is not `*` or a list of quoted entity tags")),
-    }
+    TagList::parse(text).ok_or_else(|| invalid_header(name, "is not `*` or a list of quoted entity tags"))
 }
 
 /// The write mode a `PUT` asks for: `If-Match` (replace) or `If-None-Match: *` (create-only).
@@ -67,8 +41,7 @@ pub fn put_mode(headers: &HeaderMap) -> Result<Precondition, ApiError> {
         Some("*") => Ok(Precondition::Absent),
         Some(_) => Err(invalid_header(&header::IF_NONE_MATCH, "on a write must be `*`")),
         None => Err(ApiError::new(
-            StatusCode::PRECONDITION_REQUIRED,
-            "precondition_required",
+            Code::PreconditionRequired,
             "send If-Match with the current ETag to replace, or If-None-Match: * to create",
         )),
     }
@@ -81,8 +54,8 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<Precondition>, ApiError> {
     match tag_list(&header::IF_MATCH, text)? {
         TagList::Any => Ok(Some(Precondition::Exists)),
         TagList::Tags(tags) if tags.len() == 1 => {
-            let (weak, tag) = tags[0];
-            Ok(Some(Precondition::Etag(if weak { format!("W/{tag}") } else { tag.to_owned() })))
+            let EntityTag { weak, opaque } = tags[0];
+            Ok(Some(Precondition::Etag(if weak { format!("W/{opaque}") } else { opaque.to_owned() })))
         }
         TagList::Tags(_) => Err(invalid_header(&header::IF_MATCH, "must name one entity tag or `*`")),
     }
@@ -93,7 +66,7 @@ pub fn not_modified(headers: &HeaderMap, etag: &str) -> Result<bool, ApiError> {
     let Some(text) = single(headers, &header::IF_NONE_MATCH)? else { return Ok(false) };
     Ok(match tag_list(&header::IF_NONE_MATCH, text)? {
         TagList::Any => true,
-        TagList::Tags(tags) => tags.iter().any(|(_, t)| *t == etag),
+        TagList::Tags(tags) => tags.iter().any(|t| t.opaque == etag),
     })
 }
 
@@ -103,8 +76,11 @@ pub fn not_modified(headers: &HeaderMap, etag: &str) -> Result<bool, ApiError> {
 pub fn byte_range(headers: &HeaderMap, size: u64, etag: &str) -> Result<Option<ByteRange>, RangeError> {
     let Some(range) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) else { return Ok(None) };
     if let Some(cond) = headers.get(header::IF_RANGE) {
-        let strong_match =
-            cond.to_str().ok().and_then(|c| entity_tag(c.trim())).is_some_and(|(weak, t)| !weak && t == etag);
+        let strong_match = cond
+            .to_str()
+            .ok()
+            .and_then(|c| EntityTag::parse(c.trim()))
+            .is_some_and(|t| !t.weak && t.opaque == etag);
         if !strong_match {
             return Ok(None);
         }

@@ -20,17 +20,16 @@ use super::preconditions::{etag_header, single};
 use super::state::AppState;
 use crate::domain::{Precondition, Upload, VaultId};
 use crate::service::{Chunk, NewUpload, Patched, ServiceError};
+use blindvault_wire::Code;
+use blindvault_wire::etag::{EntityTag, TagList};
+use blindvault_wire::tus::{self, OFFSET_OCTET_STREAM, VERSION, metadata as key};
 
-const TUS_RESUMABLE: HeaderName = HeaderName::from_static("tus-resumable");
-const UPLOAD_OFFSET: HeaderName = HeaderName::from_static("upload-offset");
-const UPLOAD_LENGTH: HeaderName = HeaderName::from_static("upload-length");
-const UPLOAD_EXPIRES: HeaderName = HeaderName::from_static("upload-expires");
-const UPLOAD_METADATA: HeaderName = HeaderName::from_static("upload-metadata");
-const UPLOAD_CHECKSUM: HeaderName = HeaderName::from_static("upload-checksum");
-const OFFSET_OCTET_STREAM: &str = "application/offset+octet-stream";
-const VERSION: &str = "1.0.0";
-/// The extensions this server implements.
-pub const EXTENSIONS: &str = "creation,creation-with-upload,termination,expiration,checksum";
+const TUS_RESUMABLE: HeaderName = HeaderName::from_static(tus::header::TUS_RESUMABLE);
+const UPLOAD_OFFSET: HeaderName = HeaderName::from_static(tus::header::UPLOAD_OFFSET);
+const UPLOAD_LENGTH: HeaderName = HeaderName::from_static(tus::header::UPLOAD_LENGTH);
+const UPLOAD_EXPIRES: HeaderName = HeaderName::from_static(tus::header::UPLOAD_EXPIRES);
+const UPLOAD_METADATA: HeaderName = HeaderName::from_static(tus::header::UPLOAD_METADATA);
+const UPLOAD_CHECKSUM: HeaderName = HeaderName::from_static(tus::header::UPLOAD_CHECKSUM);
 
 /// The upload routes, with `Tus-Resumable` checked on requests and set on every response.
 pub fn router() -> Router<AppState> {
@@ -46,12 +45,11 @@ async fn tus_version(req: axum::extract::Request, next: Next) -> Response {
         next.run(req).await
     } else {
         let mut refused = ApiError::new(
-            StatusCode::PRECONDITION_FAILED,
-            "tus_version_unsupported",
+            Code::TusVersionUnsupported,
             "send Tus-Resumable: 1.0.0 (the only version this server speaks)",
         )
         .into_response();
-        refused.headers_mut().insert("tus-version", HeaderValue::from_static(VERSION));
+        refused.headers_mut().insert(tus::header::TUS_VERSION, HeaderValue::from_static(VERSION));
         refused
     };
     response.headers_mut().insert(TUS_RESUMABLE, HeaderValue::from_static(VERSION));
@@ -66,17 +64,17 @@ pub(super) async fn options(State(app): State<AppState>) -> Response {
     (
         StatusCode::NO_CONTENT,
         [
-            ("tus-version", HeaderValue::from_static(VERSION)),
-            ("tus-extension", HeaderValue::from_static(EXTENSIONS)),
-            ("tus-max-size", HeaderValue::from(max)),
-            ("tus-checksum-algorithm", HeaderValue::from_static("sha256")),
+            (tus::header::TUS_VERSION, HeaderValue::from_static(VERSION)),
+            (tus::header::TUS_EXTENSION, HeaderValue::from_static(tus::EXTENSIONS)),
+            (tus::header::TUS_MAX_SIZE, HeaderValue::from(max)),
+            (tus::header::TUS_CHECKSUM_ALGORITHM, HeaderValue::from_static(tus::CHECKSUM_ALGORITHM)),
         ],
     )
         .into_response()
 }
 
 fn bad(name: &str, why: &str) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid_header", format!("{name} {why}"))
+    ApiError::new(Code::InvalidHeader, format!("{name} {why}"))
 }
 
 fn number(headers: &HeaderMap, name: &HeaderName) -> Result<Option<u64>, ApiError> {
@@ -85,20 +83,26 @@ fn number(headers: &HeaderMap, name: &HeaderName) -> Result<Option<u64>, ApiErro
         .transpose()
 }
 
-/// `Upload-Metadata`: comma-separated `key base64value` pairs.
+/// `Upload-Metadata`, values decoded.
 fn metadata(headers: &HeaderMap) -> Result<Vec<(String, Vec<u8>)>, ApiError> {
     let Some(raw) = single(headers, &UPLOAD_METADATA)? else { return Ok(Vec::new()) };
-    raw.split(',')
-        .filter(|pair| !pair.trim().is_empty())
-        .map(|pair| {
-            let mut it = pair.trim().splitn(2, ' ');
-            let key = it.next().unwrap_or_default().to_owned();
-            let value = STANDARD
-                .decode(it.next().unwrap_or_default().trim())
-                .map_err(|_| bad("Upload-Metadata", &format!("has a value for {key} that is not base64")))?;
-            Ok((key, value))
-        })
-        .collect()
+    tus::parse_metadata(raw).map_err(|tus::NotBase64(key)| {
+        bad("Upload-Metadata", &format!("has a value for {key} that is not base64"))
+    })
+}
+
+/// The precondition an `if_match` metadata value names: `*`, one entity tag, or (as tus
+/// clients that do not quote send it) the bare ETag.
+fn if_match_value(value: &str) -> Precondition {
+    let value = value.trim();
+    match TagList::parse(value) {
+        Some(TagList::Any) => Precondition::Exists,
+        Some(TagList::Tags(tags)) if tags.len() == 1 => match tags[0] {
+            EntityTag { weak: false, opaque } => Precondition::Etag(opaque.to_owned()),
+            EntityTag { weak: true, opaque } => Precondition::Etag(format!("W/{opaque}")),
+        },
+        _ => Precondition::Etag(value.to_owned()),
+    }
 }
 
 fn decode(meta: &[(String, Vec<u8>)], user: uuid::Uuid, length: u64) -> Result<NewUpload, ApiError> {
@@ -111,22 +115,21 @@ fn decode(meta: &[(String, Vec<u8>)], user: uuid::Uuid, length: u64) -> Result<N
             ApiError::from(ServiceError::invalid(k_static(k), "is required in Upload-Metadata"))
         })
     };
-    let vault_id = text("vault_id")
+    let vault_id = text(key::VAULT_ID)
         .transpose()?
         .ok_or_else(|| ApiError::from(ServiceError::invalid("vault_id", "is required in Upload-Metadata")))?;
-    let version = match text("version").transpose()? {
+    let version = match text(key::VERSION).transpose()? {
         Some(v) => {
             v.parse().map_err(|_| ApiError::from(ServiceError::invalid("version", "must be an integer")))?
         }
         None => 1,
     };
-    let precondition = match (text("if_match").transpose()?, text("if_none_match").transpose()?) {
-        (Some(etag), None) => Precondition::Etag(etag.trim().trim_matches('"').to_owned()),
+    let precondition = match (text(key::IF_MATCH).transpose()?, text(key::IF_NONE_MATCH).transpose()?) {
+        (Some(etag), None) => if_match_value(&etag),
         (None, Some(star)) if star.trim() == "*" => Precondition::Absent,
         _ => {
             return Err(ApiError::new(
-                StatusCode::PRECONDITION_REQUIRED,
-                "precondition_required",
+                Code::PreconditionRequired,
                 "Upload-Metadata needs exactly one of if_match (an ETag) or if_none_match (*)",
             ));
         }
@@ -134,8 +137,8 @@ fn decode(meta: &[(String, Vec<u8>)], user: uuid::Uuid, length: u64) -> Result<N
     Ok(NewUpload {
         user,
         id: VaultId::parse(&vault_id)?,
-        iv: required("iv")?,
-        salt: required("salt")?,
+        iv: required(key::IV)?,
+        salt: required(key::SALT)?,
         version,
         precondition,
         length,
@@ -169,11 +172,11 @@ fn upload_id(raw: &str) -> Result<Uuid, ApiError> {
     request_body(content = Vec<u8>, content_type = "application/offset+octet-stream", description = "Optional first bytes (creation-with-upload)"),
     responses(
         (status = 201, description = "Created", headers(("Location" = String), ("Upload-Expires" = String), ("Upload-Offset" = u64))),
-        (status = 412, description = "`tus_version_unsupported`", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 428, description = "`precondition_required`", body = super::openapi::Problem, content_type = "application/problem+json"),
-        super::openapi::TokenErrors,
-        super::openapi::BodyErrors,
-        super::openapi::Unavailable,
+        (status = 412, description = "`tus_version_unsupported`", body = blindvault_wire::Problem, content_type = "application/problem+json"),
+        (status = 428, description = "`precondition_required`", body = blindvault_wire::Problem, content_type = "application/problem+json"),
+        super::responses::TokenErrors,
+        super::responses::BodyErrors,
+        super::responses::Unavailable,
     ))]
 pub(super) async fn create(
     State(app): State<AppState>,
@@ -221,8 +224,8 @@ pub(super) async fn create(
         (status = 200, description = "Where to resume; a finished upload (kept until it expires) has `Upload-Offset` = `Upload-Length` and the `ETag` it committed",
          headers(("Upload-Offset" = u64), ("Upload-Length" = u64), ("Upload-Expires" = String), ("Cache-Control" = String), ("ETag" = String))),
         (status = 404, description = "No such upload (or another user's, or expired)"),
-        (status = 412, description = "`tus_version_unsupported`", body = super::openapi::Problem, content_type = "application/problem+json"),
-        super::openapi::TokenErrors,
+        (status = 412, description = "`tus_version_unsupported`", body = blindvault_wire::Problem, content_type = "application/problem+json"),
+        super::responses::TokenErrors,
     ))]
 pub(super) async fn status(
     State(app): State<AppState>,
@@ -261,14 +264,14 @@ fn checksum(headers: &HeaderMap) -> Result<Option<[u8; 32]>, ApiError> {
     responses(
         (status = 204, description = "Stored; on the last chunk the vault revision is committed and `ETag` names it",
          headers(("Upload-Offset" = u64), ("Upload-Expires" = String), ("ETag" = String))),
-        (status = 404, description = "`not_found`: no such upload, or it was ended (`DELETE`, expiry, account deletion) while this PATCH ran, which then committed nothing", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`offset_mismatch`: resume from `Upload-Offset`", body = super::openapi::Problem, content_type = "application/problem+json", headers(("Upload-Offset" = u64))),
-        (status = 412, description = "`precondition_failed` at commit (the upload is discarded; `ETag` is the vault's) or `tus_version_unsupported`", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 423, description = "`upload_busy`: another PATCH is running", body = super::openapi::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
-        (status = 460, description = "`checksum_mismatch`: the chunk was discarded", body = super::openapi::Problem, content_type = "application/problem+json"),
-        super::openapi::TokenErrors,
-        super::openapi::BodyErrors,
-        super::openapi::Unavailable,
+        (status = 404, description = "`not_found`: no such upload, or it was ended (`DELETE`, expiry, account deletion) while this PATCH ran, which then committed nothing", body = blindvault_wire::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`offset_mismatch`: resume from `Upload-Offset`", body = blindvault_wire::Problem, content_type = "application/problem+json", headers(("Upload-Offset" = u64))),
+        (status = 412, description = "`precondition_failed` at commit (the upload is discarded; `ETag` is the vault's) or `tus_version_unsupported`", body = blindvault_wire::Problem, content_type = "application/problem+json"),
+        (status = 423, description = "`upload_busy`: another PATCH is running", body = blindvault_wire::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
+        (status = 460, description = "`checksum_mismatch`: the chunk was discarded", body = blindvault_wire::Problem, content_type = "application/problem+json"),
+        super::responses::TokenErrors,
+        super::responses::BodyErrors,
+        super::responses::Unavailable,
     ))]
 pub(super) async fn patch(
     State(app): State<AppState>,
@@ -280,8 +283,7 @@ pub(super) async fn patch(
     let id = upload_id(&id)?;
     if single(&headers, &header::CONTENT_TYPE)?.map(str::trim) != Some(OFFSET_OCTET_STREAM) {
         return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            Code::UnsupportedMediaType,
             "expected Content-Type: application/offset+octet-stream",
         ));
     }
@@ -314,10 +316,10 @@ async fn patched(app: &AppState, user: Uuid, id: Uuid, done: Patched) -> Result<
     params(("upload_id" = String, Path), ("Tus-Resumable" = String, Header, description = "`1.0.0`")),
     responses(
         (status = 204, description = "Ended; its storage is released (a finished upload's revision stays the vault's: ending and the final PATCH decide in one transaction)"),
-        (status = 404, description = "`not_found`", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 412, description = "`tus_version_unsupported`", body = super::openapi::Problem, content_type = "application/problem+json"),
-        super::openapi::TokenErrors,
-        super::openapi::Unavailable,
+        (status = 404, description = "`not_found`", body = blindvault_wire::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "`tus_version_unsupported`", body = blindvault_wire::Problem, content_type = "application/problem+json"),
+        super::responses::TokenErrors,
+        super::responses::Unavailable,
     ))]
 pub(super) async fn terminate(
     State(app): State<AppState>,

@@ -1,108 +1,28 @@
 //! `/api/v1/vault`: the JSON representation of vaults, and listing.
 
-use axum::extract::{FromRequestParts, Path, Query, State};
-use axum::http::request::Parts;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use blindvault_wire::vaults::{ListQuery, content_path};
+use blindvault_wire::{CreateRequest, FullVault, ListResponse, ReplaceRequest, VaultResponse};
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
 
 use super::bearer::{Authenticated, ReadScope, WriteScope};
 use super::error::ApiError;
 use super::extract::{ApiJson, b64, to_b64};
-use super::preconditions::{etag_header, if_match, not_modified, put_mode, quoted};
+use super::preconditions::{etag_header, if_match, not_modified, put_mode};
 use super::state::AppState;
-use crate::domain::{Precondition, Timestamp, Vault, VaultId};
-use crate::service::{VaultWrite, Written};
+use super::vault_http::{VaultPath, not_modified_response, vault_response, written};
+use crate::domain::{Precondition, VaultId};
+use crate::service::VaultWrite;
 
 /// Routes under `/api/v1/vault`.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", post(create).get(list))
         .route("/{vault_id}", get(read).put(replace).delete(remove))
-        .merge(super::content::router())
-}
-
-/// A validated `{vault_id}` path segment.
-pub struct VaultPath(pub VaultId);
-
-impl<S: Send + Sync> FromRequestParts<S> for VaultPath {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Path(raw) =
-            Path::<String>::from_request_parts(parts, state).await.map_err(|_| ApiError::not_found())?;
-        Ok(Self(VaultId::parse(&raw)?))
-    }
-}
-
-/// `VaultResponse` of the contract.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct VaultResponse {
-    vault_id: String,
-    version: i64,
-    revision: i64,
-    etag: String,
-    size: i64,
-    #[schema(value_type = String, format = DateTime)]
-    created_at: Timestamp,
-    #[schema(value_type = String, format = DateTime)]
-    updated_at: Timestamp,
-}
-
-impl From<&Vault> for VaultResponse {
-    fn from(v: &Vault) -> Self {
-        Self {
-            vault_id: v.vault_id.clone(),
-            version: v.version,
-            revision: v.revision,
-            etag: quoted(&v.etag),
-            size: v.size,
-            created_at: v.created_at,
-            updated_at: v.updated_at,
-        }
-    }
-}
-
-/// The answer to a committed write: 201 with `Location` when it created the vault, else 200;
-/// `ETag` of the new revision either way.
-pub fn written(w: &Written) -> Response {
-    let status = if w.created { StatusCode::CREATED } else { StatusCode::OK };
-    let mut response = (status, Json(VaultResponse::from(&w.vault))).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::ETAG, etag_header(&w.vault.etag));
-    if w.created
-        && let Ok(location) = HeaderValue::from_str(&format!("/api/v1/vault/{}", w.vault.vault_id))
-    {
-        headers.insert(header::LOCATION, location);
-    }
-    response
-}
-
-/// `304 Not Modified` with the current `ETag`.
-pub fn not_modified_response(etag: &str) -> Response {
-    (StatusCode::NOT_MODIFIED, [(header::ETAG, etag_header(etag))]).into_response()
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(super) struct CreateRequest {
-    vault_id: String,
-    ciphertext: String,
-    iv: String,
-    salt: String,
-    version: Option<i64>,
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(super) struct ReplaceRequest {
-    ciphertext: String,
-    iv: String,
-    salt: String,
-    version: Option<i64>,
 }
 
 struct Body {
@@ -152,10 +72,10 @@ async fn write_json(
     responses(
         (status = 201, description = "Created", body = VaultResponse, headers(("ETag" = String), ("Location" = String))),
         (status = 200, description = "An identical create repeated (safe retry)", body = VaultResponse, headers(("ETag" = String, description = "Strong ETag of the revision"))),
-        (status = 409, description = "`vault_exists` with other content", body = super::openapi::Problem, content_type = "application/problem+json"),
-        super::openapi::TokenErrors,
-        super::openapi::BodyErrors,
-        super::openapi::WriteErrors,
+        (status = 409, description = "`vault_exists` with other content", body = blindvault_wire::Problem, content_type = "application/problem+json"),
+        super::responses::TokenErrors,
+        super::responses::BodyErrors,
+        super::responses::WriteErrors,
     ))]
 pub(super) async fn create(
     State(app): State<AppState>,
@@ -169,12 +89,12 @@ pub(super) async fn create(
 
 #[utoipa::path(put, path = "/api/v1/vault/{vault_id}", tag = "vaults", security(("bearer" = ["vault:write"])), request_body = ReplaceRequest,
     params(("vault_id" = String, Path, description = "`[A-Za-z0-9._-]{1,128}`, not `.` or `..`"),
-        super::openapi::WritePreconditions),
+        super::responses::WritePreconditions),
     responses(
-        super::openapi::WriteOk,
-        super::openapi::TokenErrors,
-        super::openapi::BodyErrors,
-        super::openapi::WriteErrors,
+        super::responses::WriteOk,
+        super::responses::TokenErrors,
+        super::responses::BodyErrors,
+        super::responses::WriteErrors,
     ))]
 pub(super) async fn replace(
     State(app): State<AppState>,
@@ -188,25 +108,15 @@ pub(super) async fn replace(
     write_json(&app, auth.principal.user_id, id, mode, body).await
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub(super) struct FullVault {
-    #[serde(flatten)]
-    meta: VaultResponse,
-    ciphertext: Option<String>,
-    iv: String,
-    salt: String,
-    content_url: String,
-}
-
 #[utoipa::path(get, path = "/api/v1/vault/{vault_id}", tag = "vaults", security(("bearer" = ["vault:read"])),
     params(("vault_id" = String, Path, description = "`[A-Za-z0-9._-]{1,128}`, not `.` or `..`"), ("If-None-Match" = Option<String>, Header, description = "304 when it matches")),
     responses(
         (status = 200, description = "The vault; `ciphertext` is null above the JSON limit (use `content_url`)", body = FullVault, headers(("ETag" = String, description = "Strong ETag of the revision"))),
         (status = 304, description = "Not modified", headers(("ETag" = String, description = "Strong ETag of the revision"))),
-        (status = 404, description = "`not_found` (also another user's)", body = super::openapi::Problem, content_type = "application/problem+json"),
-        super::openapi::TokenErrors,
-        super::openapi::InputErrors,
-        super::openapi::Unavailable,
+        (status = 404, description = "`not_found` (also another user's)", body = blindvault_wire::Problem, content_type = "application/problem+json"),
+        super::responses::TokenErrors,
+        super::responses::InputErrors,
+        super::responses::Unavailable,
     ))]
 pub(super) async fn read(
     State(app): State<AppState>,
@@ -224,11 +134,11 @@ pub(super) async fn read(
     }
     let ciphertext = body.map(|b| to_b64(&b));
     let body = FullVault {
-        meta: VaultResponse::from(&vault),
+        meta: vault_response(&vault),
         ciphertext,
         iv: to_b64(&vault.iv),
         salt: to_b64(&vault.salt),
-        content_url: format!("/api/v1/vault/{}/content", vault.vault_id),
+        content_url: content_path(&vault.vault_id),
     };
     let mut response = Json(body).into_response();
     response.headers_mut().insert(header::ETAG, etag_header(&vault.etag));
@@ -240,11 +150,11 @@ pub(super) async fn read(
     params(("vault_id" = String, Path, description = "`[A-Za-z0-9._-]{1,128}`, not `.` or `..`"), ("If-Match" = Option<String>, Header, description = "Delete only this revision")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "`not_found`", body = super::openapi::Problem, content_type = "application/problem+json"),
-        (status = 412, description = "`precondition_failed`", body = super::openapi::Problem, content_type = "application/problem+json", headers(("ETag" = String, description = "Strong ETag of the revision"))),
-        super::openapi::TokenErrors,
-        super::openapi::InputErrors,
-        super::openapi::Unavailable,
+        (status = 404, description = "`not_found`", body = blindvault_wire::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "`precondition_failed`", body = blindvault_wire::Problem, content_type = "application/problem+json", headers(("ETag" = String, description = "Strong ETag of the revision"))),
+        super::responses::TokenErrors,
+        super::responses::InputErrors,
+        super::responses::Unavailable,
     ))]
 pub(super) async fn remove(
     State(app): State<AppState>,
@@ -257,28 +167,12 @@ pub(super) async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub(super) struct ListQuery {
-    /// 1 to 1000 (default 50).
-    limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    cursor: Option<String>,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub(super) struct ListResponse {
-    items: Vec<VaultResponse>,
-    next_cursor: Option<String>,
-}
-
 #[utoipa::path(get, path = "/api/v1/vault", tag = "vaults", security(("bearer" = ["vault:read"])), params(ListQuery),
     responses(
         (status = 200, description = "A page, ordered by vault id", body = ListResponse),
-        super::openapi::TokenErrors,
-        super::openapi::InputErrors,
-        super::openapi::Unavailable,
+        super::responses::TokenErrors,
+        super::responses::InputErrors,
+        super::responses::Unavailable,
     ))]
 pub(super) async fn list(
     State(app): State<AppState>,
@@ -287,10 +181,16 @@ pub(super) async fn list(
 ) -> Result<Json<ListResponse>, ApiError> {
     let Query(query) = query
         .map_err(|_| ApiError::invalid_field("the query accepts `limit` (1 to 1000) and `cursor` only"))?;
-    let page =
-        app.vaults.list(auth.principal.user_id, query.cursor.as_deref(), query.limit.unwrap_or(50)).await?;
+    let page = app
+        .vaults
+        .list(
+            auth.principal.user_id,
+            query.cursor.as_deref(),
+            query.limit.unwrap_or(blindvault_wire::vaults::DEFAULT_PAGE),
+        )
+        .await?;
     Ok(Json(ListResponse {
-        items: page.items.iter().map(VaultResponse::from).collect(),
+        items: page.items.iter().map(vault_response).collect(),
         next_cursor: page.next_cursor,
     }))
 }

@@ -122,12 +122,7 @@ pub async fn run(command: ClientCommand) -> anyhow::Result<()> {
         ClientCommand::Whoami { opts } => {
             let session = Session::resume(&opts).await?;
             let me = session.client.whoami().await?;
-            println!(
-                "{} ({}) at {}",
-                me["username"].as_str().unwrap_or("?"),
-                me["user_id"].as_str().unwrap_or("?"),
-                session.saved.server
-            );
+            println!("{} ({}) at {}", me.username, me.user_id, session.saved.server);
             session.save(&opts).await?;
         }
         ClientCommand::Ls { opts } => {

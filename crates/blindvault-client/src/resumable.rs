@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use blindvault_wire::tus::{self, header as h, metadata as key};
 use futures::TryStreamExt;
 use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -54,7 +55,7 @@ fn transient(err: &ClientError) -> bool {
 
 impl Client {
     fn tus(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        req.header("tus-resumable", "1.0.0")
+        req.header(h::TUS_RESUMABLE, tus::VERSION)
     }
 
     /// Creates an upload of `plaintext_len` bytes for `vault_id`, committed with
@@ -67,23 +68,19 @@ impl Client {
         precondition: &Precondition,
     ) -> Result<PendingUpload, ClientError> {
         let (salt, iv) = keys.fresh_vault_params();
-        let (name, value) = match precondition {
-            Precondition::Absent => ("if_none_match", "*".to_owned()),
-            Precondition::Etag(etag) => ("if_match", etag.clone()),
-        };
-        let metadata = [
-            ("vault_id", vault_id.as_bytes()),
-            ("iv", &iv[..]),
-            ("salt", &salt[..]),
-            ("version", FORMAT_VERSION.to_string().as_bytes()),
-            (name, value.as_bytes()),
-        ]
-        .map(|(k, v)| format!("{k} {}", STANDARD.encode(v)))
-        .join(",");
+        let (name, value) = precondition.header();
+        let version = FORMAT_VERSION.to_string();
+        let metadata = tus::encode_metadata([
+            (key::VAULT_ID, vault_id.as_bytes()),
+            (key::IV, &iv[..]),
+            (key::SALT, &salt[..]),
+            (key::VERSION, version.as_bytes()),
+            (key::key_of(name), value.as_bytes()),
+        ]);
         let req = self
-            .tus(self.authed(Method::POST, "/api/v1/uploads").await?)
-            .header("upload-length", sealed_len(plaintext_len))
-            .header("upload-metadata", metadata);
+            .tus(self.authed(Method::POST, tus::UPLOADS_PATH).await?)
+            .header(h::UPLOAD_LENGTH, sealed_len(plaintext_len))
+            .header(h::UPLOAD_METADATA, metadata);
         let resp = ok(req.send().await?).await?;
         Ok(PendingUpload {
             path: header(resp.headers(), "location")?,
@@ -102,8 +99,8 @@ impl Client {
             return Ok(None);
         }
         let resp = ok(resp).await?;
-        let offset = header(resp.headers(), "upload-offset")?;
-        offset.parse().map(Some).map_err(|_| ClientError::Protocol("upload-offset".into()))
+        let offset = header(resp.headers(), h::UPLOAD_OFFSET)?;
+        offset.parse().map(Some).map_err(|_| ClientError::Protocol(h::UPLOAD_OFFSET.into()))
     }
 
     /// Sends the rest of `upload` from wherever the server stands, and again after every
@@ -168,14 +165,14 @@ impl Client {
                 });
                 let req = self
                     .tus(self.authed(Method::PATCH, &upload.path).await?)
-                    .header("content-type", "application/offset+octet-stream")
-                    .header("upload-offset", offset)
+                    .header("content-type", tus::OFFSET_OCTET_STREAM)
+                    .header(h::UPLOAD_OFFSET, offset)
                     .header("content-length", total - offset)
                     .body(reqwest::Body::wrap_stream(body));
                 let resp = ok(req.send().await?).await?;
-                let now: u64 = header(resp.headers(), "upload-offset")?
+                let now: u64 = header(resp.headers(), h::UPLOAD_OFFSET)?
                     .parse()
-                    .map_err(|_| ClientError::Protocol("upload-offset".into()))?;
+                    .map_err(|_| ClientError::Protocol(h::UPLOAD_OFFSET.into()))?;
                 if now > total {
                     return Err(ClientError::Protocol(format!("upload-offset {now} beyond {total}")));
                 }

@@ -4,15 +4,19 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use blindvault_wire::auth::KDF_PBKDF2_SHA256;
+use blindvault_wire::{
+    CredentialsRequest, LoginRequest, PreloginRequest, Problem, RefreshRequest, RegisterRequest,
+    TokenResponse,
+};
 use reqwest::header::{ETAG, HeaderMap};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde::Serialize;
 use tokio::sync::Mutex;
 
 use super::crypto::{KDF_SALT_LEN, Keys};
 use super::error::ClientError;
-use super::verify::{KDF, check_transport};
+use super::verify::{KDF, check_kdf, check_transport};
 
 /// Iterations this client asks for at registration (the contract's minimum).
 pub const DEFAULT_ITERATIONS: u32 = 600_000;
@@ -25,55 +29,13 @@ struct Tokens {
     access_until: Instant,
 }
 
-/// KDF parameters from prelogin; check them with [`KdfParams::check`] before use, and keep
-/// them to pin the account's parameters.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KdfParams {
-    /// Always `pbkdf2-sha256`.
-    pub kdf: String,
-    /// PBKDF2 iterations.
-    pub iterations: u32,
-    /// The salt, decoded.
-    #[serde(deserialize_with = "b64", serialize_with = "to_b64")]
-    pub salt: Vec<u8>,
-}
-
-fn to_b64<S: serde::Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&STANDARD.encode(bytes))
-}
-
-fn b64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-    let s = String::deserialize(d)?;
-    STANDARD.decode(s).map_err(serde::de::Error::custom)
-}
-
-/// A vault as the server describes it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct VaultInfo {
-    /// Vault id.
-    pub vault_id: String,
-    /// Format version.
-    pub version: u32,
-    /// Revision number.
-    pub revision: u64,
-    /// Quoted ETag.
-    pub etag: String,
-    /// Ciphertext bytes.
-    pub size: u64,
-    /// When it was created.
-    pub created_at: String,
-    /// When it last changed.
-    pub updated_at: String,
-}
-
-/// What a write expects to find.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Precondition {
-    /// The vault must not exist.
-    Absent,
-    /// The vault must be at this (quoted) ETag.
-    Etag(String),
-}
+pub use blindvault_wire::KdfParams;
+/// The session as the server reports it.
+pub use blindvault_wire::SessionResponse;
+/// A vault as the server describes it (the contract's `VaultResponse`).
+pub use blindvault_wire::VaultResponse as VaultInfo;
+/// What a write expects to find: `Absent`, `Exists`, or the vault at an (quoted) ETag.
+pub use blindvault_wire::etag::Precondition;
 
 /// What a download found.
 #[derive(Debug, Clone)]
@@ -109,15 +71,14 @@ pub struct Client {
 async fn problem(resp: Response) -> ClientError {
     let status = resp.status();
     let etag = resp.headers().get(ETAG).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let body: Value = resp.json().await.unwrap_or(Value::Null);
-    let code = body["code"].as_str().unwrap_or("unknown").to_owned();
+    let body: Option<Problem> = resp.json().await.ok();
     match status {
         StatusCode::PRECONDITION_FAILED => ClientError::Conflict { current_etag: etag },
         StatusCode::NOT_FOUND => ClientError::NotFound,
         _ => ClientError::Api {
             status: status.as_u16(),
-            detail: body["detail"].as_str().unwrap_or("the server refused the request").to_owned(),
-            code,
+            detail: body.as_ref().map_or("the server refused the request", |p| &p.detail).to_owned(),
+            code: body.map_or_else(|| "unknown".to_owned(), |p| p.code),
         },
     }
 }
@@ -153,7 +114,8 @@ impl Client {
 
     /// Resumes a session from a saved refresh token.
     pub async fn resume(&self, refresh_token: &str) -> Result<(), ClientError> {
-        self.exchange(json!({"refresh_token": refresh_token}), "/api/v1/auth/refresh").await
+        self.exchange(&RefreshRequest { refresh_token: refresh_token.to_owned() }, "/api/v1/auth/refresh")
+            .await
     }
 
     /// The current refresh token (it changes on every refresh: save it after each command).
@@ -170,7 +132,7 @@ impl Client {
         let resp = self
             .http
             .post(self.url("/api/v1/auth/prelogin"))
-            .json(&json!({"username": username}))
+            .json(&PreloginRequest { username: username.to_owned() })
             .send()
             .await?;
         Ok(ok(resp).await?.json().await?)
@@ -186,21 +148,21 @@ impl Client {
     ) -> Result<KdfParams, ClientError> {
         let salt: [u8; KDF_SALT_LEN] = rand::random();
         let params = KdfParams { kdf: KDF.into(), iterations, salt: salt.to_vec() };
-        params.check(&[])?;
+        check_kdf(&params, &[])?;
         let keys = Keys::derive(username, password, &salt, iterations);
-        let body = json!({
-            "username": username,
-            "auth_hash": STANDARD.encode(keys.auth_hash),
-            "salt": STANDARD.encode(salt),
-            "kdf": "pbkdf2-sha256",
-            "iterations": iterations,
-        });
+        let body = RegisterRequest {
+            username: username.to_owned(),
+            auth_hash: STANDARD.encode(keys.auth_hash),
+            salt: STANDARD.encode(salt),
+            kdf: KDF_PBKDF2_SHA256.to_owned(),
+            iterations: u64::from(iterations),
+        };
         ok(self.http.post(self.url("/api/v1/auth/register")).json(&body).send().await?).await?;
         Ok(params)
     }
 
     /// Derives the keys for `username`/`password` from prelogin's parameters once they pass
-    /// [`KdfParams::check`] against `pinned` (the account's last seen, if any). Returns the
+    /// [`check_kdf`] against `pinned` (the account's last seen, if any). Returns the
     /// keys and the parameters to pin from now on.
     pub async fn keys(
         &self,
@@ -209,7 +171,7 @@ impl Client {
         pinned: &[KdfParams],
     ) -> Result<(Keys, KdfParams), ClientError> {
         let kdf = self.prelogin(username).await?;
-        kdf.check(pinned)?;
+        check_kdf(&kdf, pinned)?;
         Ok((Keys::derive(username, password, &kdf.salt, kdf.iterations), kdf))
     }
 
@@ -222,24 +184,22 @@ impl Client {
         pinned: &[KdfParams],
     ) -> Result<(Keys, KdfParams), ClientError> {
         let (keys, kdf) = self.keys(username, password, pinned).await?;
-        let body = json!({"username": username, "auth_hash": STANDARD.encode(keys.auth_hash)});
-        self.exchange(body, "/api/v1/auth/login").await?;
+        let body = LoginRequest {
+            username: username.to_owned(),
+            auth_hash: STANDARD.encode(keys.auth_hash),
+            scope: None,
+        };
+        self.exchange(&body, "/api/v1/auth/login").await?;
         Ok((keys, kdf))
     }
 
-    async fn exchange(&self, body: Value, path: &str) -> Result<(), ClientError> {
-        let resp = ok(self.http.post(self.url(path)).json(&body).send().await?).await?;
-        let tokens: Value = resp.json().await?;
-        let (Some(access), Some(refresh), Some(expires_in)) = (
-            tokens["access_token"].as_str(),
-            tokens["refresh_token"].as_str(),
-            tokens["expires_in"].as_u64(),
-        ) else {
-            return Err(ClientError::Protocol("token response".into()));
-        };
-        let access_until = Instant::now() + Duration::from_secs(expires_in);
+    async fn exchange(&self, body: &impl Serialize, path: &str) -> Result<(), ClientError> {
+        let resp = ok(self.http.post(self.url(path)).json(body).send().await?).await?;
+        let tokens: TokenResponse =
+            resp.json().await.map_err(|_| ClientError::Protocol("token response".into()))?;
+        let access_until = Instant::now() + Duration::from_secs(tokens.expires_in);
         *self.tokens.lock().await =
-            Some(Tokens { access: access.into(), refresh: refresh.into(), access_until });
+            Some(Tokens { access: tokens.access_token, refresh: tokens.refresh_token, access_until });
         Ok(())
     }
 
@@ -255,8 +215,8 @@ impl Client {
         Ok(self.http.request(method, self.url(path)).bearer_auth(access))
     }
 
-    /// The session as the server reports it (`user_id`, `username`, `scope`, ...).
-    pub async fn whoami(&self) -> Result<Value, ClientError> {
+    /// The session as the server reports it.
+    pub async fn whoami(&self) -> Result<SessionResponse, ClientError> {
         Ok(ok(self.authed(Method::GET, "/api/v1/auth/session").await?.send().await?).await?.json().await?)
     }
 
@@ -275,12 +235,12 @@ impl Client {
         new_salt: &[u8],
         iterations: u32,
     ) -> Result<(), ClientError> {
-        let body = json!({
-            "current_auth_hash": STANDARD.encode(old.auth_hash),
-            "new_auth_hash": STANDARD.encode(new.auth_hash),
-            "new_salt": STANDARD.encode(new_salt),
-            "iterations": iterations,
-        });
+        let body = CredentialsRequest {
+            current_auth_hash: STANDARD.encode(old.auth_hash),
+            new_auth_hash: STANDARD.encode(new.auth_hash),
+            new_salt: STANDARD.encode(new_salt),
+            iterations: u64::from(iterations),
+        };
         ok(self.authed(Method::PUT, "/api/v1/auth/credentials").await?.json(&body).send().await?).await?;
         Ok(())
     }

@@ -2,8 +2,9 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use blindvault_wire::vaults::{MAX_PAGE, X_VAULT_IV, X_VAULT_SALT, X_VAULT_VERSION};
+use blindvault_wire::{FullVault, ListResponse, ReplaceRequest};
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::crypto::{FORMAT_VERSION, Keys};
@@ -19,16 +20,20 @@ impl Client {
         let mut cursor: Option<String> = None;
         loop {
             let path = match &cursor {
-                Some(c) => format!("/api/v1/vault?limit=1000&cursor={c}"),
-                None => "/api/v1/vault?limit=1000".to_owned(),
+                Some(c) => {
+                    format!("/api/v1/vault?limit={MAX_PAGE}&cursor={}", blindvault_wire::percent_encode(c))
+                }
+                None => format!("/api/v1/vault?limit={MAX_PAGE}"),
             };
             let req = self.authed(Method::GET, &path).await?;
-            let page: Value = ok(req.send().await?).await?.json().await?;
-            let items: Vec<VaultInfo> = serde_json::from_value(page["items"].clone())
+            let page: ListResponse = ok(req.send().await?)
+                .await?
+                .json()
+                .await
                 .map_err(|e| ClientError::Protocol(format!("vault list: {e}")))?;
-            all.extend(items);
-            match page["next_cursor"].as_str() {
-                Some(c) => cursor = Some(c.to_owned()),
+            all.extend(page.items);
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
                 None => return Ok(all),
             }
         }
@@ -57,11 +62,11 @@ impl Client {
             size: header(h, "content-length")?
                 .parse()
                 .map_err(|_| ClientError::Protocol("content-length".into()))?,
-            iv: decode("x-vault-iv")?,
-            salt: decode("x-vault-salt")?,
-            version: header(h, "x-vault-version")?
+            iv: decode(X_VAULT_IV)?,
+            salt: decode(X_VAULT_SALT)?,
+            version: header(h, X_VAULT_VERSION)?
                 .parse()
-                .map_err(|_| ClientError::Protocol("x-vault-version".into()))?,
+                .map_err(|_| ClientError::Protocol(X_VAULT_VERSION.into()))?,
         }))
     }
 
@@ -79,17 +84,14 @@ impl Client {
         let (salt, iv) = keys.fresh_vault_params();
         let cipher = keys.vault_cipher(&salt, &iv, vault_id, FORMAT_VERSION)?;
         let body = reqwest::Body::wrap_stream(encrypt(cipher, plaintext));
-        let (name, value) = match precondition {
-            Precondition::Absent => ("if-none-match", "*".to_owned()),
-            Precondition::Etag(etag) => ("if-match", etag.clone()),
-        };
+        let (name, value) = precondition.header();
         let req = self
             .authed(Method::PUT, &vault_path(vault_id, "/content"))
             .await?
             .header("content-type", "application/octet-stream")
-            .header("x-vault-iv", STANDARD.encode(iv))
-            .header("x-vault-salt", STANDARD.encode(&salt))
-            .header("x-vault-version", FORMAT_VERSION.to_string())
+            .header(X_VAULT_IV, STANDARD.encode(iv))
+            .header(X_VAULT_SALT, STANDARD.encode(&salt))
+            .header(X_VAULT_VERSION, FORMAT_VERSION.to_string())
             .header(name, value)
             .body(body);
         Ok(ok(req.send().await?).await?.json().await?)
@@ -127,18 +129,17 @@ impl Client {
         let h = resp.headers().clone();
         let etag = header(&h, "etag")?;
         let total = resp.content_length().unwrap_or(0);
-        let salt_b64 = header(&h, "x-vault-salt")?;
+        let salt_b64 = header(&h, X_VAULT_SALT)?;
         if let Some(expected) = expected {
             let served = VaultSeen::new(expected.revision, &etag, Some(salt_b64.clone()));
             expected.check(vault_id, &served)?;
         }
-        let iv = STANDARD
-            .decode(header(&h, "x-vault-iv")?)
-            .map_err(|_| ClientError::Protocol("x-vault-iv".into()))?;
-        let salt = STANDARD.decode(salt_b64).map_err(|_| ClientError::Protocol("x-vault-salt".into()))?;
-        let version: u32 = header(&h, "x-vault-version")?
+        let iv =
+            STANDARD.decode(header(&h, X_VAULT_IV)?).map_err(|_| ClientError::Protocol(X_VAULT_IV.into()))?;
+        let salt = STANDARD.decode(salt_b64).map_err(|_| ClientError::Protocol(X_VAULT_SALT.into()))?;
+        let version: u32 = header(&h, X_VAULT_VERSION)?
             .parse()
-            .map_err(|_| ClientError::Protocol("x-vault-version".into()))?;
+            .map_err(|_| ClientError::Protocol(X_VAULT_VERSION.into()))?;
         let cipher = keys.vault_cipher(&salt, &iv, vault_id, version)?;
         let size = decrypt(&cipher, resp.bytes_stream(), out, |done| progress(done, total)).await?;
         Ok(Downloaded { etag, size })
@@ -164,17 +165,14 @@ impl Client {
     ) -> Result<VaultInfo, ClientError> {
         let (salt, iv) = keys.fresh_vault_params();
         let ciphertext = keys.vault_cipher(&salt, &iv, vault_id, FORMAT_VERSION)?.seal_all(plaintext)?;
-        let body = json!({
-            "ciphertext": STANDARD.encode(ciphertext),
-            "iv": STANDARD.encode(iv),
-            "salt": STANDARD.encode(&salt),
-            "version": FORMAT_VERSION,
-        });
-        let req = self.authed(Method::PUT, &vault_path(vault_id, "")).await?.json(&body);
-        let req = match precondition {
-            Precondition::Absent => req.header("if-none-match", "*"),
-            Precondition::Etag(etag) => req.header("if-match", etag),
+        let body = ReplaceRequest {
+            ciphertext: STANDARD.encode(ciphertext),
+            iv: STANDARD.encode(iv),
+            salt: STANDARD.encode(&salt),
+            version: Some(i64::from(FORMAT_VERSION)),
         };
+        let (name, value) = precondition.header();
+        let req = self.authed(Method::PUT, &vault_path(vault_id, "")).await?.json(&body).header(name, value);
         Ok(ok(req.send().await?).await?.json().await?)
     }
 
@@ -204,36 +202,29 @@ impl Client {
         let resp = self.authed(Method::GET, &vault_path(vault_id, "")).await?.send().await?;
         let resp = ok(resp).await?;
         let etag = header(resp.headers(), "etag")?;
-        let body: Value = resp.json().await?;
-        if body["vault_id"].as_str() != Some(vault_id) {
+        let body: FullVault =
+            resp.json().await.map_err(|e| ClientError::Protocol(format!("vault {vault_id}: {e}")))?;
+        if body.meta.vault_id != vault_id {
             return Err(ClientError::Rollback {
                 vault_id: vault_id.to_owned(),
                 what: "the server answered with another vault".into(),
             });
         }
-        let text =
-            |name: &str| body[name].as_str().ok_or_else(|| ClientError::Protocol(format!("vault {name}")));
-        let revision =
-            body["revision"].as_u64().ok_or_else(|| ClientError::Protocol("vault revision".into()))?;
-        let served = VaultSeen::new(revision, &etag, Some(text("salt")?.to_owned()));
+        let served = VaultSeen::new(body.meta.revision, &etag, Some(body.salt.clone()));
         if let Some(known) = known {
             known.check(vault_id, &served)?;
         }
         let remember = known.map_or_else(|| served.clone(), |k| k.advance(&served));
-        let Some(ciphertext) = body["ciphertext"].as_str() else {
+        let Some(ciphertext) = &body.ciphertext else {
             let got = self.stream_content(keys, vault_id, out, Some(&served), progress).await?;
             return Ok((got, remember));
         };
         let decode = |v: &str, name: &str| {
             STANDARD.decode(v).map_err(|_| ClientError::Protocol(format!("vault {name} is not base64")))
         };
-        let version = body["version"].as_u64().and_then(|v| u32::try_from(v).ok()).unwrap_or(0);
-        let cipher = keys.vault_cipher(
-            &decode(text("salt")?, "salt")?,
-            &decode(text("iv")?, "iv")?,
-            vault_id,
-            version,
-        )?;
+        let version = u32::try_from(body.meta.version).unwrap_or(0);
+        let cipher =
+            keys.vault_cipher(&decode(&body.salt, "salt")?, &decode(&body.iv, "iv")?, vault_id, version)?;
         let ciphertext = decode(ciphertext, "ciphertext")?;
         let plain = cipher.open_all(&ciphertext)?;
         out.write_all(&plain).await?;
@@ -245,24 +236,5 @@ impl Client {
 
 /// The path of vault `id` (one percent-encoded segment) followed by `tail`.
 fn vault_path(id: &str, tail: &str) -> String {
-    let mut path = String::from("/api/v1/vault/");
-    for b in id.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            path.push(char::from(b));
-        } else {
-            path.push_str(&format!("%{b:02X}"));
-        }
-    }
-    path.push_str(tail);
-    path
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn vault_ids_are_one_encoded_segment() {
-        assert_eq!(super::vault_path("x%41", ""), "/api/v1/vault/x%2541");
-        assert_eq!(super::vault_path("plan#v2.txt", "/content"), "/api/v1/vault/plan%23v2.txt/content");
-        assert_eq!(super::vault_path("a/../b?c", ""), "/api/v1/vault/a%2F..%2Fb%3Fc");
-    }
+    format!("{}{tail}", blindvault_wire::vaults::vault_path(id))
 }

@@ -18,41 +18,39 @@ pub const MIN_KDF_SALT: usize = 16;
 /// How many earlier vault salts are remembered per vault.
 const EARLIER_SALTS: usize = 32;
 
-impl KdfParams {
-    /// Refuses parameters below this client's floor, or (when any are pinned: the ones last
-    /// seen for the account, and those of an unfinished `passwd`) that differ from every pin
-    /// other than by more iterations. Called before anything is derived from them.
-    pub fn check(&self, pinned: &[KdfParams]) -> Result<(), ClientError> {
-        let weak = |what: String| Err(ClientError::WeakKdf(what));
-        if self.kdf != KDF {
-            return weak(format!("kdf {:?} is not {KDF}", self.kdf));
-        }
-        if self.iterations < MIN_ITERATIONS {
-            return weak(format!("{} iterations is below the minimum of {MIN_ITERATIONS}", self.iterations));
-        }
-        if self.salt.len() < MIN_KDF_SALT {
-            return weak(format!("a {}-byte salt is shorter than {MIN_KDF_SALT} bytes", self.salt.len()));
-        }
-        let matching = pinned.iter().filter(|pin| pin.salt == self.salt && pin.kdf == self.kdf);
-        let Some(pin) = matching.min_by_key(|pin| pin.iterations) else {
-            return if pinned.is_empty() {
-                Ok(())
-            } else {
-                weak(
-                    "the salt differs from the one this client saw for the account (if the password was \
-                     changed on another machine, log in again with --trust-new-kdf)"
-                        .into(),
-                )
-            };
-        };
-        if self.iterations < pin.iterations {
-            return weak(format!(
-                "{} iterations is below the {} this client saw for the account before",
-                self.iterations, pin.iterations
-            ));
-        }
-        Ok(())
+/// Refuses parameters below this client's floor, or (when any are pinned: the ones last seen
+/// for the account, and those of an unfinished `passwd`) that differ from every pin other than
+/// by more iterations. Called before anything is derived from them.
+pub fn check_kdf(params: &KdfParams, pinned: &[KdfParams]) -> Result<(), ClientError> {
+    let weak = |what: String| Err(ClientError::WeakKdf(what));
+    if params.kdf != KDF {
+        return weak(format!("kdf {:?} is not {KDF}", params.kdf));
     }
+    if params.iterations < MIN_ITERATIONS {
+        return weak(format!("{} iterations is below the minimum of {MIN_ITERATIONS}", params.iterations));
+    }
+    if params.salt.len() < MIN_KDF_SALT {
+        return weak(format!("a {}-byte salt is shorter than {MIN_KDF_SALT} bytes", params.salt.len()));
+    }
+    let matching = pinned.iter().filter(|pin| pin.salt == params.salt && pin.kdf == params.kdf);
+    let Some(pin) = matching.min_by_key(|pin| pin.iterations) else {
+        return if pinned.is_empty() {
+            Ok(())
+        } else {
+            weak(
+                "the salt differs from the one this client saw for the account (if the password was \
+                 changed on another machine, log in again with --trust-new-kdf)"
+                    .into(),
+            )
+        };
+    };
+    if params.iterations < pin.iterations {
+        return weak(format!(
+            "{} iterations is below the {} this client saw for the account before",
+            params.iterations, pin.iterations
+        ));
+    }
+    Ok(())
 }
 
 /// Refuses `http://` to anything but loopback unless `allow_insecure` (the user opted in).
@@ -141,10 +139,10 @@ mod tests {
     #[test]
     fn weak_or_changed_kdf_parameters_are_refused() {
         let pin = params(KDF, 650_000, &[7; 32]);
-        assert!(pin.check(&[]).is_ok());
+        assert!(check_kdf(&pin, &[]).is_ok());
         let pins = [pin.clone(), params(KDF, 600_000, &[6; 32])];
-        assert!(params(KDF, 700_000, &[7; 32]).check(&pins).is_ok(), "more iterations are fine");
-        assert!(params(KDF, 600_000, &[6; 32]).check(&pins).is_ok(), "an unfinished passwd's pin");
+        assert!(check_kdf(&params(KDF, 700_000, &[7; 32]), &pins).is_ok(), "more iterations are fine");
+        assert!(check_kdf(&params(KDF, 600_000, &[6; 32]), &pins).is_ok(), "an unfinished passwd's pin");
         for bad in [
             params(KDF, 1, &[7; 32]),
             params("argon2id", 650_000, &[7; 32]),
@@ -152,7 +150,7 @@ mod tests {
             params(KDF, 650_000, &[8; 32]),
             params(KDF, 600_000, &[7; 32]),
         ] {
-            assert!(matches!(bad.check(&pins), Err(ClientError::WeakKdf(_))), "{bad:?}");
+            assert!(matches!(check_kdf(&bad, &pins), Err(ClientError::WeakKdf(_))), "{bad:?}");
         }
     }
 
