@@ -329,3 +329,16 @@ pub(super) async fn terminate(
     app.vaults.delete_upload(auth.principal.user_id, upload_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_match_metadata_takes_quoted_bare_and_star() {
+        assert_eq!(if_match_value("\"abc\""), Precondition::Etag("abc".into()));
+        assert_eq!(if_match_value(" abc "), Precondition::Etag("abc".into()));
+        assert_eq!(if_match_value("*"), Precondition::Exists);
+        assert_eq!(if_match_value("W/\"abc\""), Precondition::Etag("W/abc".into()), "weak never matches");
+    }
+}
