@@ -20,7 +20,7 @@ WORKDIR /src
 #    src/main.rs explicitly). `cargo clean -p blindvault` then drops the stub's own artifacts
 #    and fingerprints, so step 2 always recompiles the crate itself: otherwise the real
 #    sources, whose copied mtimes may predate the stub build, could be taken as up to date.
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
 # The client SDK is a workspace member (and the CLI's dependency): small, and rarely changed.
 COPY crates ./crates
 RUN mkdir src \
@@ -35,6 +35,8 @@ RUN mkdir src \
 #    database is needed to build.
 COPY src ./src
 COPY migrations ./migrations
+# build.rs embeds the web page's files from web/dist.
+COPY web/dist ./web/dist
 RUN cargo build --release --locked \
     && install -D -m 0755 target/release/blindvault /out/blindvault
 

@@ -16,6 +16,7 @@ mod state;
 mod uploads;
 mod vault_http;
 mod vaults;
+mod web;
 
 pub use bearer::{AccountScope, AnyScope, Authenticated, ReadScope, RequiredScope, WriteScope};
 pub use blindvault_wire::PROBLEM_JSON;
@@ -61,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health::live))
         .route("/health/ready", get(health::ready))
         .merge(if state.settings.metrics_listen.is_none() { metrics_routes() } else { Router::new() })
+        .merge(web_routes(&state.settings))
         .nest("/api/v1", api)
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
@@ -68,6 +70,15 @@ pub fn router(state: AppState) -> Router {
         .layer(mw::from_fn_with_state(state.clone(), middleware::request_context))
         .layer(cors(&state.settings.cors_origins))
         .with_state(state)
+}
+
+/// The web vault page, unless turned off: from `BLINDVAULT_WEB_DIR` when set, else built in.
+fn web_routes(settings: &crate::config::Settings) -> Router<AppState> {
+    match (settings.web, &settings.web_dir) {
+        (false, _) => Router::new(),
+        (true, Some(dir)) => web::router(web::WebFiles::Dir(dir.clone())),
+        (true, None) => web::router(web::WebFiles::embedded()),
+    }
 }
 
 /// CORS for the configured web origins (none: no CORS headers at all). Browsers may send the

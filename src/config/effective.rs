@@ -26,6 +26,11 @@ impl Settings {
         vec![
             ("BLINDVAULT_LISTEN", self.listen.to_string()),
             ("BLINDVAULT_CORS_ORIGINS", self.cors_origins.join(",")),
+            ("BLINDVAULT_WEB", self.web.to_string()),
+            (
+                "BLINDVAULT_WEB_DIR",
+                self.web_dir.as_ref().map_or_else(|| "(built in)".into(), |d| d.display().to_string()),
+            ),
             ("BLINDVAULT_DATA_DIR", self.data_dir.display().to_string()),
             ("BLINDVAULT_DATABASE_URL", database),
             ("BLINDVAULT_DATABASE_MAX_CONNECTIONS", self.database_max_connections.to_string()),

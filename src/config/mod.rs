@@ -127,6 +127,14 @@ pub struct Settings {
     /// from a browser, tus uploads included (CORS); none by default
     #[arg(long, env = "BLINDVAULT_CORS_ORIGINS", value_delimiter = ',', value_name = "ORIGINS")]
     pub cors_origins: Vec<String>,
+    /// Serve the web vault page at `/` (its files are built into the binary)
+    #[arg(long, env = "BLINDVAULT_WEB", default_value = "true",
+          action = ArgAction::Set, value_parser = BoolishValueParser::new(), value_name = "BOOL")]
+    pub web: bool,
+    /// Serve the web page's files from this directory instead of the built-in ones (for
+    /// developing the page: files are read on every request)
+    #[arg(long, env = "BLINDVAULT_WEB_DIR", value_name = "DIR")]
+    pub web_dir: Option<PathBuf>,
     /// Largest vault accepted in a JSON body, in bytes of ciphertext
     #[arg(long, env = "BLINDVAULT_MAX_JSON_VAULT_BYTES", default_value_t = 16 * 1024 * 1024, value_name = "BYTES")]
     pub max_json_vault_bytes: u64,
