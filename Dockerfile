@@ -10,6 +10,27 @@
 # Checked by scripts/check-container (hadolint and the contract this file promises).
 
 ############################################################################################
+# web: the web vault page (web/) with the TypeScript SDK (clients/js/), bundled by esbuild
+# with Debian's Node.js. The build stage embeds web/dist in the binary, so what the image
+# serves is built from the sources in this context, not taken from the committed copy.
+FROM debian:bookworm-slim AS web
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates nodejs npm \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src/clients/js
+COPY clients/js/package.json clients/js/package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+WORKDIR /src/web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+WORKDIR /src
+COPY clients/js/src ./clients/js/src
+COPY web/build.mjs ./web/
+COPY web/src ./web/src
+RUN npm --prefix web run build
+
+############################################################################################
 # build: rustc 1.95 (Cargo.toml's rust-version) on the same Debian release as the runtime,
 # so the binary's glibc requirement is met there.
 FROM rust:1.95-bookworm AS build
@@ -36,7 +57,7 @@ RUN mkdir src \
 COPY src ./src
 COPY migrations ./migrations
 # build.rs embeds the web page's files from web/dist.
-COPY web/dist ./web/dist
+COPY --from=web /src/web/dist ./web/dist
 RUN cargo build --release --locked \
     && install -D -m 0755 target/release/blindvault /out/blindvault
 

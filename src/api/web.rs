@@ -94,7 +94,10 @@ pub fn router<S: Clone + Send + Sync + 'static>(files: WebFiles) -> Router<S> {
     match &files {
         WebFiles::Embedded(_) => {
             for name in WebFiles::embedded_names().filter(|n| *n != "index.html") {
-                router = router.route(&format!("/{name}"), get(file));
+                let named = move |State(files): State<WebFiles>, headers: HeaderMap| async move {
+                    serve(&files, name, &headers).await
+                };
+                router = router.route(&format!("/{name}"), get(named));
             }
         }
         WebFiles::Dir(_) => router = router.route("/{name}", get(file)),

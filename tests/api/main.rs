@@ -41,3 +41,4 @@ mod tus_resume;
 mod upload_races;
 mod vaults_json;
 mod vaults_stream;
+mod web;

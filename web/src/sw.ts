@@ -1,11 +1,10 @@
-/// <reference lib="webworker" />
 // The download service worker: turns a decrypted stream that the page produces into a file
 // download, with constant memory, whatever the file's size. The page registers a download
 // (an id, a name, a size and a MessagePort), then opens `/download/<id>`; this worker answers
 // that request with a stream it fills from the port, asking the page for each next piece only
 // when the browser has taken the previous one (back-pressure). Nothing is cached or stored.
 
-declare const self: ServiceWorkerGlobalScope;
+const sw = self as unknown as ServiceWorkerGlobalScope;
 
 interface Pending {
   name: string;
@@ -15,15 +14,15 @@ interface Pending {
 
 const pending = new Map<string, Pending>();
 
-self.addEventListener("install", () => {
-  void self.skipWaiting();
+sw.addEventListener("install", () => {
+  void sw.skipWaiting();
 });
 
-self.addEventListener("activate", (event) => {
-  event.waitUntil(self.clients.claim());
+sw.addEventListener("activate", (event) => {
+  event.waitUntil(sw.clients.claim());
 });
 
-self.addEventListener("message", (event) => {
+sw.addEventListener("message", (event) => {
   const data = event.data as { type?: string; id?: string; name?: string; size?: number | null };
   const port = event.ports[0];
   if (data.type !== "download" || typeof data.id !== "string" || !port) return;
@@ -71,9 +70,9 @@ function streamFrom(port: MessagePort): ReadableStream<Uint8Array> {
   );
 }
 
-self.addEventListener("fetch", (event) => {
+sw.addEventListener("fetch", (event) => {
   const url = new URL(event.request.url);
-  if (url.origin !== self.location.origin || !url.pathname.startsWith("/download/")) return;
+  if (url.origin !== sw.location.origin || !url.pathname.startsWith("/download/")) return;
   const id = decodeURIComponent(url.pathname.slice("/download/".length));
   const download = pending.get(id);
   if (!download) return;
