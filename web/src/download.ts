@@ -34,14 +34,9 @@ export async function save(stream: ReadableStream<Uint8Array>, name: string, siz
     channel.port1.onmessage = async (event: MessageEvent) => {
       const message = event.data as { type: string };
       if (message.type === "registered") {
-        const link = document.createElement("a");
-        link.href = `download/${encodeURIComponent(id)}`;
-        link.download = name;
-        link.rel = "noopener";
-        link.hidden = true;
-        document.body.append(link);
-        link.click();
-        link.remove();
+        // A navigation, not <a download>: Chromium does not route a[download] through the
+        // worker. The answer is an attachment, so the page stays where it is.
+        location.assign(`download/${encodeURIComponent(id)}`);
       } else if (message.type === "pull") {
         try {
           const next = await reader.read();

@@ -9,6 +9,8 @@ import { after, before, test } from "node:test";
 import { MIB, SERVER, launch, proxy, randomFile, scratch, screenshot, sha256, username } from "./harness.mjs";
 import { choose, download, login, loginRefused, open, register, row, stored, upload } from "./page.mjs";
 
+/** A line on stderr per stage, to see where a long run is. */
+const step = (what) => console.error(`[journey] ${new Date().toISOString()} ${what}`);
 const BIG = Number(process.env.BLINDVAULT_WEB_BIG_MIB ?? 200) * MIB;
 const skip = SERVER ? false : "BLINDVAULT_URL is not set";
 let browser;
@@ -39,23 +41,27 @@ test("register, upload, reload, download, conflict, change password", { skip, ti
   const { page, requests } = await open(laptop, gate.url);
   await screenshot(page, "1-login");
   await register(page, user, password);
-
+  step("registered");
   await upload(page, small);
+  step("small stored");
   // The large file goes resumable; its first PATCH loses its connection a few MiB in, and the
   // upload carries on by itself from the offset the server kept.
   gate.cutNextPatchAfter(3 * MIB);
   await upload(page, big);
+  step("big stored");
   const patches = gate.requests.filter((r) => r.method === "PATCH");
   assert.ok(patches.some((r) => Number(r.offset) > 0), "the upload resumed after the cut");
   await screenshot(page, "2-files");
 
   await page.reload();
   await login(page, user, password);
+  step("logged in again");
   await row(page, "small.bin").waitFor();
   await row(page, "big.bin").waitFor();
   assert.equal(await sha256(await download(page, "small.bin", dir)), smallHash);
   assert.equal(await sha256(await download(page, "big.bin", dir)), bigHash);
 
+  step("both downloaded and compared");
   // Another device replaces small.bin; this page, still showing the old revision, is told.
   const phone = await browser.newContext({ acceptDownloads: true, viewport: { width: 390, height: 844 } });
   const other = await open(phone, gate.url);
@@ -68,6 +74,7 @@ test("register, upload, reload, download, conflict, change password", { skip, ti
   const conflict = page.getByRole("alert");
   await conflict.filter({ hasText: "changed on another device" }).waitFor();
   await screenshot(page, "4-conflict");
+  step("conflict shown");
 
   // A new password: everything is re-encrypted, the old password stops working, and the files
   // read back unchanged.
@@ -80,6 +87,7 @@ test("register, upload, reload, download, conflict, change password", { skip, ti
   await page.getByRole("status").filter({ hasText: "Password changed" }).waitFor({ timeout: 600_000 });
   await page.getByRole("button", { name: "Log out" }).click();
   assert.match(await loginRefused(page, user, password), /wrong username or password/i);
+  step("old password refused");
   await login(page, user, newPassword);
   assert.equal(await sha256(await download(page, "small.bin", dir)), newerHash);
   assert.equal(await sha256(await download(page, "big.bin", dir)), bigHash);

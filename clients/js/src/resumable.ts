@@ -118,8 +118,9 @@ async function attempt(client: Client, keys: Keys, upload: ResumableUpload): Pro
       const last = Math.floor((stop - 1) / SEALED_CHUNK);
       const sealed = concat(...(await produce(cipher, file, log, first, last)));
       await save(); // recorded before sent
-      const value = sealed.subarray(start - first * SEALED_CHUNK, stop - first * SEALED_CHUNK);
-      return { value, done: stop >= total };
+      const bytes = sealed.subarray(start - first * SEALED_CHUNK, stop - first * SEALED_CHUNK);
+      // tus-js-client counts a slice by its `size` (as a Blob has); both HTTP stacks send the bytes.
+      return { value: Object.assign(bytes, { size: bytes.length }), done: stop >= total };
     },
     close() {},
   };

@@ -59,4 +59,7 @@ test("vault ids are one path segment; base64 is strict", () => {
   assert.equal(vaultPath("a/../b?c", "/content"), "/api/v1/vault/a%2F..%2Fb%3Fc/content");
   assert.deepEqual(fromBase64(toBase64(Uint8Array.from([0, 1, 254, 255]))), Uint8Array.from([0, 1, 254, 255]));
   assert.throws(() => fromBase64("abc"), TypeError);
+  assert.throws(() => fromBase64("ab=c"), TypeError);
+  const large = new Uint8Array(8 * 1024 * 1024).fill(7);
+  assert.deepEqual(fromBase64(toBase64(large)), large, "megabytes decode without overflowing the stack");
 });
