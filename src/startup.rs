@@ -11,11 +11,11 @@ use tokio::sync::Notify;
 
 use crate::api::{self, App, AppState};
 use crate::config::{DatabaseLocation, Registration, Settings};
-use crate::domain::Timestamp;
+use crate::domain::{Retention, Timestamp};
 use crate::private_dir::create_private_dir;
 use crate::server::{self, ConnectionLimits};
 use crate::service::{
-    AuthPolicy, AuthService, Changes, HashCost, LoginThrottle, PasswordHasher, Readiness, Sweeper,
+    AuthPolicy, AuthService, Changes, HashCost, LoginThrottle, PasswordHasher, Readiness, SweepPolicy, Sweeper,
     ThrottlePolicy, TokenIssuer, VaultLimits, VaultService, VaultTiming,
 };
 use crate::store::{
@@ -135,10 +135,20 @@ impl Application {
                 quota_bytes: settings.quota_bytes,
                 quota_vaults: settings.quota_vaults,
             },
-            VaultTiming { delete_grace: settings.delete_grace, upload_timeout: settings.upload_timeout },
+            VaultTiming {
+                delete_grace: settings.delete_grace,
+                upload_timeout: settings.upload_timeout,
+                retention: Retention { keep_revisions: settings.keep_revisions, keep_for: settings.keep_for },
+                trash_for: settings.trash_for,
+            },
             Arc::clone(&changes),
         );
-        let sweeper = Arc::new(Sweeper::new(vault_store, blobs.clone()));
+        let policy = SweepPolicy {
+            keep_for: settings.keep_for,
+            delete_grace: settings.delete_grace,
+            changes_for: settings.changes_for,
+        };
+        let sweeper = Arc::new(Sweeper::new(vault_store, blobs.clone(), policy));
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;

@@ -81,6 +81,14 @@ impl ApiError {
         self.with_header(header::CONNECTION, HeaderValue::from_static("close"))
     }
 
+    /// With `ETag: "<etag>"` when there is one (the current revision, on a conflict).
+    pub fn with_etag(self, etag: Option<String>) -> Self {
+        match etag.and_then(|etag| HeaderValue::from_str(&blindvault_wire::etag::quote(&etag)).ok()) {
+            Some(value) => self.with_header(header::ETAG, value),
+            None => self,
+        }
+    }
+
     /// Adds a member to the problem object.
     pub fn with_extra(mut self, name: &str, value: serde_json::Value) -> Self {
         self.0.extra.insert(name.to_owned(), value);
@@ -157,15 +165,19 @@ impl From<ServiceError> for ApiError {
             ServiceError::VaultExists => {
                 Self::new(Code::VaultExists, "a vault with this id exists with other content")
             }
+            ServiceError::VaultIdTaken { current } => Self::new(
+                Code::VaultExists,
+                "a live vault has this id: restore the entry under another one (body field vault_id)",
+            )
+            .with_etag(Some(current)),
             ServiceError::PreconditionFailed { current } => {
-                let err = Self::new(Code::PreconditionFailed, "the vault is not at the expected revision");
-                match current
-                    .and_then(|etag| HeaderValue::from_str(&blindvault_wire::etag::quote(&etag)).ok())
-                {
-                    Some(etag) => err.with_header(header::ETAG, etag),
-                    None => err,
-                }
+                Self::new(Code::PreconditionFailed, "the vault is not at the expected revision").with_etag(current)
             }
+            ServiceError::CursorExpired => Self::new(
+                Code::CursorExpired,
+                "the change log no longer reaches back to this cursor: list the vaults afresh and follow the \
+                 changes from the cursor GET /api/v1/changes gives",
+            ),
             ServiceError::TooLarge { limit } => {
                 Self::new(Code::PayloadTooLarge, format!("the vault exceeds the limit of {limit} bytes"))
             }

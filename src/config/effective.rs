@@ -71,6 +71,10 @@ impl Settings {
             ),
             ("BLINDVAULT_DELETE_GRACE", show(self.delete_grace)),
             ("BLINDVAULT_UPLOAD_TIMEOUT", show(self.upload_timeout)),
+            ("BLINDVAULT_KEEP_REVISIONS", self.keep_revisions.to_string()),
+            ("BLINDVAULT_KEEP_FOR", show(self.keep_for)),
+            ("BLINDVAULT_TRASH_FOR", show(self.trash_for)),
+            ("BLINDVAULT_CHANGES_FOR", show(self.changes_for)),
             ("BLINDVAULT_SWEEP_INTERVAL", show(self.sweep_interval)),
             ("BLINDVAULT_CACHE_BYTES", self.cache_bytes.to_string()),
             (

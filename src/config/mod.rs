@@ -150,6 +150,19 @@ pub struct Settings {
     /// How long a replaced or deleted revision stays readable for requests already streaming it
     #[arg(long, env = "BLINDVAULT_DELETE_GRACE", default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
     pub delete_grace: Duration,
+    /// Earlier revisions of each vault kept whatever their age (0: none by count)
+    #[arg(long, env = "BLINDVAULT_KEEP_REVISIONS", default_value_t = 10, value_name = "N")]
+    pub keep_revisions: u32,
+    /// Earlier revisions kept for this long after they were replaced, however many (0s: none
+    /// by age). A revision goes once neither rule keeps it
+    #[arg(long, env = "BLINDVAULT_KEEP_FOR", default_value = "0s", value_parser = parse_duration, value_name = "DURATION")]
+    pub keep_for: Duration,
+    /// How long a deleted vault stays in the trash before it is purged (0s: deletes purge at once)
+    #[arg(long, env = "BLINDVAULT_TRASH_FOR", default_value = "30d", value_parser = parse_duration, value_name = "DURATION")]
+    pub trash_for: Duration,
+    /// How long the change log keeps a change; a cursor older than that must list afresh
+    #[arg(long, env = "BLINDVAULT_CHANGES_FOR", default_value = "30d", value_parser = parse_duration, value_name = "DURATION")]
+    pub changes_for: Duration,
     /// A streamed or resumable upload that has not committed after this long is abandoned and
     /// swept (for resumable uploads: their Upload-Expires)
     #[arg(long, env = "BLINDVAULT_UPLOAD_TIMEOUT", default_value = "24h", value_parser = parse_duration, value_name = "DURATION")]

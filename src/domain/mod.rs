@@ -1,13 +1,15 @@
 //! The vocabulary every layer shares: vaults and their ids, uploads, preconditions, instants,
-//! byte ranges.
+//! byte ranges, history, the trash and the change log.
 //! Plain data and the rules that need nothing else; no HTTP, no SQL, no I/O. The store
 //! decides how these are kept (its row mapping is private to it), the api how they are shown.
 
+mod history;
 mod precondition;
 mod timestamp;
 mod upload;
 mod vault;
 
+pub use history::{ChangeKind, ChangesSince, LoggedChange, NewChange, Retention, TrashEntry};
 pub use precondition::Precondition;
 pub use timestamp::Timestamp;
 pub use upload::Upload;

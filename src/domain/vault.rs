@@ -63,6 +63,14 @@ pub struct Vault {
     pub created_at: Timestamp,
     /// This revision's time.
     pub updated_at: Timestamp,
+    /// The vault's identity for life (through the trash and back), made when it was created;
+    /// its earlier revisions are kept under it.
+    pub uid: Uuid,
+    /// Opaque bytes a client sent with the restore that made this revision, if one did.
+    pub receipt: Option<Vec<u8>>,
+    /// The vault id this revision's ciphertext was written under, where that is not
+    /// `vault_id` (the vault was restored from the trash under another id since).
+    pub written_as: Option<String>,
 }
 
 #[cfg(test)]

@@ -8,12 +8,15 @@ use std::time::Duration;
 
 use futures::StreamExt;
 
+use super::feed::FeedWaiters;
 use crate::store::{Caches, Change, ChangeFeed};
 
-/// The process's caches and the feed that keeps replicas' caches honest.
+/// The process's caches and the feed that keeps replicas' caches honest, and who waits here
+/// for a user's next change.
 pub struct Changes {
     caches: Arc<Caches>,
     feed: Arc<dyn ChangeFeed>,
+    waiters: FeedWaiters,
 }
 
 impl Changes {
@@ -23,7 +26,20 @@ impl Changes {
         if feed.has_peers() {
             caches.pause();
         }
-        Self { caches, feed }
+        Self { caches, feed, waiters: FeedWaiters::default() }
+    }
+
+    /// Who waits for changes on this replica.
+    pub fn waiters(&self) -> &FeedWaiters {
+        &self.waiters
+    }
+
+    /// Drops what `change` makes stale here and wakes who waits for it.
+    async fn apply(&self, change: &Change) {
+        self.caches.apply(change).await;
+        if let Some(user) = change.user() {
+            self.waiters.wake(user);
+        }
     }
 
     /// Whether this replica sees every change the others make (always, without others).
@@ -57,7 +73,7 @@ impl Changes {
     /// Drops what `change` makes stale here, then tells the other replicas. A failed
     /// announcement is logged: the others' entries expire by themselves.
     pub async fn announce(&self, change: Change) {
-        self.caches.apply(&change).await;
+        self.apply(&change).await;
         if let Err(e) = self.feed.publish(&change).await {
             tracing::warn!(error = %e, "could not announce a change to other replicas");
         }
@@ -80,7 +96,7 @@ impl Changes {
                     tracing::info!("following other replicas' changes; caching");
                     wait = RETRY_FIRST;
                     while let Some(change) = stream.next().await {
-                        self.caches.apply(&change).await;
+                        self.apply(&change).await;
                     }
                     self.caches.pause();
                     tracing::warn!(

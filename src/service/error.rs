@@ -62,6 +62,12 @@ pub enum ServiceError {
     /// A vault with that id exists with other content (`POST`).
     #[error("vault exists")]
     VaultExists,
+    /// A trash entry cannot come back under an id a live vault has; that vault's etag.
+    #[error("vault id taken")]
+    VaultIdTaken {
+        /// The live vault's etag (unquoted).
+        current: String,
+    },
     /// The vault is not at the revision the precondition names; its current etag, if any.
     #[error("precondition failed")]
     PreconditionFailed {
@@ -104,6 +110,9 @@ pub enum ServiceError {
     /// The request body sent nothing for longer than the body read timeout; nothing was stored.
     #[error("request body timed out")]
     BodyTimeout,
+    /// A change-feed cursor older than what the log keeps (or unknown to it): list afresh.
+    #[error("cursor expired")]
+    CursorExpired,
     /// The hashing queue is full.
     #[error("server saturated")]
     Saturated,

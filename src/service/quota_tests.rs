@@ -163,6 +163,10 @@ async fn the_commit_checks_the_quota_in_its_transaction() {
         salt: vec![2; 12],
         now,
         old_object_delete_after: now,
+        uid: Uuid::new_v4(),
+        receipt: None,
+        kind: crate::domain::ChangeKind::Create,
+        retention: crate::domain::Retention::NONE,
     };
     let (first, second) = (revision("a"), revision("b"));
     for rev in [&first, &second] {

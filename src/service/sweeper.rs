@@ -1,8 +1,11 @@
 //! Deletes queued objects whose time has come: replaced or deleted revisions after their
-//! grace period, and uploads that never committed.
+//! grace period, and uploads that never committed. Before that, it drops earlier revisions
+//! the retention rules no longer keep, purges expired trash (queuing their objects), and
+//! compacts the change log.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use super::ServiceError;
 use super::vault_write::SWEEP_LEASE;
@@ -19,6 +22,23 @@ pub struct SweepReport {
     pub deleted: u64,
     /// Objects whose deletion failed; retried when their lease runs out.
     pub failed: u64,
+    /// Earlier revisions dropped (their objects go after the grace period).
+    pub revisions_dropped: u64,
+    /// Trash entries purged.
+    pub trash_purged: u64,
+    /// Logged changes compacted away.
+    pub changes_compacted: u64,
+}
+
+/// How long the sweeper lets things be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SweepPolicy {
+    /// Earlier revisions outside their count window go this long after they were replaced.
+    pub keep_for: Duration,
+    /// A dropped revision's object stays this long for readers still streaming it.
+    pub delete_grace: Duration,
+    /// Logged changes go this long after they were made.
+    pub changes_for: Duration,
 }
 
 /// The object sweeper. Safe to run on every replica: entries are leased in the database and
@@ -26,6 +46,7 @@ pub struct SweepReport {
 pub struct Sweeper {
     store: Arc<dyn VaultStore>,
     blobs: BlobStore,
+    policy: SweepPolicy,
     runs: AtomicU64,
     deleted: AtomicU64,
 }
@@ -41,8 +62,8 @@ pub struct SweepStats {
 
 impl Sweeper {
     /// A sweeper over these stores.
-    pub fn new(store: Arc<dyn VaultStore>, blobs: BlobStore) -> Self {
-        Self { store, blobs, runs: AtomicU64::new(0), deleted: AtomicU64::new(0) }
+    pub fn new(store: Arc<dyn VaultStore>, blobs: BlobStore, policy: SweepPolicy) -> Self {
+        Self { store, blobs, policy, runs: AtomicU64::new(0), deleted: AtomicU64::new(0) }
     }
 
     /// Runs and deletions since start.
@@ -50,9 +71,15 @@ impl Sweeper {
         SweepStats { runs: self.runs.load(Ordering::Relaxed), deleted: self.deleted.load(Ordering::Relaxed) }
     }
 
-    /// Deletes every object due at `now`.
+    /// Applies the retention rules as of `now`, then deletes every object due at `now`.
     pub async fn sweep(&self, now: Timestamp) -> Result<SweepReport, ServiceError> {
         let mut report = SweepReport::default();
+        let replaced_before = now.minus(self.policy.keep_for);
+        let delete_after = now.plus(self.policy.delete_grace);
+        report.revisions_dropped = drain(|| self.store.drop_expired_revisions(replaced_before, delete_after, BATCH)).await?;
+        report.trash_purged = drain(|| self.store.purge_expired_trash(now, BATCH)).await?;
+        let before = now.minus(self.policy.changes_for);
+        report.changes_compacted = drain(|| self.store.compact_changes(before, 10 * BATCH)).await?;
         loop {
             let keys =
                 self.store.claim_expired_objects(now, Timestamp::now().plus(SWEEP_LEASE), BATCH).await?;
@@ -77,9 +104,33 @@ impl Sweeper {
         }
         self.runs.fetch_add(1, Ordering::Relaxed);
         self.deleted.fetch_add(report.deleted, Ordering::Relaxed);
-        if report.deleted + report.failed > 0 {
-            tracing::info!(deleted = report.deleted, failed = report.failed, "sweep finished");
+        if report != SweepReport::default() {
+            tracing::info!(
+                deleted = report.deleted,
+                failed = report.failed,
+                revisions_dropped = report.revisions_dropped,
+                trash_purged = report.trash_purged,
+                changes_compacted = report.changes_compacted,
+                "sweep finished"
+            );
         }
         Ok(report)
+    }
+}
+
+/// Runs `step` until it does less than a full batch (or nothing, on a replica that does not
+/// hold the sweep lock); returns the total.
+async fn drain<F, Fut>(mut step: F) -> Result<u64, ServiceError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<u64, crate::store::StoreError>>,
+{
+    let mut total = 0;
+    loop {
+        let done = step().await?;
+        total += done;
+        if done < BATCH as u64 {
+            return Ok(total);
+        }
     }
 }

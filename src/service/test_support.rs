@@ -10,9 +10,9 @@ use uuid::Uuid;
 
 use super::{
     AuthPolicy, AuthService, Changes, Chunk, HashCost, LoginThrottle, NewUpload, PasswordHasher,
-    ServiceError, ThrottlePolicy, TokenIssuer, VaultLimits, VaultService, VaultTiming, VaultWrite, Written,
+    ServiceError, SweepPolicy, Sweeper, ThrottlePolicy, TokenIssuer, VaultLimits, VaultService, VaultTiming, VaultWrite, Written,
 };
-use crate::domain::{Precondition, Timestamp, Vault, VaultId};
+use crate::domain::{Precondition, Retention, Timestamp, Vault, VaultId};
 use crate::store::{BlobStore, Caches, MetadataStore, NewUser, Quota, SqliteStore, VaultStore};
 
 /// The quota most tests run under.
@@ -21,6 +21,8 @@ pub const QUOTA: Quota = Quota { bytes: Some(100_000), vaults: Some(2) };
 pub const GRACE: Duration = Duration::from_secs(60);
 /// An upload timeout no test reaches.
 pub const HOUR: Duration = Duration::from_secs(3600);
+/// How long deleted vaults stay in the fixtures' trash.
+pub const TRASH_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// A fresh, migrated SQLite database in memory (one connection, so one database).
 pub async fn sqlite() -> Arc<SqliteStore> {
@@ -62,7 +64,17 @@ pub fn service_with(
     limits: VaultLimits,
     upload_timeout: Duration,
 ) -> VaultService {
-    let timing = VaultTiming { delete_grace: GRACE, upload_timeout };
+    let timing = VaultTiming { delete_grace: GRACE, upload_timeout, retention: Retention::NONE, trash_for: Duration::ZERO };
+    service_timed(store, blobs, limits, timing)
+}
+
+/// A vault service over `store` and `blobs` with `timing`.
+pub fn service_timed(
+    store: &Arc<SqliteStore>,
+    blobs: &BlobStore,
+    limits: VaultLimits,
+    timing: VaultTiming,
+) -> VaultService {
     let changes = Arc::new(Changes::new(Arc::new(Caches::new(1 << 20)), store.clone()));
     VaultService::new(store.clone(), blobs.clone(), limits, timing, changes)
 }
@@ -82,6 +94,8 @@ pub struct Fixture {
     pub blobs: BlobStore,
     /// The user whose vaults the test writes.
     pub user: Uuid,
+    /// How long earlier revisions out of their count window are kept.
+    pub keep_for: Duration,
 }
 
 impl Fixture {
@@ -91,7 +105,24 @@ impl Fixture {
         let user = add_user(&store).await;
         let blobs = BlobStore::in_memory();
         let service = service_with(&store, &blobs, limits, upload_timeout);
-        Self { service, store, blobs, user }
+        Self { service, store, blobs, user, keep_for: Duration::ZERO }
+    }
+
+    /// A fixture with the usual limits that keeps history by `retention` and deleted vaults
+    /// in the trash for [`TRASH_FOR`].
+    pub async fn with_history(retention: Retention) -> Self {
+        let store = sqlite().await;
+        let user = add_user(&store).await;
+        let blobs = BlobStore::in_memory();
+        let timing = VaultTiming { delete_grace: GRACE, upload_timeout: HOUR, retention, trash_for: TRASH_FOR };
+        let service = service_timed(&store, &blobs, limits(), timing);
+        Self { service, store, blobs, user, keep_for: retention.keep_for }
+    }
+
+    /// A sweeper over the fixture's stores, with its retention and [`GRACE`].
+    pub fn sweeper(&self) -> Sweeper {
+        let policy = SweepPolicy { keep_for: self.keep_for, delete_grace: GRACE, changes_for: TRASH_FOR };
+        Sweeper::new(self.store.clone(), self.blobs.clone(), policy)
     }
 
     /// A fixture with the usual limits.

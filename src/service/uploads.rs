@@ -10,10 +10,10 @@ use uuid::Uuid;
 
 use super::ServiceError;
 use super::upload_end::target;
-use super::vault_write::{Written, check_opaque, new_etag};
+use super::vault_write::{Content, Written, check_opaque, new_etag};
 use super::vaults::{VaultService, vault_change};
 use crate::domain::{BoxError, Precondition, Timestamp, Upload, VaultId};
-use crate::store::{NewRevision, PartTarget, Progress, UPLOAD_PART_SIZE, object_key};
+use crate::store::{PartTarget, Progress, UPLOAD_PART_SIZE, object_key};
 
 /// How long a PATCH holds an upload without storing a part. A part (8 MiB) arrives within the
 /// body read timeout or the PATCH fails, and every part renews the lease, so only a PATCH that
@@ -281,11 +281,7 @@ impl VaultService {
             etags.push(parts.put_part(t, part, last).await?);
         }
         parts.finish(&self.blobs, t, etags).await?;
-        let now = Timestamp::now();
-        let rev = NewRevision {
-            user_id: u.user_id,
-            vault_id: u.vault_id.clone(),
-            etag: u.etag.clone(),
+        let content = Content {
             version: u.version,
             size: u.upload_length,
             // A digest of the part digests: equal content gives an equal digest between
@@ -293,9 +289,8 @@ impl VaultService {
             sha256: Sha256::digest(&digests).to_vec(),
             iv: u.iv.clone(),
             salt: u.salt.clone(),
-            now,
-            old_object_delete_after: now.plus(self.timing.delete_grace),
         };
+        let rev = self.revision_of(u.user_id, &u.vault_id, u.etag.clone(), content, &u.precondition);
         let result = self.commit(&rev, &u.precondition).await;
         self.changes.announce(vault_change(u.user_id, &u.vault_id)).await;
         let kept = match &result {

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::ServiceError;
 use super::vaults::VaultService;
-use crate::domain::{BoxError, Precondition, Timestamp, Vault, VaultId};
+use crate::domain::{BoxError, ChangeKind, Precondition, Timestamp, Vault, VaultId};
 use crate::store::{BlobStoreError, ChangeOutcome, CreateOutcome, NewRevision, object_key};
 
 /// One write request, decoded.
@@ -32,6 +32,15 @@ pub struct VaultWrite<S> {
     pub declared_len: Option<u64>,
     /// Whether this came as JSON (and so is held to the JSON size limit).
     pub inline: bool,
+}
+
+/// What a revision holds besides its object.
+pub(super) struct Content {
+    pub(super) version: i64,
+    pub(super) size: i64,
+    pub(super) sha256: Vec<u8>,
+    pub(super) iv: Vec<u8>,
+    pub(super) salt: Vec<u8>,
 }
 
 /// A committed write.
@@ -83,19 +92,8 @@ impl VaultService {
                 });
             }
         };
-        let now = Timestamp::now();
-        let rev = NewRevision {
-            user_id: w.user,
-            vault_id: w.id.to_string(),
-            etag,
-            version: w.version,
-            size: put.size as i64,
-            sha256: put.sha256.to_vec(),
-            iv: w.iv,
-            salt: w.salt,
-            now,
-            old_object_delete_after: now.plus(self.timing.delete_grace),
-        };
+        let body = Content { version: w.version, size: put.size as i64, sha256: put.sha256.to_vec(), iv: w.iv, salt: w.salt };
+        let rev = self.revision_of(w.user, w.id.as_str(), etag, body, &w.precondition);
         let result = self.commit(&rev, &w.precondition).await;
         self.changes.announce(super::vaults::vault_change(w.user, w.id.as_str())).await;
         match &result {
@@ -105,6 +103,35 @@ impl VaultService {
             _ => self.discard(&key).await,
         }
         result
+    }
+
+    /// A revision of `vault_id` with `content` in the object named by `etag`, to commit now
+    /// under `expect`: a create gets a new uid, a replace keeps history as configured.
+    pub(super) fn revision_of(
+        &self,
+        user: Uuid,
+        vault_id: &str,
+        etag: String,
+        content: Content,
+        expect: &Precondition,
+    ) -> NewRevision {
+        let now = Timestamp::now();
+        NewRevision {
+            user_id: user,
+            vault_id: vault_id.to_owned(),
+            etag,
+            version: content.version,
+            size: content.size,
+            sha256: content.sha256,
+            iv: content.iv,
+            salt: content.salt,
+            now,
+            old_object_delete_after: now.plus(self.timing.delete_grace),
+            uid: Uuid::new_v4(),
+            receipt: None,
+            kind: if expect.creates() { ChangeKind::Create } else { ChangeKind::Replace },
+            retention: self.timing.retention,
+        }
     }
 
     pub(super) async fn commit(
@@ -170,7 +197,7 @@ impl VaultService {
             false => existing.map_or(0, |v| v.size as u64),
             true => 0,
         };
-        let held = (usage.bytes + usage.reserved_bytes).max(0) as u64;
+        let held = usage.held_bytes().max(0) as u64;
         let room = quota.saturating_sub(held).saturating_add(freed);
         Ok(room.min(size_limit))
     }

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use super::test_support::{Fixture, GRACE, precondition_failed};
-use super::{ServiceError, Sweeper};
+use super::ServiceError;
 use crate::domain::{Precondition, Timestamp, VaultId};
 use crate::store::object_key;
 
@@ -148,8 +148,7 @@ async fn a_replaced_object_is_swept_only_after_the_grace_period() {
     assert_eq!(f.read(&first).await, b"first");
     assert_eq!(f.queued(after_grace()).await, [object_key(f.user, &first.etag)], "only the old object");
 
-    let report =
-        Sweeper::new(f.store.clone(), f.blobs.clone()).sweep(after_grace().plus(GRACE)).await.unwrap();
+    let report = f.sweeper().sweep(after_grace().plus(GRACE)).await.unwrap();
     assert_eq!((report.deleted, report.failed), (1, 0));
     assert_eq!(f.objects().await, [object_key(f.user, &second.etag)]);
     assert_eq!(f.read(&second).await, b"second");
@@ -165,7 +164,7 @@ async fn a_deleted_vault_object_is_queued_and_swept() {
     f.service.delete(f.user, &id("notes"), &Precondition::Exists).await.unwrap();
     assert!(f.queued(Timestamp::now()).await.is_empty());
     assert_eq!(f.objects().await, [object_key(f.user, &vault.etag)], "kept for its grace period");
-    let report = Sweeper::new(f.store.clone(), f.blobs.clone()).sweep(after_grace()).await.unwrap();
+    let report = f.sweeper().sweep(after_grace()).await.unwrap();
     assert_eq!(report.deleted, 1);
     assert!(f.objects().await.is_empty());
 }

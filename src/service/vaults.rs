@@ -11,7 +11,7 @@ use futures::{StreamExt, TryStreamExt};
 use uuid::Uuid;
 
 use super::{Changes, ServiceError};
-use crate::domain::{ByteRange, Precondition, Timestamp, Vault, VaultId};
+use crate::domain::{ByteRange, Precondition, Retention, Timestamp, Vault, VaultId};
 use crate::store::{
     BlobRead, BlobStore, BlobStoreError, Change, ChangeOutcome, MAX_CACHED_BODY, VaultStore, user_prefix,
 };
@@ -43,6 +43,10 @@ pub struct VaultTiming {
     pub delete_grace: Duration,
     /// An upload that has not committed after this long is abandoned and swept.
     pub upload_timeout: Duration,
+    /// Which earlier revisions are kept.
+    pub retention: Retention,
+    /// How long a deleted vault stays in the trash (zero: a delete purges at once).
+    pub trash_for: Duration,
 }
 
 /// One page of a listing.
@@ -166,10 +170,13 @@ impl VaultService {
         Ok(Page { items, next_cursor })
     }
 
-    /// Deletes a vault if it is at the expected revision; its object goes after the grace period.
+    /// Deletes a vault if it is at the expected revision: into the trash, or where there is
+    /// none, for good (its objects go after the grace period).
     pub async fn delete(&self, user: Uuid, id: &VaultId, expect: &Precondition) -> Result<(), ServiceError> {
-        let delete_after = Timestamp::now().plus(self.timing.delete_grace);
-        let outcome = self.store.delete_vault(user, id.as_str(), expect, delete_after).await;
+        let now = Timestamp::now();
+        let trash_until = (!self.timing.trash_for.is_zero()).then(|| now.plus(self.timing.trash_for));
+        let delete_after = now.plus(self.timing.delete_grace);
+        let outcome = self.store.delete_vault(user, id.as_str(), expect, trash_until, delete_after).await;
         self.changes.announce(vault_change(user, id.as_str())).await;
         match outcome? {
             ChangeOutcome::Done(_) => Ok(()),

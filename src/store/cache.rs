@@ -145,6 +145,9 @@ impl Caches {
 
     /// Drops what `change` makes stale.
     pub async fn apply(&self, change: &Change) {
+        if matches!(change, Change::Feed(_)) {
+            return;
+        }
         self.generation.fetch_add(1, Ordering::SeqCst);
         match change {
             Change::Vault { user, vault_id } => self.vaults.invalidate(&(*user, vault_id.clone())).await,
@@ -154,6 +157,7 @@ impl Caches {
                 let _ = self.sessions.invalidate_entries_if(move |_, s| s.user_id == user);
             }
             Change::Session(id) => self.sessions.invalidate(id).await,
+            Change::Feed(_) => {}
         }
     }
 
@@ -240,6 +244,9 @@ impl Vault {
             salt: vec![],
             created_at: now,
             updated_at: now,
+            uid: Uuid::new_v4(),
+            receipt: None,
+            written_as: None,
         }
     }
 }

@@ -24,12 +24,23 @@ pub enum Change {
     User(Uuid),
     /// One session (revoked).
     Session(Uuid),
+    /// The user's change log moved on (nothing cached changed: wakes the user's feed waiters).
+    Feed(Uuid),
 }
 
 impl Change {
-    /// The wire form: `v:<user>:<vault_id>`, `u:<user>` or `s:<session>`.
+    /// The user whose change log this moves on, if any.
+    pub fn user(&self) -> Option<Uuid> {
+        match self {
+            Change::Vault { user, .. } | Change::User(user) | Change::Feed(user) => Some(*user),
+            Change::Session(_) => None,
+        }
+    }
+
+    /// The wire form: `v:<user>:<vault_id>`, `u:<user>`, `s:<session>` or `f:<user>`.
     pub fn encode(&self) -> String {
         match self {
+            Change::Feed(user) => format!("f:{}", user.simple()),
             Change::Vault { user, vault_id } => format!("v:{}:{vault_id}", user.simple()),
             Change::User(user) => format!("u:{}", user.simple()),
             Change::Session(id) => format!("s:{}", id.simple()),
@@ -46,6 +57,7 @@ impl Change {
             }
             "u" => Some(Change::User(Uuid::parse_str(rest).ok()?)),
             "s" => Some(Change::Session(Uuid::parse_str(rest).ok()?)),
+            "f" => Some(Change::Feed(Uuid::parse_str(rest).ok()?)),
             _ => None,
         }
     }
@@ -80,6 +92,7 @@ mod tests {
             Change::Vault { user, vault_id: "a:b.c".into() },
             Change::User(user),
             Change::Session(Uuid::new_v4()),
+            Change::Feed(user),
         ] {
             assert_eq!(Change::decode(&change.encode()), Some(change));
         }

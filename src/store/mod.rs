@@ -7,6 +7,7 @@ mod blobs;
 mod cache;
 mod error;
 mod feed;
+mod history;
 mod postgres;
 mod quota;
 mod records;
@@ -22,6 +23,7 @@ pub use blobs::{
 pub use cache::{Caches, Counts, MAX_CACHED_BODY};
 pub use error::StoreError;
 pub use feed::{CHANNEL, Change, ChangeFeed, ChangeStream};
+pub use history::{HistoryStore, TrashCursor, UntrashOutcome};
 pub use postgres::{PgPoolSettings, PgStore};
 pub use quota::{Quota, Usage};
 pub use records::{

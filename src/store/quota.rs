@@ -12,15 +12,30 @@ pub struct Usage {
     pub reserved_bytes: i64,
     /// Vaults that open resumable uploads may still create.
     pub reserved_vaults: i64,
+    /// Bytes of the retained earlier revisions of live vaults.
+    pub history_bytes: i64,
+    /// How many earlier revisions live vaults retain.
+    pub history_revisions: i64,
+    /// Bytes of vaults in the trash, their earlier revisions included.
+    pub trash_bytes: i64,
+    /// Vaults in the trash.
+    pub trash_vaults: i64,
 }
 
 impl Usage {
-    /// Which limit of `quota` this use exceeds, if any.
+    /// Bytes held against the byte quota: live vaults, their history, the trash, and what
+    /// open uploads reserve.
+    pub fn held_bytes(&self) -> i64 {
+        self.bytes + self.history_bytes + self.trash_bytes + self.reserved_bytes
+    }
+
+    /// Which limit of `quota` this use exceeds, if any. Vaults in the trash count against the
+    /// byte quota, not the vault quota (their ids are free).
     pub fn exceeds(&self, quota: &Quota) -> Option<&'static str> {
         let over = |limit: Option<u64>, used: i64| limit.is_some_and(|max| used.max(0) as u64 > max);
         if over(quota.vaults, self.vaults + self.reserved_vaults) {
             Some("vaults")
-        } else if over(quota.bytes, self.bytes + self.reserved_bytes) {
+        } else if over(quota.bytes, self.held_bytes()) {
             Some("bytes")
         } else {
             None
@@ -57,6 +72,7 @@ mod tests {
             vaults,
             reserved_bytes,
             reserved_vaults,
+            ..Usage::default()
         };
         assert_eq!(usage(100_000, 2, 0, 0).exceeds(&quota), None, "exactly at the limits");
         assert_eq!(
@@ -70,6 +86,10 @@ mod tests {
             "so do the vaults uploads would create"
         );
         assert_eq!(usage(u32::MAX.into(), 0, 0, 0).exceeds(&Quota { bytes: None, vaults: Some(1) }), None);
+        let kept = Usage { bytes: 40_000, vaults: 2, history_bytes: 30_000, trash_bytes: 30_001, trash_vaults: 5, ..Usage::default() };
+        assert_eq!(kept.exceeds(&quota), Some("bytes"), "history and trash count against the bytes");
+        let kept = Usage { trash_bytes: 30_000, ..kept };
+        assert_eq!(kept.exceeds(&quota), None, "vaults in the trash do not count as vaults");
         assert!(!Quota::default().is_limited());
     }
 }

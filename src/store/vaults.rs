@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::{Quota, StoreError, Usage};
-use crate::domain::{Precondition, Timestamp, Upload, Vault};
+use crate::domain::{ChangeKind, Precondition, Retention, Timestamp, Upload, Vault};
 
 /// The object key of a vault revision. Every write makes a new etag, so a key is never reused
 /// and an upload never touches the object that readers are streaming.
@@ -40,6 +40,15 @@ pub struct NewRevision {
     pub now: Timestamp,
     /// When a replaced object may be deleted.
     pub old_object_delete_after: Timestamp,
+    /// The new vault's uid, for a create (a replace keeps the vault's).
+    pub uid: Uuid,
+    /// Opaque bytes a client sent with a restore.
+    pub receipt: Option<Vec<u8>>,
+    /// How the change is logged: [`ChangeKind::Create`], [`ChangeKind::Replace`] or
+    /// [`ChangeKind::Restore`] (the latter two only for a replace).
+    pub kind: ChangeKind,
+    /// Which earlier revisions a replace keeps.
+    pub retention: Retention,
 }
 
 /// What a create commit did.
@@ -76,7 +85,7 @@ pub enum ChangeOutcome {
 /// Vault metadata and the object-deletion queue. Compare-and-swap happens here, in one
 /// transaction per commit, so correctness never depends on the object store's conditionals.
 #[async_trait]
-pub trait VaultStore: super::UploadStore + Send + Sync + 'static {
+pub trait VaultStore: super::UploadStore + super::HistoryStore + Send + Sync + 'static {
     /// The vault, if the user has one with that id.
     async fn vault(&self, user: Uuid, vault_id: &str) -> Result<Option<Vault>, StoreError>;
 
@@ -105,17 +114,20 @@ pub trait VaultStore: super::UploadStore + Send + Sync + 'static {
         quota: &Quota,
     ) -> Result<ChangeOutcome, StoreError>;
 
-    /// Deletes a vault if it is as `expect` requires, queuing its object.
+    /// Deletes a vault if it is as `expect` requires: into the trash until `trash_until`, or,
+    /// with none, at once (its objects and its history's queued for deletion after
+    /// `delete_after`).
     async fn delete_vault(
         &self,
         user: Uuid,
         vault_id: &str,
         expect: &Precondition,
+        trash_until: Option<Timestamp>,
         delete_after: Timestamp,
     ) -> Result<ChangeOutcome, StoreError>;
 
-    /// Deletes the user with sessions, vaults and unfinished uploads; their objects are queued
-    /// for deletion now. Returns the queued keys and the uploads, whose parts the caller
+    /// Deletes the user with sessions, vaults, history, trash and unfinished uploads; their
+    /// objects are queued for deletion now. Returns the queued keys and the uploads, whose parts the caller
     /// releases (no PATCH can continue them: their rows are gone).
     async fn delete_account(
         &self,

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use blindvault::domain::{Precondition, Timestamp, Upload};
+use blindvault::domain::{ChangeKind, Precondition, Retention, Timestamp, Upload};
 use blindvault::store::{
     Backend, ChangeOutcome, CreateOutcome, MetadataStore, NewCredentials, NewRevision, NewSession, NewUser,
     PgPoolSettings, PgStore, Progress, Quota, RefreshRotation, SqliteStore, StoreError, VaultStore,
@@ -187,6 +187,10 @@ fn revision(user: Uuid, id: &str, etag: &str, size: i64, now: Timestamp) -> NewR
         salt: vec![2; 16],
         now,
         old_object_delete_after: now.plus(Duration::from_secs(3600)),
+        uid: Uuid::new_v4(),
+        receipt: None,
+        kind: ChangeKind::Replace,
+        retention: Retention::NONE,
     }
 }
 
@@ -253,14 +257,14 @@ async fn vaults<S: VaultStore>(store: &S, user: Uuid, now: Timestamp) {
 
     let delete_after = later.plus(Duration::from_secs(10));
     let refused =
-        store.delete_vault(user, "keys", &Precondition::Etag("e1".into()), delete_after).await.unwrap();
+        store.delete_vault(user, "keys", &Precondition::Etag("e1".into()), None, delete_after).await.unwrap();
     assert!(matches!(refused, ChangeOutcome::Mismatch(Some(ref e)) if e == "k1"));
     assert!(matches!(
-        store.delete_vault(user, "keys", &Precondition::Exists, delete_after).await.unwrap(),
+        store.delete_vault(user, "keys", &Precondition::Exists, None, delete_after).await.unwrap(),
         ChangeOutcome::Done(None)
     ));
     assert!(matches!(
-        store.delete_vault(user, "keys", &Precondition::Exists, delete_after).await.unwrap(),
+        store.delete_vault(user, "keys", &Precondition::Exists, None, delete_after).await.unwrap(),
         ChangeOutcome::Mismatch(None)
     ));
 

@@ -114,6 +114,9 @@ codes! {
     PreconditionFailed = "precondition_failed", 412;
     /// `Tus-Resumable` is missing or names another version.
     TusVersionUnsupported = "tus_version_unsupported", 412;
+    /// The change-feed cursor is older than the log keeps: list the vaults afresh and follow
+    /// the feed from the position that answer gives.
+    CursorExpired = "cursor_expired", 410;
     /// The body is over a size limit.
     PayloadTooLarge = "payload_too_large", 413;
     /// The write would exceed the account's quota.

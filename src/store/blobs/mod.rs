@@ -84,6 +84,9 @@ pub struct BlobRead {
     pub body: BoxStream<'static, Result<Bytes, BlobStoreError>>,
 }
 
+/// The largest object one S3 `CopyObject` request copies (5 GiB).
+const SINGLE_COPY_LIMIT: u64 = 5 * 1024 * 1024 * 1024;
+
 /// Ciphertext storage over `object_store`: S3-compatible servers or a local directory.
 /// Every write streams with bounded memory; nothing here buffers a whole object.
 #[derive(Clone)]
@@ -239,6 +242,19 @@ impl BlobStore {
             range: result.range.clone(),
             body: result.into_stream().map_err(BlobStoreError::from).boxed(),
         })
+    }
+
+    /// Copies the object at `from` (of `size` bytes) to the new key `to`, inside the store:
+    /// one server-side copy (S3 `CopyObject`, a file copy on local storage), or for objects
+    /// larger than one `CopyObject` may take, a stream through this process in bounded
+    /// memory. [`BlobStoreError::NotFound`] when `from` is gone.
+    pub async fn copy(&self, from: &str, to: &str, size: u64) -> Result<(), BlobStoreError> {
+        if size <= SINGLE_COPY_LIMIT {
+            return Ok(self.track(self.inner.copy(&object_path(from)?, &object_path(to)?).await)?);
+        }
+        let read = self.get(from, None).await?;
+        self.put_stream(to, read.body, size).await?;
+        Ok(())
     }
 
     /// Size of the object at `key`.

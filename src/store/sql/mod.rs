@@ -14,8 +14,11 @@
 //! else.
 
 mod accounts;
+mod changes;
+mod history;
 mod rows;
 mod timestamp;
+mod trash;
 mod uploads;
 mod vaults;
 
@@ -68,6 +71,8 @@ pub trait Engine:
     + Binds<i64>
     + Binds<String>
     + Binds<Option<String>>
+    + Binds<Option<i64>>
+    + Binds<Option<Vec<u8>>>
     + for<'a> Binds<&'a str>
     + Binds<Vec<u8>>
     + for<'a> Binds<&'a [u8]>

@@ -4,7 +4,7 @@
 use sqlx::{ColumnIndex, Decode, Row, Type};
 use uuid::Uuid;
 
-use crate::domain::{Precondition, Timestamp, Upload, Vault};
+use crate::domain::{ChangeKind, LoggedChange, Precondition, Timestamp, TrashEntry, Upload, Vault};
 use crate::store::{AccountShape, FailureWindow, Session, Usage, User};
 
 /// The column types the store reads, on any engine's row type.
@@ -21,6 +21,10 @@ pub trait Columns: Row {
     fn opt_text(&self, column: &str) -> Result<Option<String>, sqlx::Error>;
     /// A `BYTEA` (or SQLite BLOB) column.
     fn bytes(&self, column: &str) -> Result<Vec<u8>, sqlx::Error>;
+    /// A nullable `BYTEA` (or SQLite BLOB) column.
+    fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>, sqlx::Error>;
+    /// A nullable `BIGINT` column.
+    fn opt_int(&self, column: &str) -> Result<Option<i64>, sqlx::Error>;
     /// A timestamp column.
     fn time(&self, column: &str) -> Result<Timestamp, sqlx::Error>;
     /// A nullable timestamp column.
@@ -52,6 +56,12 @@ where
         self.try_get(column)
     }
     fn bytes(&self, column: &str) -> Result<Vec<u8>, sqlx::Error> {
+        self.try_get(column)
+    }
+    fn opt_bytes(&self, column: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
+        self.try_get(column)
+    }
+    fn opt_int(&self, column: &str) -> Result<Option<i64>, sqlx::Error> {
         self.try_get(column)
     }
     fn time(&self, column: &str) -> Result<Timestamp, sqlx::Error> {
@@ -104,6 +114,72 @@ pub(crate) fn vault<R: Columns>(row: R) -> Result<Vault, sqlx::Error> {
         salt: row.bytes("salt")?,
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
+        uid: row.uuid("uid")?,
+        receipt: row.opt_bytes("receipt")?,
+        written_as: row.opt_text("written_as")?,
+    })
+}
+
+/// A row of `vault_revisions`: an earlier revision of `current`'s vault, shown as that vault
+/// at that revision (`updated_at` is when the revision was committed).
+pub(crate) fn earlier_revision<R: Columns>(row: R, current: &Vault) -> Result<Vault, sqlx::Error> {
+    Ok(Vault {
+        user_id: current.user_id,
+        vault_id: current.vault_id.clone(),
+        etag: row.text("etag")?,
+        revision: row.int("revision")?,
+        version: row.int("version")?,
+        size: row.int("size")?,
+        sha256: row.bytes("sha256")?,
+        iv: row.bytes("iv")?,
+        salt: row.bytes("salt")?,
+        created_at: current.created_at,
+        updated_at: row.time("created_at")?,
+        uid: current.uid,
+        receipt: row.opt_bytes("receipt")?,
+        written_as: row.opt_text("written_as")?,
+    })
+}
+
+/// A row of `trash`.
+pub(crate) fn trash_entry<R: Columns>(row: R) -> Result<TrashEntry, sqlx::Error> {
+    Ok(TrashEntry {
+        id: row.uuid("id")?,
+        history_bytes: row.int("history_bytes")?,
+        history_count: row.int("history_count")?,
+        deleted_at: row.time("deleted_at")?,
+        expires_at: row.time("expires_at")?,
+        vault: Vault {
+            user_id: row.uuid("user_id")?,
+            vault_id: row.text("vault_id")?,
+            etag: row.text("etag")?,
+            revision: row.int("revision")?,
+            version: row.int("version")?,
+            size: row.int("size")?,
+            sha256: row.bytes("sha256")?,
+            iv: row.bytes("iv")?,
+            salt: row.bytes("salt")?,
+            created_at: row.time("created_at")?,
+            updated_at: row.time("updated_at")?,
+            uid: row.uuid("id")?,
+            receipt: row.opt_bytes("receipt")?,
+            written_as: row.opt_text("written_as")?,
+        },
+    })
+}
+
+/// A row of `changes`.
+pub(crate) fn logged_change<R: Columns>(row: R) -> Result<LoggedChange, sqlx::Error> {
+    let kind = row.text("kind")?;
+    Ok(LoggedChange {
+        seq: row.int("seq")?,
+        kind: ChangeKind::parse(&kind)
+            .ok_or_else(|| sqlx::Error::Decode(format!("unknown change kind {kind:?}").into()))?,
+        vault_id: row.text("vault_id")?,
+        revision: row.opt_int("revision")?,
+        etag: row.opt_text("etag")?,
+        trash_id: row.opt_uuid("trash_id")?,
+        at: row.time("at")?,
     })
 }
 
@@ -148,13 +224,18 @@ fn precondition(stored: String) -> Precondition {
     }
 }
 
-/// `bytes, vaults, reserved_bytes, reserved_vaults`.
+/// `bytes, vaults, reserved_bytes, reserved_vaults, history_bytes, history_revisions,
+/// trash_bytes, trash_vaults`.
 pub(crate) fn usage<R: Columns>(row: R) -> Result<Usage, sqlx::Error> {
     Ok(Usage {
         bytes: row.int("bytes")?,
         vaults: row.int("vaults")?,
         reserved_bytes: row.int("reserved_bytes")?,
         reserved_vaults: row.int("reserved_vaults")?,
+        history_bytes: row.int("history_bytes")?,
+        history_revisions: row.int("history_revisions")?,
+        trash_bytes: row.int("trash_bytes")?,
+        trash_vaults: row.int("trash_vaults")?,
     })
 }
 

@@ -3,8 +3,11 @@
 use async_trait::async_trait;
 use uuid::Uuid;
 
+use super::changes::append_change;
+use super::history::keep_replaced;
+use super::trash::{bury, purge_uid};
 use super::{Affected, Arg, Columns, Engine, SqlStore, UserLock, rows, sql};
-use crate::domain::{Precondition, Timestamp, Upload, Vault};
+use crate::domain::{ChangeKind, NewChange, Precondition, Timestamp, Upload, Vault};
 use crate::store::{
     ChangeOutcome, CreateOutcome, NewRevision, Quota, StoreError, Usage, VaultStore, object_key,
 };
@@ -54,10 +57,11 @@ impl<DB: Engine> VaultStore for SqlStore<DB> {
         }
         let created = bind_revision::<DB>(
             "INSERT INTO vaults (user_id, vault_id, etag, revision, version, size, sha256, iv, salt, \
-             created_at, updated_at) VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $9) \
+             created_at, updated_at, uid) VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $9, $10) \
              ON CONFLICT (user_id, vault_id) DO NOTHING RETURNING *",
             rev,
         )
+        .arg(rev.uid)
         .try_map(rows::vault)
         .fetch_optional(DB::on(&mut tx))
         .await?;
@@ -72,6 +76,7 @@ impl<DB: Engine> VaultStore for SqlStore<DB> {
         if let Some(limit) = over_quota::<DB>(&mut tx, rev.user_id, quota, &rev.etag, rev.now).await? {
             return Ok(CreateOutcome::OverQuota(limit));
         }
+        append_change::<DB>(&mut tx, rev.user_id, &NewChange::of(ChangeKind::Create, &vault), rev.now).await?;
         tx.commit().await?;
         Ok(CreateOutcome::Created(vault))
     }
@@ -90,18 +95,18 @@ impl<DB: Engine> VaultStore for SqlStore<DB> {
             return Ok(ChangeOutcome::UploadLost);
         }
         let current = select_vault::<DB>(&mut tx, rev.user_id, &rev.vault_id).await?;
-        let current = current.map(|v| v.etag);
-        let expected = match current {
-            Some(etag) if expect.admits(Some(&etag)) => etag,
-            other => return Ok(ChangeOutcome::Mismatch(other)),
+        let old = match current {
+            Some(old) if expect.admits(Some(&old.etag)) => old,
+            other => return Ok(ChangeOutcome::Mismatch(other.map(|v| v.etag))),
         };
         let replaced = bind_revision::<DB>(
             "UPDATE vaults SET etag = $3, revision = revision + 1, version = $4, size = $5, sha256 = $6, \
-             iv = $7, salt = $8, updated_at = $9 WHERE user_id = $1 AND vault_id = $2 AND etag = $10 \
-             RETURNING *",
+             iv = $7, salt = $8, updated_at = $9, receipt = $10, written_as = NULL \
+             WHERE user_id = $1 AND vault_id = $2 AND etag = $11 RETURNING *",
             rev,
         )
-        .arg(expected.as_str())
+        .arg(rev.receipt.clone())
+        .arg(old.etag.as_str())
         .try_map(rows::vault)
         .fetch_optional(DB::on(&mut tx))
         .await?;
@@ -111,11 +116,11 @@ impl<DB: Engine> VaultStore for SqlStore<DB> {
             let now = self.vault(rev.user_id, &rev.vault_id).await?;
             return Ok(ChangeOutcome::Mismatch(now.map(|v| v.etag)));
         };
+        keep_replaced::<DB>(&mut tx, &old, rev).await?;
         if let Some(limit) = over_quota::<DB>(&mut tx, rev.user_id, quota, &rev.etag, rev.now).await? {
             return Ok(ChangeOutcome::OverQuota(limit));
         }
-        let old_key = object_key(rev.user_id, &expected);
-        enqueue_object::<DB>(&mut tx, &old_key, rev.user_id, rev.old_object_delete_after, rev.now).await?;
+        append_change::<DB>(&mut tx, rev.user_id, &NewChange::of(rev.kind, &vault), rev.now).await?;
         tx.commit().await?;
         Ok(ChangeOutcome::Done(Some(vault)))
     }
@@ -125,6 +130,7 @@ impl<DB: Engine> VaultStore for SqlStore<DB> {
         user: Uuid,
         vault_id: &str,
         expect: &Precondition,
+        trash_until: Option<Timestamp>,
         delete_after: Timestamp,
     ) -> Result<ChangeOutcome, StoreError> {
         let mut tx = self.pool.begin().await?;
@@ -137,21 +143,34 @@ impl<DB: Engine> VaultStore for SqlStore<DB> {
                 return Ok(ChangeOutcome::Mismatch(current.map(|v| v.etag)));
             }
         };
+        // The user's row first, as every commit and account deletion take it.
+        if !lock_user::<DB>(&mut tx, user, &Quota::default()).await? {
+            return Ok(ChangeOutcome::Mismatch(None));
+        }
         let deleted = sql::<DB>(
             "DELETE FROM vaults WHERE user_id = $1 AND vault_id = $2 AND etag = COALESCE($3, etag) \
-             RETURNING etag",
+             RETURNING *",
         )
         .arg(user)
         .arg(vault_id)
         .arg(wanted)
-        .try_map(|row: DB::Row| row.text("etag"))
+        .try_map(|row: DB::Row| Ok((row.int("history_bytes")?, row.int("history_count")?, rows::vault(row)?)))
         .fetch_optional(DB::on(&mut tx))
         .await?;
-        let Some(etag) = deleted else {
+        let Some((history_bytes, history_count, vault)) = deleted else {
             let current = select_vault::<DB>(&mut tx, user, vault_id).await?;
             return Ok(ChangeOutcome::Mismatch(current.map(|v| v.etag)));
         };
-        enqueue_object::<DB>(&mut tx, &object_key(user, &etag), user, delete_after, Timestamp::now()).await?;
+        let now = Timestamp::now();
+        let mut change = NewChange::of(ChangeKind::Delete, &vault);
+        match trash_until {
+            Some(expires_at) => {
+                bury::<DB>(&mut tx, &vault, (history_bytes, history_count), now, expires_at).await?;
+                change.trash_id = Some(vault.uid);
+            }
+            None => purge_uid::<DB>(&mut tx, user, vault.uid, &vault.etag, delete_after, now).await?,
+        }
+        append_change::<DB>(&mut tx, user, &change, now).await?;
         tx.commit().await?;
         Ok(ChangeOutcome::Done(None))
     }
@@ -167,11 +186,19 @@ impl<DB: Engine> VaultStore for SqlStore<DB> {
         // Then the vaults, deleted rather than read, so that a replace committing meanwhile is
         // waited for and its new etag is the one returned.
         DB::lock_user_row(&mut tx, user, UserLock::Delete).await?;
-        let mut etags = sql::<DB>("DELETE FROM vaults WHERE user_id = $1 RETURNING etag")
-            .arg(user)
-            .try_map(|row: DB::Row| row.text("etag"))
-            .fetch_all(DB::on(&mut tx))
-            .await?;
+        let mut etags = Vec::new();
+        for table in [
+            "DELETE FROM vaults WHERE user_id = $1 RETURNING etag",
+            "DELETE FROM vault_revisions WHERE user_id = $1 RETURNING etag",
+            "DELETE FROM trash WHERE user_id = $1 RETURNING etag",
+        ] {
+            let gone = sql::<DB>(table)
+                .arg(user)
+                .try_map(|row: DB::Row| row.text("etag"))
+                .fetch_all(DB::on(&mut tx))
+                .await?;
+            etags.extend(gone);
+        }
         let uploads = sql::<DB>("DELETE FROM uploads WHERE user_id = $1 AND part_etags <> '-' RETURNING *")
             .arg(user)
             .try_map(rows::upload)
@@ -232,7 +259,7 @@ fn bind_revision<DB: Engine>(
         .arg(rev.now)
 }
 
-async fn select_vault<DB: Engine>(
+pub(super) async fn select_vault<DB: Engine>(
     conn: &mut DB::Connection,
     user: Uuid,
     vault_id: &str,
@@ -266,9 +293,10 @@ pub(super) async fn enqueue_object<DB: Engine>(
     Ok(())
 }
 
-/// What `user` holds and what their open uploads other than the one writing revision
-/// `except` reserve (an upload reserves its length, less the size of the vault a replace
-/// frees; a create also reserves a vault), until its revision is the vault's.
+/// What `user` holds (live vaults, their history, the trash) and what their open uploads
+/// other than the one writing revision `except` reserve (an upload reserves its length, less
+/// the size of the vault a replace frees; a create also reserves a vault), until its revision
+/// is the vault's.
 async fn select_usage<DB: Engine>(
     conn: &mut DB::Connection,
     user: Uuid,
@@ -279,6 +307,13 @@ async fn select_usage<DB: Engine>(
         "SELECT \
            (SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM vaults WHERE user_id = $1) AS bytes, \
            (SELECT COUNT(*) FROM vaults WHERE user_id = $1) AS vaults, \
+           (SELECT CAST(COALESCE(SUM(history_bytes), 0) AS BIGINT) FROM vaults WHERE user_id = $1) \
+           AS history_bytes, \
+           (SELECT CAST(COALESCE(SUM(history_count), 0) AS BIGINT) FROM vaults WHERE user_id = $1) \
+           AS history_revisions, \
+           (SELECT CAST(COALESCE(SUM(size + history_bytes), 0) AS BIGINT) FROM trash WHERE user_id = $1) \
+           AS trash_bytes, \
+           (SELECT COUNT(*) FROM trash WHERE user_id = $1) AS trash_vaults, \
            (SELECT CAST(COALESCE(SUM(CASE \
                 WHEN u.precondition = '*' THEN u.upload_length \
                 WHEN u.upload_length > COALESCE(v.size, 0) THEN u.upload_length - COALESCE(v.size, 0) \

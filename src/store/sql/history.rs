@@ -1,0 +1,198 @@
+//! Earlier revisions: kept at every replace, dropped by the count window or, once out of it,
+//! by age. The [`HistoryStore`] implementation, which hands the trash and the change log to
+//! `trash.rs` and `changes.rs`.
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use super::vaults::{enqueue_object, select_vault};
+use super::{Arg, Columns, Engine, SqlStore, changes, rows, sql, trash};
+use crate::domain::{ChangesSince, Retention, Timestamp, TrashEntry, Vault};
+use crate::store::{HistoryStore, NewRevision, Quota, StoreError, TrashCursor, UntrashOutcome, object_key};
+
+/// In a replace's transaction, after the vault row moved on from `old`: keeps `old` as an
+/// earlier revision, and drops those that leave the count window and are past the age rule
+/// (their objects are queued for deletion after the grace period). Touches only the rows
+/// leaving the window, so its cost does not grow with the history kept.
+pub(super) async fn keep_replaced<DB: Engine>(
+    conn: &mut DB::Connection,
+    old: &Vault,
+    rev: &NewRevision,
+) -> Result<(), StoreError> {
+    if rev.retention == Retention::NONE {
+        let key = object_key(rev.user_id, &old.etag);
+        return enqueue_object::<DB>(conn, &key, rev.user_id, rev.old_object_delete_after, rev.now).await;
+    }
+    sql::<DB>(
+        "INSERT INTO vault_revisions (uid, revision, user_id, etag, version, size, sha256, iv, salt, \
+         receipt, written_as, created_at, replaced_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .arg(old.uid)
+    .arg(old.revision)
+    .arg(old.user_id)
+    .arg(old.etag.as_str())
+    .arg(old.version)
+    .arg(old.size)
+    .arg(old.sha256.as_slice())
+    .arg(old.iv.as_slice())
+    .arg(old.salt.as_slice())
+    .arg(old.receipt.clone())
+    .arg(old.written_as.clone())
+    .arg(old.updated_at)
+    .arg(rev.now)
+    .execute(DB::on(conn))
+    .await?;
+    let floor = rev.retention.window_floor(old.revision + 1);
+    let dropped = sql::<DB>(
+        "DELETE FROM vault_revisions WHERE uid = $1 AND in_window AND revision <= $2 AND replaced_at <= $3 \
+         RETURNING etag, size",
+    )
+    .arg(old.uid)
+    .arg(floor)
+    .arg(rev.now.minus(rev.retention.keep_for))
+    .try_map(|row: DB::Row| Ok((row.text("etag")?, row.int("size")?)))
+    .fetch_all(DB::on(conn))
+    .await?;
+    for (etag, _) in &dropped {
+        let key = object_key(rev.user_id, etag);
+        enqueue_object::<DB>(conn, &key, rev.user_id, rev.old_object_delete_after, rev.now).await?;
+    }
+    sql::<DB>("UPDATE vault_revisions SET in_window = FALSE WHERE uid = $1 AND in_window AND revision <= $2")
+        .arg(old.uid)
+        .arg(floor)
+        .execute(DB::on(conn))
+        .await?;
+    let dropped_bytes: i64 = dropped.iter().map(|(_, size)| size).sum();
+    sql::<DB>(
+        "UPDATE vaults SET history_bytes = history_bytes + $2, history_count = history_count + $3 \
+         WHERE uid = $1",
+    )
+    .arg(old.uid)
+    .arg(old.size - dropped_bytes)
+    .arg(1 - dropped.len() as i64)
+    .execute(DB::on(conn))
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl<DB: Engine> HistoryStore for SqlStore<DB> {
+    async fn revisions(
+        &self,
+        user: Uuid,
+        vault_id: &str,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Option<Vec<Vault>>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let Some(current) = select_vault::<DB>(&mut conn, user, vault_id).await? else { return Ok(None) };
+        let before = before.unwrap_or(i64::MAX);
+        let mut items = Vec::new();
+        if current.revision < before {
+            items.push(current.clone());
+        }
+        let earlier = sql::<DB>(
+            "SELECT * FROM vault_revisions WHERE uid = $1 AND revision < $2 ORDER BY revision DESC LIMIT $3",
+        )
+        .arg(current.uid)
+        .arg(before.min(current.revision))
+        .arg(limit - items.len() as i64)
+        .try_map(|row: DB::Row| rows::earlier_revision(row, &current))
+        .fetch_all(DB::on(&mut conn))
+        .await?;
+        items.extend(earlier);
+        Ok(Some(items))
+    }
+
+    async fn revision(&self, user: Uuid, vault_id: &str, revision: i64) -> Result<Option<Vault>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let Some(current) = select_vault::<DB>(&mut conn, user, vault_id).await? else { return Ok(None) };
+        if current.revision == revision {
+            return Ok(Some(current));
+        }
+        Ok(sql::<DB>("SELECT * FROM vault_revisions WHERE uid = $1 AND revision = $2")
+            .arg(current.uid)
+            .arg(revision)
+            .try_map(|row: DB::Row| rows::earlier_revision(row, &current))
+            .fetch_optional(DB::on(&mut conn))
+            .await?)
+    }
+
+    async fn trash(
+        &self,
+        user: Uuid,
+        after: Option<TrashCursor>,
+        limit: i64,
+    ) -> Result<Vec<TrashEntry>, StoreError> {
+        trash::list::<DB>(&self.pool, user, after, limit).await
+    }
+
+    async fn untrash(
+        &self,
+        user: Uuid,
+        trash_id: Uuid,
+        vault_id: Option<&str>,
+        receipt: Option<Vec<u8>>,
+        quota: &Quota,
+        now: Timestamp,
+    ) -> Result<UntrashOutcome, StoreError> {
+        trash::untrash::<DB>(&self.pool, user, trash_id, vault_id, receipt, quota, now).await
+    }
+
+    async fn purge(&self, user: Uuid, trash_id: Uuid, now: Timestamp) -> Result<bool, StoreError> {
+        trash::purge::<DB>(&self.pool, user, trash_id, now).await
+    }
+
+    async fn changes_since(&self, user: Uuid, since: i64, limit: i64) -> Result<ChangesSince, StoreError> {
+        changes::since::<DB>(&self.pool, user, since, limit).await
+    }
+
+    async fn change_head(&self, user: Uuid) -> Result<i64, StoreError> {
+        changes::head::<DB>(&self.pool, user).await
+    }
+
+    async fn drop_expired_revisions(
+        &self,
+        replaced_before: Timestamp,
+        delete_after: Timestamp,
+        limit: i64,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if !DB::try_sweep_lock(&mut tx).await? {
+            return Ok(0);
+        }
+        let dropped = sql::<DB>(
+            "DELETE FROM vault_revisions WHERE (uid, revision) IN (SELECT uid, revision FROM vault_revisions \
+             WHERE NOT in_window AND replaced_at <= $1 ORDER BY replaced_at LIMIT $2) \
+             RETURNING uid, user_id, etag, size",
+        )
+        .arg(replaced_before)
+        .arg(limit)
+        .try_map(|row: DB::Row| Ok((row.uuid("uid")?, row.uuid("user_id")?, row.text("etag")?, row.int("size")?)))
+        .fetch_all(DB::on(&mut tx))
+        .await?;
+        let now = Timestamp::now();
+        for (uid, user, etag, size) in &dropped {
+            enqueue_object::<DB>(&mut tx, &object_key(*user, etag), *user, delete_after, now).await?;
+            for statement in [
+                "UPDATE vaults SET history_bytes = history_bytes - $2, history_count = history_count - 1 \
+                 WHERE uid = $1",
+                "UPDATE trash SET history_bytes = history_bytes - $2, history_count = history_count - 1 \
+                 WHERE id = $1",
+            ] {
+                sql::<DB>(statement).arg(*uid).arg(*size).execute(DB::on(&mut tx)).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(dropped.len() as u64)
+    }
+
+    async fn purge_expired_trash(&self, now: Timestamp, limit: i64) -> Result<u64, StoreError> {
+        trash::purge_expired::<DB>(&self.pool, now, limit).await
+    }
+
+    async fn compact_changes(&self, before: Timestamp, limit: i64) -> Result<u64, StoreError> {
+        changes::compact::<DB>(&self.pool, before, limit).await
+    }
+}
