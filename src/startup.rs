@@ -15,8 +15,8 @@ use crate::domain::{Retention, Timestamp};
 use crate::private_dir::create_private_dir;
 use crate::server::{self, ConnectionLimits};
 use crate::service::{
-    AuthPolicy, AuthService, Changes, HashCost, LoginThrottle, PasswordHasher, Readiness, SweepPolicy, Sweeper,
-    ThrottlePolicy, TokenIssuer, VaultLimits, VaultService, VaultTiming,
+    AuthPolicy, AuthService, Changes, HashCost, LoginThrottle, PasswordHasher, Readiness, SweepPolicy,
+    Sweeper, ThrottlePolicy, TokenIssuer, VaultLimits, VaultService, VaultTiming,
 };
 use crate::store::{
     BlobStore, Caches, ChangeFeed, MetadataStore, PgPoolSettings, PgStore, SqliteStore, VaultStore,

@@ -171,7 +171,8 @@ impl From<ServiceError> for ApiError {
             )
             .with_etag(Some(current)),
             ServiceError::PreconditionFailed { current } => {
-                Self::new(Code::PreconditionFailed, "the vault is not at the expected revision").with_etag(current)
+                Self::new(Code::PreconditionFailed, "the vault is not at the expected revision")
+                    .with_etag(current)
             }
             ServiceError::CursorExpired => Self::new(
                 Code::CursorExpired,

@@ -20,6 +20,8 @@ mod vault_write;
 mod vaults;
 
 #[cfg(test)]
+mod history_tests;
+#[cfg(test)]
 mod quota_tests;
 #[cfg(test)]
 mod session_tests;
@@ -37,14 +39,14 @@ pub use auth::{
 pub use changes::Changes;
 pub use error::{BodyTimedOut, ServiceError};
 pub use feed::{FeedPage, FeedWaiters, MAX_WAIT};
-pub use history::RevisionPage;
 pub use hasher::{HashCost, PasswordHasher, Verified};
+pub use history::RevisionPage;
 pub use readiness::{Checks, Readiness};
 pub use scope::{Scope, Scopes};
 pub use sweeper::{SweepPolicy, SweepReport, SweepStats, Sweeper};
-pub use trash::TrashPage;
 pub use throttle::{LoginThrottle, ThrottlePolicy};
 pub use tokens::{Claims, TokenIssuer};
+pub use trash::TrashPage;
 pub use uploads::{Chunk, NewUpload, Patched};
 pub use vault_write::{VaultWrite, Written};
 pub use vaults::{Page, VaultLimits, VaultService, VaultTiming, decode_cursor, encode_cursor};

@@ -76,7 +76,8 @@ impl Sweeper {
         let mut report = SweepReport::default();
         let replaced_before = now.minus(self.policy.keep_for);
         let delete_after = now.plus(self.policy.delete_grace);
-        report.revisions_dropped = drain(|| self.store.drop_expired_revisions(replaced_before, delete_after, BATCH)).await?;
+        report.revisions_dropped =
+            drain(|| self.store.drop_expired_revisions(replaced_before, delete_after, BATCH)).await?;
         report.trash_purged = drain(|| self.store.purge_expired_trash(now, BATCH)).await?;
         let before = now.minus(self.policy.changes_for);
         report.changes_compacted = drain(|| self.store.compact_changes(before, 10 * BATCH)).await?;

@@ -10,7 +10,8 @@ use uuid::Uuid;
 
 use super::{
     AuthPolicy, AuthService, Changes, Chunk, HashCost, LoginThrottle, NewUpload, PasswordHasher,
-    ServiceError, SweepPolicy, Sweeper, ThrottlePolicy, TokenIssuer, VaultLimits, VaultService, VaultTiming, VaultWrite, Written,
+    ServiceError, SweepPolicy, Sweeper, ThrottlePolicy, TokenIssuer, VaultLimits, VaultService, VaultTiming,
+    VaultWrite, Written,
 };
 use crate::domain::{Precondition, Retention, Timestamp, Vault, VaultId};
 use crate::store::{BlobStore, Caches, MetadataStore, NewUser, Quota, SqliteStore, VaultStore};
@@ -64,7 +65,12 @@ pub fn service_with(
     limits: VaultLimits,
     upload_timeout: Duration,
 ) -> VaultService {
-    let timing = VaultTiming { delete_grace: GRACE, upload_timeout, retention: Retention::NONE, trash_for: Duration::ZERO };
+    let timing = VaultTiming {
+        delete_grace: GRACE,
+        upload_timeout,
+        retention: Retention::NONE,
+        trash_for: Duration::ZERO,
+    };
     service_timed(store, blobs, limits, timing)
 }
 
@@ -114,7 +120,8 @@ impl Fixture {
         let store = sqlite().await;
         let user = add_user(&store).await;
         let blobs = BlobStore::in_memory();
-        let timing = VaultTiming { delete_grace: GRACE, upload_timeout: HOUR, retention, trash_for: TRASH_FOR };
+        let timing =
+            VaultTiming { delete_grace: GRACE, upload_timeout: HOUR, retention, trash_for: TRASH_FOR };
         let service = service_timed(&store, &blobs, limits(), timing);
         Self { service, store, blobs, user, keep_for: retention.keep_for }
     }
@@ -155,12 +162,32 @@ impl Fixture {
         keys
     }
 
+    /// What the user holds, as the store counts it.
+    pub async fn store_usage(&self) -> crate::store::Usage {
+        self.store.usage(self.user).await.unwrap()
+    }
+
     /// The keys of this user's objects at rest.
     pub async fn objects(&self) -> Vec<String> {
         let mut keys = self.blobs.list(&crate::store::user_prefix(self.user)).await.unwrap();
         keys.sort();
         keys
     }
+}
+
+/// A valid vault id.
+pub fn id(name: &str) -> VaultId {
+    VaultId::parse(name).unwrap()
+}
+
+/// `If-Match: "<etag>"`.
+pub fn if_match(etag: &str) -> Precondition {
+    Precondition::Etag(etag.to_owned())
+}
+
+/// Just past the grace period of anything written from now on.
+pub fn after_grace() -> Timestamp {
+    Timestamp::now().plus(GRACE + Duration::from_secs(1))
 }
 
 /// A streamed body of one chunk.

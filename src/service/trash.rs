@@ -5,9 +5,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use uuid::Uuid;
 
 use super::ServiceError;
+use super::VaultService;
 use super::vault_write::check_opaque;
 use super::vaults::vault_change;
-use super::VaultService;
 use crate::domain::{Timestamp, TrashEntry, Vault, VaultId};
 use crate::store::{Change, TrashCursor, UntrashOutcome};
 
@@ -22,7 +22,12 @@ pub struct TrashPage {
 
 impl VaultService {
     /// A page of the user's trash, newest first, after `cursor`.
-    pub async fn trash(&self, user: Uuid, cursor: Option<&str>, limit: u32) -> Result<TrashPage, ServiceError> {
+    pub async fn trash(
+        &self,
+        user: Uuid,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<TrashPage, ServiceError> {
         if !(1..=1000).contains(&limit) {
             return Err(ServiceError::invalid("limit", "must be between 1 and 1000"));
         }

@@ -92,7 +92,13 @@ impl VaultService {
                 });
             }
         };
-        let body = Content { version: w.version, size: put.size as i64, sha256: put.sha256.to_vec(), iv: w.iv, salt: w.salt };
+        let body = Content {
+            version: w.version,
+            size: put.size as i64,
+            sha256: put.sha256.to_vec(),
+            iv: w.iv,
+            salt: w.salt,
+        };
         let rev = self.revision_of(w.user, w.id.as_str(), etag, body, &w.precondition);
         let result = self.commit(&rev, &w.precondition).await;
         self.changes.announce(super::vaults::vault_change(w.user, w.id.as_str())).await;

@@ -4,25 +4,10 @@
 //! at rest: the replaced or deleted object queued for the sweeper after the grace period, and
 //! no object of a refused write.
 
-use std::time::Duration;
-
-use super::test_support::{Fixture, GRACE, precondition_failed};
 use super::ServiceError;
-use crate::domain::{Precondition, Timestamp, VaultId};
+use super::test_support::{Fixture, GRACE, after_grace, id, if_match, precondition_failed};
+use crate::domain::{Precondition, Timestamp};
 use crate::store::object_key;
-
-fn id(name: &str) -> VaultId {
-    VaultId::parse(name).unwrap()
-}
-
-fn if_match(etag: &str) -> Precondition {
-    Precondition::Etag(etag.to_owned())
-}
-
-/// Just past the grace period of anything written from now on.
-fn after_grace() -> Timestamp {
-    Timestamp::now().plus(GRACE + Duration::from_secs(1))
-}
 
 #[tokio::test]
 async fn a_create_when_absent_stores_revision_one() {

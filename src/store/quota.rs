@@ -86,7 +86,14 @@ mod tests {
             "so do the vaults uploads would create"
         );
         assert_eq!(usage(u32::MAX.into(), 0, 0, 0).exceeds(&Quota { bytes: None, vaults: Some(1) }), None);
-        let kept = Usage { bytes: 40_000, vaults: 2, history_bytes: 30_000, trash_bytes: 30_001, trash_vaults: 5, ..Usage::default() };
+        let kept = Usage {
+            bytes: 40_000,
+            vaults: 2,
+            history_bytes: 30_000,
+            trash_bytes: 30_001,
+            trash_vaults: 5,
+            ..Usage::default()
+        };
         assert_eq!(kept.exceeds(&quota), Some("bytes"), "history and trash count against the bytes");
         let kept = Usage { trash_bytes: 30_000, ..kept };
         assert_eq!(kept.exceeds(&quota), None, "vaults in the trash do not count as vaults");

@@ -81,7 +81,11 @@ pub(super) async fn since<DB: Engine>(
     Ok(ChangesSince::Changes { changes, head })
 }
 
-pub(super) async fn compact<DB: Engine>(pool: &Pool<DB>, before: Timestamp, limit: i64) -> Result<u64, StoreError> {
+pub(super) async fn compact<DB: Engine>(
+    pool: &Pool<DB>,
+    before: Timestamp,
+    limit: i64,
+) -> Result<u64, StoreError> {
     let mut tx = pool.begin().await?;
     if !DB::try_sweep_lock(&mut tx).await? {
         return Ok(0);
@@ -101,11 +105,13 @@ pub(super) async fn compact<DB: Engine>(pool: &Pool<DB>, before: Timestamp, limi
         *top = (*top).max(*seq);
     }
     for (user, seq) in through {
-        sql::<DB>("UPDATE change_heads SET compacted_through = $2 WHERE user_id = $1 AND compacted_through < $2")
-            .arg(user)
-            .arg(seq)
-            .execute(DB::on(&mut tx))
-            .await?;
+        sql::<DB>(
+            "UPDATE change_heads SET compacted_through = $2 WHERE user_id = $1 AND compacted_through < $2",
+        )
+        .arg(user)
+        .arg(seq)
+        .execute(DB::on(&mut tx))
+        .await?;
     }
     tx.commit().await?;
     Ok(gone.len() as u64)

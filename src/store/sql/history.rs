@@ -169,7 +169,9 @@ impl<DB: Engine> HistoryStore for SqlStore<DB> {
         )
         .arg(replaced_before)
         .arg(limit)
-        .try_map(|row: DB::Row| Ok((row.uuid("uid")?, row.uuid("user_id")?, row.text("etag")?, row.int("size")?)))
+        .try_map(|row: DB::Row| {
+            Ok((row.uuid("uid")?, row.uuid("user_id")?, row.text("etag")?, row.int("size")?))
+        })
         .fetch_all(DB::on(&mut tx))
         .await?;
         let now = Timestamp::now();

@@ -76,7 +76,8 @@ impl<DB: Engine> VaultStore for SqlStore<DB> {
         if let Some(limit) = over_quota::<DB>(&mut tx, rev.user_id, quota, &rev.etag, rev.now).await? {
             return Ok(CreateOutcome::OverQuota(limit));
         }
-        append_change::<DB>(&mut tx, rev.user_id, &NewChange::of(ChangeKind::Create, &vault), rev.now).await?;
+        append_change::<DB>(&mut tx, rev.user_id, &NewChange::of(ChangeKind::Create, &vault), rev.now)
+            .await?;
         tx.commit().await?;
         Ok(CreateOutcome::Created(vault))
     }
