@@ -172,7 +172,9 @@ impl Application {
             tracing::warn!("not following other replicas' changes yet: not ready until then");
         }
         let readiness = Readiness::new(Arc::clone(&store), blobs.clone(), Arc::clone(&changes));
-        let state = AppState(Arc::new(App { settings, readiness, auth, vaults, sweeper, changes, metrics }));
+        let stopping = tokio::sync::watch::Sender::new(false);
+        let app = App { settings, readiness, auth, vaults, sweeper, changes, metrics, stopping };
+        let state = AppState(Arc::new(app));
         Ok(Self { listener, metrics_listener, state, store, blobs, following })
     }
 
@@ -212,6 +214,7 @@ impl Application {
         });
         let stopping = Arc::new(Notify::new());
         let signal = Arc::clone(&stopping);
+        let app = self.state.clone();
         let limits = ConnectionLimits {
             header_read_timeout: self.state.settings.header_read_timeout,
             max_header_bytes: self.state.settings.max_header_bytes,
@@ -220,6 +223,7 @@ impl Application {
         let server = server::serve(self.listener, api::router(self.state), limits, async move {
             shutdown.await;
             tracing::info!("stopping: no new connections, draining in-flight requests");
+            app.stopping.send_replace(true);
             signal.notify_one();
         });
         let result = tokio::select! {

@@ -40,6 +40,17 @@ impl RequiredScope for WriteScope {
     const SCOPE: Option<Scope> = Some(Scope::VaultWrite);
 }
 
+/// The token of an `Authorization: Bearer <token>` header.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|token| !token.is_empty())
+}
+
 /// A caller authenticated by `Authorization: Bearer <access token>` whose token carries
 /// scope `S`. Rejects with 401 (no, bad, expired or revoked token) or 403 (scope).
 pub struct Authenticated<S: RequiredScope = AnyScope> {
@@ -52,15 +63,7 @@ impl<S: RequiredScope> FromRequestParts<AppState> for Authenticated<S> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim())
-            .filter(|token| !token.is_empty())
-            .ok_or(ServiceError::Unauthenticated)?;
+        let token = bearer_token(&parts.headers).ok_or(ServiceError::Unauthenticated)?;
         let principal = state.auth.authenticate(token).await?;
         if let Some(scope) = S::SCOPE {
             principal.scopes.require(scope)?;

@@ -187,11 +187,22 @@ pub(super) async fn read(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let vault = app.vaults.get(auth.principal.user_id, &id).await?;
-    if not_modified(&headers, &vault.etag)? {
+    serve(&app, &vault, &method, &headers).await
+}
+
+/// `vault`'s ciphertext as a response to `method` (GET or HEAD) with `headers`: conditional
+/// (`If-None-Match`), ranged (`Range`, `If-Range`), streamed.
+pub(super) async fn serve(
+    app: &AppState,
+    vault: &Vault,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    if not_modified(headers, &vault.etag)? {
         return Ok(not_modified_response(&vault.etag));
     }
     let size = vault.size as u64;
-    let range = byte_range(&headers, size, &vault.etag)
+    let range = byte_range(headers, size, &vault.etag)
         .map_err(|e| ApiError::from(ServiceError::RangeNotSatisfiable { size: e.size }))?;
     let (status, served) = match &range {
         Some(r) => (StatusCode::PARTIAL_CONTENT, r.clone()),
@@ -200,7 +211,7 @@ pub(super) async fn read(
     let body = if method == Method::HEAD || served.is_empty() {
         Body::empty()
     } else {
-        let bytes = app.vaults.bytes(&vault, range.clone()).await?;
+        let bytes = app.vaults.bytes(vault, range.clone()).await?;
         let sent = app.metrics.bytes_downloaded.clone();
         Body::from_stream(
             bytes
@@ -212,7 +223,7 @@ pub(super) async fn read(
     };
     let mut response = (status, body).into_response();
     let out = response.headers_mut();
-    describe(&vault, out);
+    describe(vault, out);
     out.insert(header::CONTENT_LENGTH, HeaderValue::from(served.end - served.start));
     if range.is_some() {
         let value = format!("bytes {}-{}/{size}", served.start, served.end - 1);

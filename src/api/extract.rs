@@ -28,18 +28,42 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         if !is_json(req.headers().get(header::CONTENT_TYPE)) {
             return Err(ApiError::new(Code::UnsupportedMediaType, "expected Content-Type: application/json"));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| match rejection {
-            BytesRejection::FailedToBufferBody(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                // The rest of the body stays unread, so the connection cannot be reused.
-                ApiError::new(Code::PayloadTooLarge, "the request body is too large").closing()
-            }
-            BytesRejection::FailedToBufferBody(_) if crate::server::body_timed_out(&rejection) => {
-                ApiError::body_timeout()
-            }
-            _ => ApiError::malformed_json("the request body could not be read"),
-        })?;
+        let bytes = read_body(req, state).await?;
         parse_json(&bytes).map(ApiJson)
     }
+}
+
+/// A JSON body that may be left out: an empty body is `T::default()`; anything else is read
+/// as [`ApiJson`] reads it.
+pub struct OptionalJson<T>(pub T);
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = is_json(req.headers().get(header::CONTENT_TYPE));
+        let bytes = read_body(req, state).await?;
+        if bytes.is_empty() {
+            return Ok(OptionalJson(T::default()));
+        }
+        if !json {
+            return Err(ApiError::new(Code::UnsupportedMediaType, "expected Content-Type: application/json"));
+        }
+        parse_json(&bytes).map(OptionalJson)
+    }
+}
+
+async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|rejection| match rejection {
+        BytesRejection::FailedToBufferBody(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            // The rest of the body stays unread, so the connection cannot be reused.
+            ApiError::new(Code::PayloadTooLarge, "the request body is too large").closing()
+        }
+        BytesRejection::FailedToBufferBody(_) if crate::server::body_timed_out(&rejection) => {
+            ApiError::body_timeout()
+        }
+        _ => ApiError::malformed_json("the request body could not be read"),
+    })
 }
 
 fn is_json(value: Option<&header::HeaderValue>) -> bool {

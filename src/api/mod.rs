@@ -7,12 +7,15 @@ mod bearer;
 mod content;
 mod error;
 mod extract;
+mod feed;
 mod health;
+mod history;
 mod middleware;
 mod openapi;
 pub mod preconditions;
 mod responses;
 mod state;
+mod trash;
 mod uploads;
 mod vault_http;
 mod vaults;
@@ -26,7 +29,7 @@ pub use openapi::ApiDoc;
 pub use state::{App, AppState};
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get};
+use axum::routing::get;
 use axum::{Router, middleware as mw};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::CorsLayer;
@@ -52,9 +55,17 @@ pub fn router(state: AppState) -> Router {
         .nest("/auth", auth::router().layer(DefaultBodyLimit::max(AUTH_BODY_LIMIT)))
         .nest(
             "/vault",
-            vaults::router().merge(content::router()).layer(DefaultBodyLimit::max(json_vault_limit)),
+            vaults::router()
+                .merge(content::router())
+                .merge(history::router())
+                .layer(DefaultBodyLimit::max(json_vault_limit)),
         )
-        .route("/account", delete(account::delete_account).layer(DefaultBodyLimit::max(AUTH_BODY_LIMIT)))
+        .nest("/trash", trash::router().layer(DefaultBodyLimit::max(AUTH_BODY_LIMIT)))
+        .nest("/changes", feed::router())
+        .route(
+            "/account",
+            get(account::read).delete(account::delete_account).layer(DefaultBodyLimit::max(AUTH_BODY_LIMIT)),
+        )
         .nest("/uploads", uploads::router().layer(DefaultBodyLimit::disable()))
         .route("/limits", get(health::limits))
         .route("/openapi.json", get(openapi::openapi_json));

@@ -21,6 +21,17 @@ pub struct App {
     pub changes: Arc<Changes>,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
+    /// Turns true when the server starts to stop: long-lived answers (the change feed's
+    /// waits and streams) end then, so that draining does not wait for them.
+    pub stopping: tokio::sync::watch::Sender<bool>,
+}
+
+impl App {
+    /// Resolves once the server has started to stop.
+    pub async fn stopped(&self) {
+        let mut stopping = self.stopping.subscribe();
+        let _ = stopping.wait_for(|stopping| *stopping).await;
+    }
 }
 
 /// The router's state: one cheap clone of the shared [`App`].

@@ -39,6 +39,8 @@ pub fn vault_response(v: &Vault) -> VaultResponse {
         size: u64::try_from(v.size).unwrap_or_default(),
         created_at: v.created_at.rfc3339(),
         updated_at: v.updated_at.rfc3339(),
+        receipt: v.receipt.as_deref().map(super::extract::to_b64),
+        written_as: v.written_as.clone(),
     }
 }
 

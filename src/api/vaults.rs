@@ -15,7 +15,7 @@ use super::extract::{ApiJson, b64, to_b64};
 use super::preconditions::{etag_header, if_match, not_modified, put_mode};
 use super::state::AppState;
 use super::vault_http::{VaultPath, not_modified_response, vault_response, written};
-use crate::domain::{Precondition, VaultId};
+use crate::domain::{Precondition, Vault, VaultId};
 use crate::service::VaultWrite;
 
 /// Routes under `/api/v1/vault`.
@@ -125,20 +125,31 @@ pub(super) async fn read(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let vault = app.vaults.get(auth.principal.user_id, &id).await?;
-    if not_modified(&headers, &vault.etag)? {
+    full_vault(&app, &vault, &headers, content_path(&vault.vault_id)).await
+}
+
+/// `vault` as JSON, its ciphertext inline when small enough, else at `content_url`;
+/// 304 when `If-None-Match` matches.
+pub(super) async fn full_vault(
+    app: &AppState,
+    vault: &Vault,
+    headers: &HeaderMap,
+    content_url: String,
+) -> Result<Response, ApiError> {
+    if not_modified(headers, &vault.etag)? {
         return Ok(not_modified_response(&vault.etag));
     }
-    let body = app.vaults.inline_body(&vault).await?;
+    let body = app.vaults.inline_body(vault).await?;
     if let Some(b) = &body {
         app.metrics.bytes_downloaded.inc_by(b.len() as u64);
     }
     let ciphertext = body.map(|b| to_b64(&b));
     let body = FullVault {
-        meta: vault_response(&vault),
+        meta: vault_response(vault),
         ciphertext,
         iv: to_b64(&vault.iv),
         salt: to_b64(&vault.salt),
-        content_url: content_path(&vault.vault_id),
+        content_url,
     };
     let mut response = Json(body).into_response();
     response.headers_mut().insert(header::ETAG, etag_header(&vault.etag));

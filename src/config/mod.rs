@@ -163,6 +163,9 @@ pub struct Settings {
     /// How long the change log keeps a change; a cursor older than that must list afresh
     #[arg(long, env = "BLINDVAULT_CHANGES_FOR", default_value = "30d", value_parser = parse_duration, value_name = "DURATION")]
     pub changes_for: Duration,
+    /// How often an idle change stream (`GET /api/v1/changes/stream`) sends a heartbeat
+    #[arg(long, env = "BLINDVAULT_FEED_HEARTBEAT", default_value = "15s", value_parser = parse_duration, value_name = "DURATION")]
+    pub feed_heartbeat: Duration,
     /// A streamed or resumable upload that has not committed after this long is abandoned and
     /// swept (for resumable uploads: their Upload-Expires)
     #[arg(long, env = "BLINDVAULT_UPLOAD_TIMEOUT", default_value = "24h", value_parser = parse_duration, value_name = "DURATION")]

@@ -127,6 +127,7 @@ impl Settings {
             ("BLINDVAULT_UPLOAD_TIMEOUT", self.upload_timeout),
             ("BLINDVAULT_SWEEP_INTERVAL", self.sweep_interval),
             ("BLINDVAULT_CHANGES_FOR", self.changes_for),
+            ("BLINDVAULT_FEED_HEARTBEAT", self.feed_heartbeat),
             ("BLINDVAULT_HEADER_READ_TIMEOUT", self.header_read_timeout),
             ("BLINDVAULT_BODY_READ_TIMEOUT", self.body_read_timeout),
         ];

@@ -85,6 +85,11 @@ impl VaultService {
         self.limits
     }
 
+    /// What the user holds, as the quota counts it.
+    pub async fn usage(&self, user: Uuid) -> Result<crate::store::Usage, ServiceError> {
+        Ok(self.store.usage(user).await?)
+    }
+
     /// The user's vault, or `NotFound` (also for another user's).
     pub async fn get(&self, user: Uuid, id: &VaultId) -> Result<Vault, ServiceError> {
         let load = self.store.vault(user, id.as_str());

@@ -30,6 +30,7 @@ mod process;
 mod races;
 mod register;
 mod replicas;
+mod revisions;
 mod sdk;
 mod slow_clients;
 mod store_story;

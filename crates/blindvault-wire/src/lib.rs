@@ -12,6 +12,7 @@
 pub mod auth;
 mod base64_text;
 pub mod etag;
+pub mod history;
 pub mod problem;
 pub mod tus;
 pub mod vaults;
@@ -19,6 +20,10 @@ pub mod vaults;
 pub use auth::{
     CredentialsRequest, DeleteAccountRequest, KdfParams, LoginRequest, PreloginRequest, RefreshRequest,
     RegisterRequest, SessionResponse, TokenResponse, UserResponse,
+};
+pub use history::{
+    AccountResponse, ChangeEntry, ChangesResponse, RestoreRequest, RevisionList, TrashEntry, TrashList,
+    UntrashRequest, Usage,
 };
 pub use problem::{Code, PROBLEM_JSON, Problem};
 pub use vaults::{CreateRequest, FullVault, ListResponse, ReplaceRequest, VaultResponse};

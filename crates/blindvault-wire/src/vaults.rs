@@ -44,6 +44,14 @@ pub struct VaultResponse {
     /// RFC 3339.
     #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub updated_at: String,
+    /// Base64: the opaque receipt a client sent with the restore that made this revision
+    /// (docs/CRYPTO.md); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<String>,
+    /// The vault id this revision's ciphertext was written under, when the vault has since
+    /// come back from the trash under another id; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written_as: Option<String>,
 }
 
 /// `POST /vault` request: a new vault as JSON.

@@ -106,6 +106,11 @@ impl AuthService {
         Ok(Self { store, hasher, tokens, throttle, policy, changes, decoys })
     }
 
+    /// The user with this id (`NotFound` once deleted).
+    pub async fn user(&self, id: uuid::Uuid) -> Result<crate::store::User, ServiceError> {
+        self.store.user_by_id(id).await?.ok_or(ServiceError::NotFound)
+    }
+
     /// The hasher, for metrics.
     pub fn hasher(&self) -> &Arc<PasswordHasher> {
         &self.hasher
