@@ -3,9 +3,12 @@
 -- Every vault gets an internal identity, `uid`, made when it is created and kept for life
 -- (through the trash and back). Its earlier revisions are kept under that uid, so that a new
 -- vault created under a freed id has no history of the old one.
+-- The default is for binaries from before this migration, which insert vaults without one
+-- (the documented rollback runs an older binary against a newer schema).
 ALTER TABLE vaults ADD COLUMN uid UUID;
 UPDATE vaults SET uid = gen_random_uuid();
 ALTER TABLE vaults ALTER COLUMN uid SET NOT NULL;
+ALTER TABLE vaults ALTER COLUMN uid SET DEFAULT gen_random_uuid();
 CREATE UNIQUE INDEX vaults_uid_key ON vaults (uid);
 -- What the vault's retained earlier revisions hold (kept here so usage never sums history).
 ALTER TABLE vaults ADD COLUMN history_bytes BIGINT NOT NULL DEFAULT 0;
@@ -13,8 +16,10 @@ ALTER TABLE vaults ADD COLUMN history_count BIGINT NOT NULL DEFAULT 0;
 -- Opaque bytes a client sent with a restore, served with the revision (docs/CRYPTO.md).
 ALTER TABLE vaults ADD COLUMN receipt BYTEA;
 -- The vault id the revision's ciphertext was written under, where the vault has been restored
--- from the trash under another id since (NULL: its own id).
+-- from the trash under another id since (NULL: its own id), and the opaque receipt the client
+-- sent with that restore.
 ALTER TABLE vaults ADD COLUMN written_as TEXT;
+ALTER TABLE vaults ADD COLUMN rename_receipt BYTEA;
 
 -- Earlier revisions. A row leaves the count window (`in_window` false) when more than
 -- BLINDVAULT_KEEP_REVISIONS newer revisions exist; it is dropped, and its object queued for
@@ -31,6 +36,7 @@ CREATE TABLE vault_revisions (
     salt         BYTEA       NOT NULL,
     receipt      BYTEA,
     written_as   TEXT,
+    rename_receipt BYTEA,
     created_at   TIMESTAMPTZ NOT NULL,
     replaced_at  TIMESTAMPTZ NOT NULL,
     in_window    BOOLEAN     NOT NULL DEFAULT TRUE,
@@ -54,6 +60,7 @@ CREATE TABLE trash (
     salt           BYTEA       NOT NULL,
     receipt        BYTEA,
     written_as     TEXT,
+    rename_receipt BYTEA,
     history_bytes  BIGINT      NOT NULL,
     history_count  BIGINT      NOT NULL,
     created_at     TIMESTAMPTZ NOT NULL,

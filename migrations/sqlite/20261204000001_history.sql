@@ -3,10 +3,16 @@
 ALTER TABLE vaults ADD COLUMN uid BLOB;
 UPDATE vaults SET uid = randomblob(16);
 CREATE UNIQUE INDEX vaults_uid_key ON vaults (uid);
+-- A binary from before this migration (a rollback) inserts vaults without a uid: give them one.
+CREATE TRIGGER vaults_uid_default AFTER INSERT ON vaults WHEN NEW.uid IS NULL
+BEGIN
+    UPDATE vaults SET uid = randomblob(16) WHERE rowid = NEW.rowid;
+END;
 ALTER TABLE vaults ADD COLUMN history_bytes INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE vaults ADD COLUMN history_count INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE vaults ADD COLUMN receipt BLOB;
 ALTER TABLE vaults ADD COLUMN written_as TEXT;
+ALTER TABLE vaults ADD COLUMN rename_receipt BLOB;
 
 CREATE TABLE vault_revisions (
     uid          BLOB    NOT NULL,
@@ -20,6 +26,7 @@ CREATE TABLE vault_revisions (
     salt         BLOB    NOT NULL,
     receipt      BLOB,
     written_as   TEXT,
+    rename_receipt BLOB,
     created_at   INTEGER NOT NULL,
     replaced_at  INTEGER NOT NULL,
     in_window    INTEGER NOT NULL DEFAULT 1,
@@ -42,6 +49,7 @@ CREATE TABLE trash (
     salt           BLOB    NOT NULL,
     receipt        BLOB,
     written_as     TEXT,
+    rename_receipt BLOB,
     history_bytes  INTEGER NOT NULL,
     history_count  INTEGER NOT NULL,
     created_at     INTEGER NOT NULL,

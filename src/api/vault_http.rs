@@ -41,6 +41,7 @@ pub fn vault_response(v: &Vault) -> VaultResponse {
         updated_at: v.updated_at.rfc3339(),
         receipt: v.receipt.as_deref().map(super::extract::to_b64),
         written_as: v.written_as.clone(),
+        rename_receipt: v.rename_receipt.as_deref().map(super::extract::to_b64),
     }
 }
 

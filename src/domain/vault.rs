@@ -71,6 +71,8 @@ pub struct Vault {
     /// The vault id this revision's ciphertext was written under, where that is not
     /// `vault_id` (the vault was restored from the trash under another id since).
     pub written_as: Option<String>,
+    /// Opaque bytes the client sent with the trash restore that set `written_as`.
+    pub rename_receipt: Option<Vec<u8>>,
 }
 
 #[cfg(test)]

@@ -247,6 +247,7 @@ impl Vault {
             uid: Uuid::new_v4(),
             receipt: None,
             written_as: None,
+            rename_receipt: None,
         }
     }
 }

@@ -26,7 +26,19 @@ async fn one_story_through_the_store(d: Deployment) {
     match d {
         Deployment::Embedded => {
             let url = format!("sqlite://{}", dir.path().join("story.db").display());
-            story(SqliteStore::connect(&url, 4).await.unwrap(), Backend::Sqlite).await
+            let store = SqliteStore::connect(&url, 4).await.unwrap();
+            story(&store, Backend::Sqlite).await;
+            let pool = store.pool().clone();
+            older_binary_vault(&store, |user| async move {
+                sqlx::query(OLD_INSERT)
+                    .bind(user)
+                    .bind(vec![1u8; 12])
+                    .bind(Timestamp::now())
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+            })
+            .await;
         }
         Deployment::Production { admin_url, .. } => {
             let (url, _) = fresh_database(&admin_url).await;
@@ -35,12 +47,44 @@ async fn one_story_through_the_store(d: Deployment) {
                 max_lifetime: Duration::from_secs(60),
                 acquire_timeout: Duration::from_secs(10),
             };
-            story(PgStore::connect(&url, &settings).unwrap(), Backend::Postgres).await
+            let store = PgStore::connect(&url, &settings).unwrap();
+            story(&store, Backend::Postgres).await;
+            let pool = store.pool().clone();
+            older_binary_vault(&store, |user| async move {
+                sqlx::query(OLD_INSERT)
+                    .bind(user)
+                    .bind(vec![1u8; 12])
+                    .bind(Timestamp::now())
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+            })
+            .await;
         }
     }
 }
 
-async fn story<S: MetadataStore + VaultStore>(store: S, backend: Backend) {
+/// A vault as a binary from before the history migration inserts it: without a uid.
+const OLD_INSERT: &str = "INSERT INTO vaults (user_id, vault_id, etag, revision, version, size, sha256, iv, salt, \
+     created_at, updated_at) VALUES ($1, 'old', 'e0', 1, 1, 0, $2, $2, $2, $3, $3)";
+
+/// After a rollback to a binary from before the history migration, the vaults it created read
+/// back with a uid of their own (a Postgres default, an SQLite trigger) and have a history.
+async fn older_binary_vault<S, F, Fut>(store: &S, insert: F)
+where
+    S: MetadataStore + VaultStore,
+    F: FnOnce(Uuid) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let user = account(store, Timestamp::now()).await;
+    insert(user).await;
+    let vault = store.vault(user, "old").await.unwrap().expect("the old binary's vault reads back");
+    assert!(!vault.uid.is_nil());
+    let revisions = store.revisions(user, "old", None, 10).await.unwrap().unwrap();
+    assert_eq!(revisions.iter().map(|v| v.revision).collect::<Vec<_>>(), [1]);
+}
+
+async fn story<S: MetadataStore + VaultStore>(store: &S, backend: Backend) {
     assert_eq!(store.backend(), backend);
     store.migrate().await.unwrap();
     assert!(store.pending_migrations().await.unwrap().is_empty());
@@ -51,11 +95,11 @@ async fn story<S: MetadataStore + VaultStore>(store: S, backend: Backend) {
     assert_ne!(store.server_secret("other").await.unwrap(), secret);
 
     let now = Timestamp::from_unix_millis(1_800_000_000_123);
-    let user = account(&store, now).await;
-    let session = sessions(&store, user, now).await;
-    throttle(&store, now).await;
-    vaults(&store, user, now).await;
-    uploads(&store, user, now).await;
+    let user = account(store, now).await;
+    let session = sessions(store, user, now).await;
+    throttle(store, now).await;
+    vaults(store, user, now).await;
+    uploads(store, user, now).await;
 
     let (keys, uploads) = store.delete_account(user, now).await.unwrap();
     assert_eq!(keys.len(), 2, "the vault left and the unfinished upload: {keys:?}");

@@ -85,6 +85,7 @@ pub(crate) async fn deleted_vaults_wait_in_the_trash_and_come_back(d: Deployment
     assert_eq!(back.headers()["etag"], etags[1].as_str());
     let body: Value = back.json().await.unwrap();
     assert_eq!((body["written_as"].as_str(), body["revision"].as_u64()), (Some("notes"), Some(2)));
+    assert_eq!((body["rename_receipt"].as_str(), body.get("receipt")), (Some(b64(&[4; 16]).as_str()), None));
     let read: Value =
         app.call(Method::GET, "/api/v1/vault/notes-old", Some(&token), None).await.json().await.unwrap();
     assert_eq!(read["ciphertext"], b64(b"two"));

@@ -52,6 +52,9 @@ pub struct VaultResponse {
     /// come back from the trash under another id; absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub written_as: Option<String>,
+    /// Base64: the opaque receipt a client sent with the trash restore that set `written_as`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rename_receipt: Option<String>,
 }
 
 /// `POST /vault` request: a new vault as JSON.

@@ -25,8 +25,8 @@ pub(super) async fn keep_replaced<DB: Engine>(
     }
     sql::<DB>(
         "INSERT INTO vault_revisions (uid, revision, user_id, etag, version, size, sha256, iv, salt, \
-         receipt, written_as, created_at, replaced_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+         receipt, written_as, rename_receipt, created_at, replaced_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .arg(old.uid)
     .arg(old.revision)
@@ -39,6 +39,7 @@ pub(super) async fn keep_replaced<DB: Engine>(
     .arg(old.salt.as_slice())
     .arg(old.receipt.clone())
     .arg(old.written_as.clone())
+    .arg(old.rename_receipt.clone())
     .arg(old.updated_at)
     .arg(rev.now)
     .execute(DB::on(conn))

@@ -117,6 +117,7 @@ pub(crate) fn vault<R: Columns>(row: R) -> Result<Vault, sqlx::Error> {
         uid: row.uuid("uid")?,
         receipt: row.opt_bytes("receipt")?,
         written_as: row.opt_text("written_as")?,
+        rename_receipt: row.opt_bytes("rename_receipt")?,
     })
 }
 
@@ -138,6 +139,7 @@ pub(crate) fn earlier_revision<R: Columns>(row: R, current: &Vault) -> Result<Va
         uid: current.uid,
         receipt: row.opt_bytes("receipt")?,
         written_as: row.opt_text("written_as")?,
+        rename_receipt: row.opt_bytes("rename_receipt")?,
     })
 }
 
@@ -164,6 +166,7 @@ pub(crate) fn trash_entry<R: Columns>(row: R) -> Result<TrashEntry, sqlx::Error>
             uid: row.uuid("id")?,
             receipt: row.opt_bytes("receipt")?,
             written_as: row.opt_text("written_as")?,
+            rename_receipt: row.opt_bytes("rename_receipt")?,
         },
     })
 }

@@ -21,8 +21,8 @@ pub(super) async fn bury<DB: Engine>(
 ) -> Result<(), StoreError> {
     sql::<DB>(
         "INSERT INTO trash (id, user_id, vault_id, etag, revision, version, size, sha256, iv, salt, receipt, \
-         written_as, history_bytes, history_count, created_at, updated_at, deleted_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+         written_as, rename_receipt, history_bytes, history_count, created_at, updated_at, deleted_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
     )
     .arg(vault.uid)
     .arg(vault.user_id)
@@ -36,6 +36,7 @@ pub(super) async fn bury<DB: Engine>(
     .arg(vault.salt.as_slice())
     .arg(vault.receipt.clone())
     .arg(vault.written_as.clone())
+    .arg(vault.rename_receipt.clone())
     .arg(history_bytes)
     .arg(history_count)
     .arg(vault.created_at)
@@ -118,11 +119,11 @@ pub(super) async fn untrash<DB: Engine>(
         true => Some(v.written_as.clone().unwrap_or_else(|| v.vault_id.clone())),
         false => v.written_as.clone(),
     };
-    let receipt = if renamed { receipt } else { v.receipt.clone() };
+    let rename_receipt = if renamed { receipt } else { v.rename_receipt.clone() };
     let restored = sql::<DB>(
         "INSERT INTO vaults (user_id, vault_id, etag, revision, version, size, sha256, iv, salt, receipt, \
-         written_as, history_bytes, history_count, created_at, updated_at, uid) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+         written_as, rename_receipt, history_bytes, history_count, created_at, updated_at, uid) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
          ON CONFLICT (user_id, vault_id) DO NOTHING RETURNING *",
     )
     .arg(user)
@@ -134,8 +135,9 @@ pub(super) async fn untrash<DB: Engine>(
     .arg(v.sha256.as_slice())
     .arg(v.iv.as_slice())
     .arg(v.salt.as_slice())
-    .arg(receipt)
+    .arg(v.receipt.clone())
     .arg(written_as)
+    .arg(rename_receipt.clone())
     .arg(entry.history_bytes)
     .arg(entry.history_count)
     .arg(v.created_at)
@@ -152,9 +154,12 @@ pub(super) async fn untrash<DB: Engine>(
         });
     };
     if renamed {
-        sql::<DB>("UPDATE vault_revisions SET written_as = $2 WHERE uid = $1 AND written_as IS NULL")
-            .arg(v.uid)
-            .arg(v.vault_id.as_str())
+        sql::<DB>(
+            "UPDATE vault_revisions SET written_as = $2, rename_receipt = $3 WHERE uid = $1 AND written_as IS NULL",
+        )
+        .arg(v.uid)
+        .arg(v.vault_id.as_str())
+        .arg(rename_receipt)
             .execute(DB::on(&mut tx))
             .await?;
     }

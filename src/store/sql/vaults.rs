@@ -102,7 +102,7 @@ impl<DB: Engine> VaultStore for SqlStore<DB> {
         };
         let replaced = bind_revision::<DB>(
             "UPDATE vaults SET etag = $3, revision = revision + 1, version = $4, size = $5, sha256 = $6, \
-             iv = $7, salt = $8, updated_at = $9, receipt = $10, written_as = NULL \
+             iv = $7, salt = $8, updated_at = $9, receipt = $10, written_as = NULL, rename_receipt = NULL \
              WHERE user_id = $1 AND vault_id = $2 AND etag = $11 RETURNING *",
             rev,
         )
