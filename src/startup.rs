@@ -154,7 +154,7 @@ impl Application {
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         metrics.register_live(Live {
             hasher: Arc::clone(auth.hasher()),
-            caches: Arc::clone(changes.caches_arc()),
+            changes: Arc::clone(&changes),
             store: Arc::clone(&store),
             blobs: blobs.clone(),
             sweeper: Arc::clone(&sweeper),

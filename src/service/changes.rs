@@ -65,11 +65,6 @@ impl Changes {
         &self.caches
     }
 
-    /// The caches, shared (for metrics).
-    pub fn caches_arc(&self) -> &Arc<Caches> {
-        &self.caches
-    }
-
     /// Drops what `change` makes stale here, then tells the other replicas. A failed
     /// announcement is logged: the others' entries expire by themselves.
     pub async fn announce(&self, change: Change) {

@@ -60,6 +60,12 @@ impl FeedWaiters {
         }
     }
 
+    /// Requests waiting, over all users.
+    pub fn waiting(&self) -> usize {
+        let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
+        users.values().map(Weak::strong_count).sum()
+    }
+
     /// Users someone is waiting for.
     pub fn watched(&self) -> usize {
         let users = self.users.lock().unwrap_or_else(|e| e.into_inner());
@@ -129,6 +135,9 @@ mod tests {
             tokio::time::timeout(Duration::from_secs(5), woken).await.expect("woken");
         }
         assert_eq!(waiters.watched(), 1);
+        let second = waiters.watch(alice);
+        assert_eq!((waiters.watched(), waiters.waiting()), (1, 2));
+        drop(second);
         drop(watch);
         assert_eq!(waiters.watched(), 0);
         for _ in 0..200 {

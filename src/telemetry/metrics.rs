@@ -13,8 +13,8 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::service::{PasswordHasher, Sweeper};
-use crate::store::{BlobStore, Caches, MetadataStore};
+use crate::service::{Changes, PasswordHasher, Sweeper};
+use crate::store::{BlobStore, MetadataStore};
 
 /// Labels of the HTTP metrics.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -113,8 +113,8 @@ impl Default for Metrics {
 pub struct Live {
     /// The Argon2 pool.
     pub hasher: Arc<PasswordHasher>,
-    /// The caches.
-    pub caches: Arc<Caches>,
+    /// The caches and the change feed's waiters.
+    pub changes: Arc<Changes>,
     /// The database.
     pub store: Arc<dyn MetadataStore>,
     /// The object store.
@@ -157,11 +157,8 @@ impl Collector for Live {
             "Hashes running or waiting for a slot",
             self.hasher.queue_depth() as i64,
         )?;
-        let caches = [
-            ("vault", &self.caches.vault_counts),
-            ("session", &self.caches.session_counts),
-            ("body", &self.caches.body_counts),
-        ];
+        let c = self.changes.caches();
+        let caches = [("vault", &c.vault_counts), ("session", &c.session_counts), ("body", &c.body_counts)];
         for (kind, name, help) in [
             ("hits", "cache_hits", "Reads answered from the in-process cache"),
             ("misses", "cache_misses", "Reads that went to the store"),
@@ -194,6 +191,12 @@ impl Collector for Live {
         let sweeps = self.sweeper.stats();
         counter(&mut encoder, "sweeper_runs", "Sweeper runs", sweeps.runs)?;
         counter(&mut encoder, "sweeper_deleted_objects", "Objects the sweeper deleted", sweeps.deleted)?;
+        gauge(
+            &mut encoder,
+            "feed_waiting_requests",
+            "Change-feed requests and streams waiting for a change on this replica",
+            self.changes.waiters().waiting() as i64,
+        )?;
         Ok(())
     }
 }

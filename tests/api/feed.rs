@@ -137,6 +137,21 @@ pub(crate) async fn a_waiting_request_wakes_at_the_next_change(d: Deployment) {
     let app = spawn_app(&d).await;
     let (_, token) = app.user().await;
     let etags = write_revisions(&app, &token, "notes", &[b"one"]).await;
+    // A request waiting for a change shows in the metrics while it waits, and not after.
+    let waiters = app.state.changes.waiters();
+    let head = changes_ok(&app, &token, "").await["cursor"].as_str().unwrap().to_owned();
+    let query = format!("?since={head}&wait=2");
+    let (idle, ()) = tokio::join!(changes(&app, &token, &query), async {
+        let started = Instant::now();
+        while waiters.waiting() == 0 {
+            assert!(started.elapsed() < Duration::from_secs(10), "the waiting request is counted");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let metrics = app.call(Method::GET, "/metrics", None, None).await.text().await.unwrap();
+        assert!(metrics.contains("blindvault_feed_waiting_requests 1"), "{metrics}");
+    });
+    assert_eq!(idle.status(), StatusCode::OK);
+    assert_eq!(waiters.waiting(), 0, "no longer once answered");
     let (page, woke) = wake_across(&app, &app, &token, &etags[0]).await;
     assert_eq!(page["changes"][0]["kind"], "replace");
     assert!(woke < Duration::from_secs(1), "woken by the change, not by the end of the wait: {woke:?}");

@@ -38,6 +38,7 @@ async fn metrics_count_what_happened_without_ids(d: Deployment) {
         r#"blindvault_cache_hits_total{cache="body"} 1"#,
         "blindvault_argon2_queue_depth 0",
         "blindvault_object_store_errors_total 0",
+        "blindvault_feed_waiting_requests 0",
     ] {
         assert!(text.lines().any(|l| l == line), "missing `{line}` in:\n{text}");
     }

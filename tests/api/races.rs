@@ -37,21 +37,28 @@ pub async fn upload(app: &TestApp, token: &str, id: &str, body: &[u8], extra: &[
     resp.headers()["etag"].to_str().unwrap().to_owned()
 }
 
-/// Once everything due is swept, what is at rest is one object per vault (each of them there),
-/// and nothing of an ended upload (no spool, tail or open multipart upload).
+/// Once everything due is swept, what is at rest is one object per retained revision of each
+/// vault (each of them there), and nothing of an ended upload (no spool, tail or open
+/// multipart upload).
 pub async fn assert_stores_only_its_vaults(app: &TestApp, username: &str) {
     let user = app.stored_user(username).await.id;
     app.state.sweeper.sweep(Timestamp::now().plus(Duration::from_secs(24 * 3600))).await.unwrap();
     let stored = at_rest(app, &user.to_string()).await;
     let vaults = app.state.vaults.list(user, None, 1000).await.unwrap().items;
+    let mut revisions = Vec::new();
     for vault in &vaults {
+        let id = blindvault::domain::VaultId::parse(&vault.vault_id).unwrap();
+        revisions.extend(app.state.vaults.revisions(user, &id, None, 1000).await.unwrap().items);
+    }
+    for revision in &revisions {
         assert!(
-            stored.iter().any(|key| key.ends_with(&vault.etag)),
-            "vault {} has its object",
-            vault.vault_id
+            stored.iter().any(|key| key.ends_with(&revision.etag)),
+            "revision {} of vault {} has its object",
+            revision.revision,
+            revision.vault_id
         );
     }
-    assert_eq!(stored.len(), vaults.len(), "nothing else is at rest: {stored:?}");
+    assert_eq!(stored.len(), revisions.len(), "nothing else is at rest: {stored:?}");
     assert_eq!(multipart_uploads(&app.deployment, user).await, 0, "no multipart upload is left open");
 }
 

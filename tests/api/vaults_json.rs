@@ -110,11 +110,16 @@ pub(crate) async fn create_read_list_delete(d: Deployment) {
     )
     .await;
 
-    // The object stays for the grace period, then the sweeper removes it.
+    // The vault waits in the trash (tests/api/trash.rs); purged, its object stays for the
+    // grace period, then the sweeper removes it.
     assert_eq!(app.objects_of(&user).await.len(), 1);
-    app.state.sweeper.sweep(Timestamp::now()).await.unwrap();
-    assert_eq!(app.objects_of(&user).await.len(), 1, "still inside the grace period");
     let later = Timestamp::now().plus(std::time::Duration::from_secs(3600));
+    app.state.sweeper.sweep(later).await.unwrap();
+    assert_eq!(app.objects_of(&user).await.len(), 1, "kept in the trash");
+    let trash: Value = app.call(Method::GET, "/api/v1/trash", Some(&token), None).await.json().await.unwrap();
+    let trash_id = trash["items"][0]["trash_id"].as_str().unwrap().to_owned();
+    let purged = app.call(Method::DELETE, &format!("/api/v1/trash/{trash_id}"), Some(&token), None).await;
+    assert_eq!(purged.status(), StatusCode::NO_CONTENT);
     assert_eq!(app.state.sweeper.sweep(later).await.unwrap().deleted, 1);
     assert!(app.objects_of(&user).await.is_empty());
 }
@@ -360,7 +365,10 @@ async fn listing_pages_in_id_order(d: Deployment) {
 }
 
 async fn quotas_are_enforced(d: Deployment) {
-    let app = spawn_app_with(&d, &["--quota-vaults", "2", "--quota-bytes", "1000"]).await;
+    // Without history, a replace frees the old revision's bytes (with history they stay
+    // counted: tests/api/trash.rs).
+    let app =
+        spawn_app_with(&d, &["--quota-vaults", "2", "--quota-bytes", "1000", "--keep-revisions", "0"]).await;
     let (_, token) = app.user().await;
     let post = |id: &'static str, len: usize| {
         app.call(Method::POST, "/api/v1/vault", Some(&token), Some(vault_body(id, &vec![1u8; len])))

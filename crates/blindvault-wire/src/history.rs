@@ -133,9 +133,11 @@ pub struct ChangesQuery {
     pub since: Option<String>,
     /// 1 to 1000 (default 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 1000))]
     pub limit: Option<u32>,
     /// Seconds to wait for a change when there is none yet, 0 to 60 (default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", param(maximum = 60))]
     pub wait: Option<u64>,
 }
 
