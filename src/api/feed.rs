@@ -116,7 +116,10 @@ pub(super) async fn stream(
     let token = bearer_token(&headers).unwrap_or_default().to_owned();
     let heartbeat = app.settings.feed_heartbeat;
     let events = events(app, user, token, since);
-    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(heartbeat)).into_response())
+    let mut response = Sse::new(events).keep_alive(KeepAlive::new().interval(heartbeat)).into_response();
+    // Proxies that buffer responses (nginx) would hold the events back: ask them not to.
+    response.headers_mut().insert("x-accel-buffering", axum::http::HeaderValue::from_static("no"));
+    Ok(response)
 }
 
 /// Where a stream stands.
@@ -172,5 +175,5 @@ fn events(
 
 /// The last event of a stream: why it ended, as the problem code a request would get.
 fn end(err: &ApiError) -> Event {
-    Event::default().event("end").data(err.code().to_string())
+    Event::default().event("end").data(err.code())
 }

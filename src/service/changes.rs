@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 
-use super::feed::FeedWaiters;
+use super::waiters::FeedWaiters;
 use crate::store::{Caches, Change, ChangeFeed};
 
 /// The process's caches and the feed that keeps replicas' caches honest, and who waits here

@@ -18,6 +18,7 @@ mod upload_end;
 mod uploads;
 mod vault_write;
 mod vaults;
+mod waiters;
 
 #[cfg(test)]
 mod history_tests;
@@ -38,7 +39,7 @@ pub use auth::{
 };
 pub use changes::Changes;
 pub use error::{BodyTimedOut, ServiceError};
-pub use feed::{FeedPage, FeedWaiters, MAX_WAIT};
+pub use feed::{FeedPage, MAX_WAIT};
 pub use hasher::{HashCost, PasswordHasher, Verified};
 pub use history::RevisionPage;
 pub use readiness::{Checks, Readiness};
@@ -50,3 +51,4 @@ pub use trash::TrashPage;
 pub use uploads::{Chunk, NewUpload, Patched};
 pub use vault_write::{VaultWrite, Written};
 pub use vaults::{Page, VaultLimits, VaultService, VaultTiming, decode_cursor, encode_cursor};
+pub use waiters::FeedWaiters;

@@ -61,7 +61,7 @@ impl VaultService {
             UntrashOutcome::Restored(vault) => {
                 self.changes.announce(vault_change(user, &vault.vault_id)).await;
                 tracing::info!(user_id = %user, revision = vault.revision, "vault restored from the trash");
-                Ok(vault)
+                Ok(*vault)
             }
             UntrashOutcome::Taken(current) => Err(ServiceError::VaultIdTaken { current }),
             UntrashOutcome::NotFound => Err(ServiceError::NotFound),

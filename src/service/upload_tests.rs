@@ -24,7 +24,7 @@ fn progress(result: Result<Patched, ServiceError>) -> u64 {
 
 fn committed(result: Result<Patched, ServiceError>) -> Written {
     match result {
-        Ok(Patched::Committed(written)) => written,
+        Ok(Patched::Committed(written)) => *written,
         other => panic!("expected a commit, got {other:?}"),
     }
 }

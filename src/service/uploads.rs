@@ -48,7 +48,7 @@ pub enum Patched {
     /// Bytes stored; the upload continues from this offset.
     Progress(u64),
     /// The last bytes arrived and the vault revision is committed.
-    Committed(Written),
+    Committed(Box<Written>),
     /// The upload had already committed (a client that missed the answer asks again).
     AlreadyCommitted {
         /// The committed revision's etag.
@@ -242,7 +242,7 @@ impl VaultService {
         }
         if complete {
             let done = self.complete(u, owner, &t, part, buffer.freeze(), etags, digests).await;
-            return done.map(Patched::Committed);
+            return done.map(|w| Patched::Committed(Box::new(w)));
         }
         if !buffer.is_empty() {
             parts.put_tail(&self.blobs, &t, part, buffer.freeze()).await?;

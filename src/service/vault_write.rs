@@ -166,7 +166,7 @@ impl VaultService {
             }
             Precondition::Exists | Precondition::Etag(_) => {
                 match self.store.commit_replace(rev, expect, &quota).await? {
-                    ChangeOutcome::Done(Some(vault)) => Ok(Written { vault, created: false }),
+                    ChangeOutcome::Done(Some(vault)) => Ok(Written { vault: *vault, created: false }),
                     ChangeOutcome::Done(None) => Err(ServiceError::internal("replace returned no revision")),
                     ChangeOutcome::Mismatch(current) => Err(ServiceError::PreconditionFailed { current }),
                     ChangeOutcome::UploadLost => Err(lost()),

@@ -10,7 +10,7 @@ use crate::domain::{ChangesSince, Timestamp, TrashEntry, Vault};
 #[derive(Debug, Clone)]
 pub enum UntrashOutcome {
     /// The vault is live again, as this.
-    Restored(Vault),
+    Restored(Box<Vault>),
     /// A live vault has that id: its etag. Nothing changed.
     Taken(String),
     /// No such entry in the user's trash.

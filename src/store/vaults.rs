@@ -71,7 +71,7 @@ pub enum CreateOutcome {
 #[derive(Debug, Clone)]
 pub enum ChangeOutcome {
     /// Done; for a replace, the new revision.
-    Done(Option<Vault>),
+    Done(Option<Box<Vault>>),
     /// The vault's etag is not the expected one: its current etag, or `None` if it is absent.
     Mismatch(Option<String>),
     /// The upload's queue entry was gone; nothing changed.

@@ -243,6 +243,7 @@ async fn open_stream(app: &TestApp, token: &str, last_event: Option<&str>) -> Ev
     let resp = req.send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    assert_eq!(resp.headers()["x-accel-buffering"], "no");
     Events::new(resp)
 }
 

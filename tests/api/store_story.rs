@@ -280,7 +280,7 @@ async fn vaults<S: VaultStore>(store: &S, user: Uuid, now: Timestamp) {
         (replaced.revision, replaced.size, replaced.created_at, replaced.updated_at),
         (2, 250, now, later)
     );
-    assert_eq!(store.vault(user, "notes").await.unwrap(), Some(replaced));
+    assert_eq!(store.vault(user, "notes").await.unwrap(), Some(*replaced));
     let usage = store.usage(user).await.unwrap();
     assert_eq!((usage.bytes, usage.vaults), (250, 1));
 

@@ -16,7 +16,9 @@
 mod accounts;
 mod changes;
 mod history;
+mod retention;
 mod rows;
+mod shared;
 mod timestamp;
 mod trash;
 mod uploads;

@@ -5,7 +5,7 @@ use sqlx::Pool;
 use uuid::Uuid;
 
 use super::changes::append_change;
-use super::vaults::{enqueue_object, lock_user, over_quota};
+use super::shared::{enqueue_object, lock_user, over_quota, select_vault};
 use super::{Arg, Columns, Engine, rows, sql};
 use crate::domain::{ChangeKind, NewChange, Timestamp, TrashEntry, Vault};
 use crate::store::{Quota, StoreError, TrashCursor, UntrashOutcome, object_key};
@@ -147,7 +147,7 @@ pub(super) async fn untrash<DB: Engine>(
     .fetch_optional(DB::on(&mut tx))
     .await?;
     let Some(vault) = restored else {
-        let taken = super::vaults::select_vault::<DB>(&mut tx, user, vault_id).await?;
+        let taken = select_vault::<DB>(&mut tx, user, vault_id).await?;
         return Ok(match taken {
             Some(live) => UntrashOutcome::Taken(live.etag),
             None => UntrashOutcome::NotFound,
@@ -170,7 +170,7 @@ pub(super) async fn untrash<DB: Engine>(
     change.trash_id = Some(trash_id);
     append_change::<DB>(&mut tx, user, &change, now).await?;
     tx.commit().await?;
-    Ok(UntrashOutcome::Restored(vault))
+    Ok(UntrashOutcome::Restored(Box::new(vault)))
 }
 
 pub(super) async fn purge<DB: Engine>(

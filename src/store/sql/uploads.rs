@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use super::vaults::{enqueue_object, lock_user, over_quota};
+use super::shared::{enqueue_object, lock_user, over_quota};
 use super::{Affected, Arg, Columns, Engine, SqlStore, rows, sql};
 use crate::domain::{Timestamp, Upload};
 use crate::store::{Progress, Quota, StoreError, UploadStore, object_key};
