@@ -132,7 +132,8 @@ Unset (null / empty) settings are left out, so the server's own default applies.
     "BLINDVAULT_MAX_VAULT_BYTES" $c.maxVaultBytes
     "BLINDVAULT_QUOTA_BYTES" $c.quotaBytes
     "BLINDVAULT_QUOTA_VAULTS" $c.quotaVaults
-    "BLINDVAULT_CACHE_BYTES" $c.cacheBytes }}
+    "BLINDVAULT_CACHE_BYTES" $c.cacheBytes
+    "BLINDVAULT_KEEP_REVISIONS" $c.keepRevisions }}
 {{- range $name, $value := $ints }}
 {{- if not (kindIs "invalid" $value) }}
 {{- $_ := set $env $name (toString (int64 $value)) }}
@@ -147,6 +148,10 @@ Unset (null / empty) settings are left out, so the server's own default applies.
     "BLINDVAULT_LOGIN_FAILURE_WINDOW" $c.login.failureWindow
     "BLINDVAULT_DELETE_GRACE" $c.deleteGrace
     "BLINDVAULT_UPLOAD_TIMEOUT" $c.uploadTimeout
+    "BLINDVAULT_KEEP_FOR" $c.keepFor
+    "BLINDVAULT_TRASH_FOR" $c.trashFor
+    "BLINDVAULT_CHANGES_FOR" $c.changesFor
+    "BLINDVAULT_FEED_HEARTBEAT" $c.feedHeartbeat
     "BLINDVAULT_SWEEP_INTERVAL" $c.sweepInterval
     "BLINDVAULT_LOG_FORMAT" $c.logFormat
     "RUST_LOG" $c.logLevel }}
