@@ -148,7 +148,8 @@ impl Application {
             delete_grace: settings.delete_grace,
             changes_for: settings.changes_for,
         };
-        let sweeper = Arc::new(Sweeper::new(vault_store, blobs.clone(), policy));
+        let sweeper =
+            Arc::new(Sweeper::new(vault_store, blobs.clone(), policy).announcing(Arc::clone(&changes)));
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;

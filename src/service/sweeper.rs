@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use super::Changes;
 use super::ServiceError;
 use super::vault_write::SWEEP_LEASE;
 use crate::domain::Timestamp;
-use crate::store::{BlobStore, VaultStore};
+use crate::store::{BlobStore, Change, VaultStore};
 
 /// Entries leased per round.
 const BATCH: i64 = 100;
@@ -47,6 +48,7 @@ pub struct Sweeper {
     store: Arc<dyn VaultStore>,
     blobs: BlobStore,
     policy: SweepPolicy,
+    changes: Option<Arc<Changes>>,
     runs: AtomicU64,
     deleted: AtomicU64,
 }
@@ -63,12 +65,38 @@ pub struct SweepStats {
 impl Sweeper {
     /// A sweeper over these stores.
     pub fn new(store: Arc<dyn VaultStore>, blobs: BlobStore, policy: SweepPolicy) -> Self {
-        Self { store, blobs, policy, runs: AtomicU64::new(0), deleted: AtomicU64::new(0) }
+        Self { store, blobs, policy, changes: None, runs: AtomicU64::new(0), deleted: AtomicU64::new(0) }
+    }
+
+    /// Announces the changes it makes (trash expiry) through `changes`, so that feed waiters
+    /// learn of them at once.
+    pub fn announcing(mut self, changes: Arc<Changes>) -> Self {
+        self.changes = Some(changes);
+        self
     }
 
     /// Runs and deletions since start.
     pub fn stats(&self) -> SweepStats {
         SweepStats { runs: self.runs.load(Ordering::Relaxed), deleted: self.deleted.load(Ordering::Relaxed) }
+    }
+
+    /// Purges the trash entries expired by `now`, and wakes their owners' feed waiters here
+    /// and on the other replicas.
+    async fn purge_expired_trash(&self, now: Timestamp) -> Result<u64, ServiceError> {
+        let mut purged = 0;
+        loop {
+            let users = self.store.purge_expired_trash(now, BATCH).await?;
+            purged += users.len() as u64;
+            let owners: std::collections::HashSet<_> = users.iter().copied().collect();
+            if let Some(changes) = &self.changes {
+                for user in owners {
+                    changes.announce(Change::Feed(user)).await;
+                }
+            }
+            if (users.len() as i64) < BATCH {
+                return Ok(purged);
+            }
+        }
     }
 
     /// Applies the retention rules as of `now`, then deletes every object due at `now`.
@@ -78,7 +106,7 @@ impl Sweeper {
         let delete_after = now.plus(self.policy.delete_grace);
         report.revisions_dropped =
             drain(|| self.store.drop_expired_revisions(replaced_before, delete_after, BATCH)).await?;
-        report.trash_purged = drain(|| self.store.purge_expired_trash(now, BATCH)).await?;
+        report.trash_purged = self.purge_expired_trash(now).await?;
         let before = now.minus(self.policy.changes_for);
         report.changes_compacted = drain(|| self.store.compact_changes(before, 10 * BATCH)).await?;
         loop {

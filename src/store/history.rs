@@ -79,8 +79,9 @@ pub trait HistoryStore: Send + Sync + 'static {
         limit: i64,
     ) -> Result<u64, StoreError>;
 
-    /// Purges up to `limit` trash entries that expired by `now`. Returns how many went.
-    async fn purge_expired_trash(&self, now: Timestamp, limit: i64) -> Result<u64, StoreError>;
+    /// Purges up to `limit` trash entries that expired by `now`. Returns the owner of each
+    /// entry that went.
+    async fn purge_expired_trash(&self, now: Timestamp, limit: i64) -> Result<Vec<Uuid>, StoreError>;
 
     /// Compacts away up to `limit` logged changes made before `before`. Returns how many went.
     async fn compact_changes(&self, before: Timestamp, limit: i64) -> Result<u64, StoreError>;

@@ -133,7 +133,21 @@ pub(crate) async fn purging_and_expiry_empty_the_store(d: Deployment) {
     assert_problem(again, StatusCode::NOT_FOUND, "not_found").await;
     sweep_through(&app, Timestamp::now()).await;
     assert_eq!(app.objects_of(&user).await.len(), 2, "a's three objects are gone; b waits in the trash");
-    sweep_through(&app, Timestamp::now().plus(Duration::from_secs(30 * 86400 + 1))).await;
+    // The expiry is logged, and a reader waiting on the feed hears of it at once.
+    let head: Value =
+        app.call(Method::GET, "/api/v1/changes", Some(&token), None).await.json().await.unwrap();
+    let waiting = format!("/api/v1/changes?since={}&wait=30", head["cursor"].as_str().unwrap());
+    let started = std::time::Instant::now();
+    let (heard, ()) = tokio::join!(app.call(Method::GET, &waiting, Some(&token), None), async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        sweep_through(&app, Timestamp::now().plus(Duration::from_secs(30 * 86400 + 1))).await;
+    });
+    let heard: Value = heard.json().await.unwrap();
+    assert_eq!(
+        (heard["changes"][0]["kind"].as_str(), heard["changes"][0]["vault_id"].as_str()),
+        (Some("purge"), Some("b"))
+    );
+    assert!(started.elapsed() < Duration::from_secs(10), "woken by the sweeper, not by the end of the wait");
     assert!(trash(&app, &token).await.is_empty(), "expired after BLINDVAULT_TRASH_FOR");
     assert!(app.objects_of(&user).await.is_empty());
 }

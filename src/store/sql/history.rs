@@ -124,7 +124,7 @@ impl<DB: Engine> HistoryStore for SqlStore<DB> {
         Ok(dropped.len() as u64)
     }
 
-    async fn purge_expired_trash(&self, now: Timestamp, limit: i64) -> Result<u64, StoreError> {
+    async fn purge_expired_trash(&self, now: Timestamp, limit: i64) -> Result<Vec<Uuid>, StoreError> {
         trash::purge_expired::<DB>(&self.pool, now, limit).await
     }
 

@@ -219,14 +219,14 @@ pub(super) async fn purge_expired<DB: Engine>(
     pool: &Pool<DB>,
     now: Timestamp,
     limit: i64,
-) -> Result<u64, StoreError> {
+) -> Result<Vec<Uuid>, StoreError> {
     let due = sql::<DB>("SELECT id, user_id FROM trash WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2")
         .arg(now)
         .arg(limit)
         .try_map(|row: DB::Row| Ok((row.uuid("id")?, row.uuid("user_id")?)))
         .fetch_all(DB::pooled(pool))
         .await?;
-    let mut purged = 0;
+    let mut purged = Vec::new();
     // One transaction per entry, each taking its user's row first like any other change.
     for (id, user) in due {
         let mut tx = pool.begin().await?;
@@ -234,7 +234,7 @@ pub(super) async fn purge_expired<DB: Engine>(
             && purge_entry::<DB>(&mut tx, user, id, now).await?
         {
             tx.commit().await?;
-            purged += 1;
+            purged.push(user);
         }
     }
     Ok(purged)
