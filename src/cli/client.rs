@@ -69,6 +69,9 @@ pub enum ClientCommand {
     Get {
         /// Vault id
         id: String,
+        /// An earlier revision the server keeps (see `blindvault history ID`) instead of the current one
+        #[arg(long)]
+        revision: Option<u64>,
         /// Output file [default: stdout]
         #[arg(short, long)]
         output: Option<PathBuf>,
@@ -79,7 +82,7 @@ pub enum ClientCommand {
         #[command(flatten)]
         opts: ClientOpts,
     },
-    /// Delete a vault
+    /// Delete a vault (into the server's trash, where it keeps one: see `blindvault trash`)
     Rm {
         /// Vault id
         id: String,
@@ -91,6 +94,8 @@ pub enum ClientCommand {
         #[command(flatten)]
         opts: ClientOpts,
     },
+    #[command(flatten)]
+    History(super::history::HistoryCommand),
 }
 
 /// Runs a client command.
@@ -133,7 +138,10 @@ pub async fn run(command: ClientCommand) -> anyhow::Result<()> {
             session.save(&opts).await?;
         }
         ClientCommand::Put { file, vault, force, opts } => put(&opts, &file, vault, force).await?,
-        ClientCommand::Get { id, output, accept_revision, opts } => {
+        ClientCommand::Get { id, revision: Some(revision), output, opts, .. } => {
+            super::get::get_revision(&opts, &id, revision, output.as_deref()).await?
+        }
+        ClientCommand::Get { id, revision: None, output, accept_revision, opts } => {
             super::get::get(&opts, &id, output.as_deref(), accept_revision).await?
         }
         ClientCommand::Rm { id, opts } => {
@@ -146,6 +154,7 @@ pub async fn run(command: ClientCommand) -> anyhow::Result<()> {
             eprintln!("deleted {id}");
         }
         ClientCommand::Passwd { opts } => super::passwd::run(&opts).await?,
+        ClientCommand::History(command) => super::history::run(command).await?,
     }
     Ok(())
 }

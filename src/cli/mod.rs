@@ -3,6 +3,7 @@
 mod client;
 mod context;
 mod get;
+mod history;
 mod passwd;
 mod resume;
 mod session;

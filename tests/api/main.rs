@@ -8,6 +8,7 @@ mod blobs;
 mod cancellation;
 mod cli;
 mod cli_client;
+mod cli_history;
 mod cli_resume;
 mod credentials;
 mod database_faults;

@@ -4,6 +4,7 @@
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
@@ -98,6 +99,55 @@ impl Keys {
     /// Whether a vault with this stored salt is under these keys.
     pub fn owns(&self, vault_salt: &[u8]) -> bool {
         vault_salt.len() == VAULT_SALT_RANDOM + KEY_ID_LEN && vault_salt[VAULT_SALT_RANDOM..] == self.key_id()
+    }
+
+    /// The restore receipt (docs/CRYPTO.md section 7): that the owner made `revision` of
+    /// `vault_id` from the revision whose salt is `vault_salt`.
+    pub fn restore_receipt(&self, vault_id: &str, revision: u64, vault_salt: &[u8]) -> [u8; 32] {
+        self.receipt_mac(b"restore", &[vault_id.as_bytes()], &[&revision.to_be_bytes(), vault_salt])
+            .finalize()
+            .into_bytes()
+            .into()
+    }
+
+    /// The rename receipt: that the owner brought the vault written as `written_as` back as
+    /// `vault_id`.
+    pub fn rename_receipt(&self, written_as: &str, vault_id: &str) -> [u8; 32] {
+        self.receipt_mac(b"rename", &[written_as.as_bytes(), vault_id.as_bytes()], &[])
+            .finalize()
+            .into_bytes()
+            .into()
+    }
+
+    /// Whether `receipt` is the restore receipt for these (compared in constant time).
+    pub fn vouches_restore(&self, vault_id: &str, revision: u64, vault_salt: &[u8], receipt: &[u8]) -> bool {
+        let mac =
+            self.receipt_mac(b"restore", &[vault_id.as_bytes()], &[&revision.to_be_bytes(), vault_salt]);
+        mac.verify_slice(receipt).is_ok()
+    }
+
+    /// Whether `receipt` is the rename receipt for these (compared in constant time).
+    pub fn vouches_rename(&self, written_as: &str, vault_id: &str, receipt: &[u8]) -> bool {
+        let mac = self.receipt_mac(b"rename", &[written_as.as_bytes(), vault_id.as_bytes()], &[]);
+        mac.verify_slice(receipt).is_ok()
+    }
+
+    /// HMAC-SHA256 under `K_receipt` of `"blindvault/v1 " ‖ label`, then each of `strings`
+    /// length-prefixed, then `raw` as it is.
+    fn receipt_mac(&self, label: &[u8], strings: &[&[u8]], raw: &[&[u8]]) -> Hmac<Sha256> {
+        let mut key = Zeroizing::new([0u8; 32]);
+        hkdf(&*self.enc, None, b"blindvault/v1 receipt", &mut *key);
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&*key).expect("HMAC takes any key length");
+        mac.update(b"blindvault/v1 ");
+        mac.update(label);
+        for s in strings {
+            mac.update(&(s.len() as u32).to_be_bytes());
+            mac.update(s);
+        }
+        for r in raw {
+            mac.update(r);
+        }
+        mac
     }
 
     /// The cipher of one vault revision.
@@ -238,6 +288,20 @@ mod tests {
             "b8008664518269a3dd75808050c7b3f47bed5b088c4bba3c2d3e3c7c1563ba87"
         );
         assert_eq!(c.open_all(&ct).unwrap(), long);
+        let mut salt: Vec<u8> = (0x10u8..0x20).collect();
+        salt.extend_from_slice(&keys.key_id());
+        let restore = keys.restore_receipt("main", 3, &salt);
+        assert_eq!(hex(&restore), "a986dece16c0016a8e291a7eb6eec554a4dcb8f2532bd9a12f27396e9f3d604b");
+        let rename = keys.rename_receipt("main", "main-old");
+        assert_eq!(hex(&rename), "e847cd04573cc35b22bf3999e426459b77ba1305362ce65fa628e7ede06365d2");
+        assert!(keys.vouches_restore("main", 3, &salt, &restore));
+        assert!(!keys.vouches_restore("main", 4, &salt, &restore), "another revision");
+        assert!(!keys.vouches_restore("other", 3, &salt, &restore), "another vault");
+        assert!(!keys.vouches_restore("main", 3, &salt[1..], &restore), "another salt");
+        assert!(keys.vouches_rename("main", "main-old", &rename));
+        assert!(!keys.vouches_rename("main", "main-new", &rename));
+        let other = Keys::derive("alice", "another password", &[0u8; 32], 1000);
+        assert!(!other.vouches_restore("main", 3, &salt, &restore), "only the owner's key makes one");
     }
 
     #[test]

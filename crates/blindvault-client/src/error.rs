@@ -69,6 +69,10 @@ pub enum ClientError {
     /// There is no session: log in first.
     #[error("not logged in")]
     NotLoggedIn,
+    /// The change feed no longer reaches back to the cursor: list the vaults afresh and
+    /// follow the feed from a new cursor.
+    #[error("the change log no longer reaches back to this cursor; list afresh")]
+    CursorExpired,
     /// The server answered something this client does not understand.
     #[error("unexpected answer from the server: {0}")]
     Protocol(String),

@@ -8,6 +8,7 @@
 
 pub mod crypto;
 mod error;
+mod history;
 pub mod resumable;
 pub mod sdk;
 pub mod sent;

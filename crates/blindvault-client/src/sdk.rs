@@ -75,6 +75,7 @@ async fn problem(resp: Response) -> ClientError {
     match status {
         StatusCode::PRECONDITION_FAILED => ClientError::Conflict { current_etag: etag },
         StatusCode::NOT_FOUND => ClientError::NotFound,
+        StatusCode::GONE => ClientError::CursorExpired,
         _ => ClientError::Api {
             status: status.as_u16(),
             detail: body.as_ref().map_or("the server refused the request", |p| &p.detail).to_owned(),

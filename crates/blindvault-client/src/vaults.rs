@@ -112,8 +112,9 @@ impl Client {
         self.stream_content(keys, vault_id, out, None, progress).await
     }
 
-    /// [`Client::get_stream`] of exactly the revision `expected` names (its ETag and salt).
-    async fn stream_content<W>(
+    /// [`Client::get_stream`] of exactly the revision `expected` names (its ETag and salt),
+    /// from `content` (the vault's content path unless given), its ciphertext bound to `aad_id`.
+    pub(super) async fn stream_content<W>(
         &self,
         keys: &Keys,
         vault_id: &str,
@@ -124,7 +125,24 @@ impl Client {
     where
         W: AsyncWrite + Unpin,
     {
-        let resp = self.authed(Method::GET, &vault_path(vault_id, "/content")).await?.send().await?;
+        let source = Source { content: vault_path(vault_id, "/content"), aad_id: vault_id.to_owned() };
+        self.stream_from(keys, vault_id, &source, out, expected, &mut progress).await
+    }
+
+    /// Streams and decrypts the content at `source`.
+    pub(super) async fn stream_from<W>(
+        &self,
+        keys: &Keys,
+        vault_id: &str,
+        source: &Source,
+        out: &mut W,
+        expected: Option<&VaultSeen>,
+        progress: &mut impl FnMut(u64, u64),
+    ) -> Result<Downloaded, ClientError>
+    where
+        W: AsyncWrite + Unpin,
+    {
+        let resp = self.authed(Method::GET, &source.content).await?.send().await?;
         let resp = ok(resp).await?;
         let h = resp.headers().clone();
         let etag = header(&h, "etag")?;
@@ -140,7 +158,7 @@ impl Client {
         let version: u32 = header(&h, X_VAULT_VERSION)?
             .parse()
             .map_err(|_| ClientError::Protocol(X_VAULT_VERSION.into()))?;
-        let cipher = keys.vault_cipher(&salt, &iv, vault_id, version)?;
+        let cipher = keys.vault_cipher(&salt, &iv, &source.aad_id, version)?;
         let size = decrypt(&cipher, resp.bytes_stream(), out, |done| progress(done, total)).await?;
         Ok(Downloaded { etag, size })
     }
@@ -194,12 +212,29 @@ impl Client {
         vault_id: &str,
         out: &mut W,
         known: Option<&VaultSeen>,
+        progress: impl FnMut(u64, u64),
+    ) -> Result<(Downloaded, VaultSeen), ClientError>
+    where
+        W: AsyncWrite + Unpin,
+    {
+        self.read_verified(keys, vault_id, &vault_path(vault_id, ""), out, known, progress).await
+    }
+
+    /// [`Client::get_verified`] of the JSON representation at `path` (the vault's, or one of its
+    /// revisions').
+    pub(super) async fn read_verified<W>(
+        &self,
+        keys: &Keys,
+        vault_id: &str,
+        path: &str,
+        out: &mut W,
+        known: Option<&VaultSeen>,
         mut progress: impl FnMut(u64, u64),
     ) -> Result<(Downloaded, VaultSeen), ClientError>
     where
         W: AsyncWrite + Unpin,
     {
-        let resp = self.authed(Method::GET, &vault_path(vault_id, "")).await?.send().await?;
+        let resp = self.authed(Method::GET, path).await?.send().await?;
         let resp = ok(resp).await?;
         let etag = header(resp.headers(), "etag")?;
         let body: FullVault =
@@ -210,21 +245,27 @@ impl Client {
                 what: "the server answered with another vault".into(),
             });
         }
-        let served = VaultSeen::new(body.meta.revision, &etag, Some(body.salt.clone()));
+        let decode = |v: &str, name: &str| {
+            STANDARD.decode(v).map_err(|_| ClientError::Protocol(format!("vault {name} is not base64")))
+        };
+        let salt = decode(&body.salt, "salt")?;
+        let mut served = VaultSeen::new(body.meta.revision, &etag, Some(body.salt.clone()));
+        if let Some(receipt) = &body.meta.receipt {
+            served.vouched =
+                keys.vouches_restore(vault_id, body.meta.revision, &salt, &decode(receipt, "receipt")?);
+        }
+        let aad_id = written_as(keys, vault_id, &body.meta)?;
         if let Some(known) = known {
             known.check(vault_id, &served)?;
         }
         let remember = known.map_or_else(|| served.clone(), |k| k.advance(&served));
         let Some(ciphertext) = &body.ciphertext else {
-            let got = self.stream_content(keys, vault_id, out, Some(&served), progress).await?;
+            let source = Source { content: body.content_url.clone(), aad_id };
+            let got = self.stream_from(keys, vault_id, &source, out, Some(&served), &mut progress).await?;
             return Ok((got, remember));
         };
-        let decode = |v: &str, name: &str| {
-            STANDARD.decode(v).map_err(|_| ClientError::Protocol(format!("vault {name} is not base64")))
-        };
         let version = u32::try_from(body.meta.version).unwrap_or(0);
-        let cipher =
-            keys.vault_cipher(&decode(&body.salt, "salt")?, &decode(&body.iv, "iv")?, vault_id, version)?;
+        let cipher = keys.vault_cipher(&salt, &decode(&body.iv, "iv")?, &aad_id, version)?;
         let ciphertext = decode(ciphertext, "ciphertext")?;
         let plain = cipher.open_all(&ciphertext)?;
         out.write_all(&plain).await?;
@@ -234,7 +275,29 @@ impl Client {
     }
 }
 
+/// Where a revision's ciphertext is, and the vault id it is bound to.
+pub(super) struct Source {
+    /// The content path.
+    pub(super) content: String,
+    /// The vault id in its associated data.
+    pub(super) aad_id: String,
+}
+
+/// The vault id `info`'s ciphertext is bound to: its own, or the one it was written under
+/// when the owner's rename receipt vouches for that (docs/CRYPTO.md section 7).
+fn written_as(keys: &Keys, vault_id: &str, info: &VaultInfo) -> Result<String, ClientError> {
+    let Some(written_as) = &info.written_as else { return Ok(vault_id.to_owned()) };
+    let receipt = info.rename_receipt.as_deref().and_then(|r| STANDARD.decode(r).ok());
+    if receipt.is_some_and(|r| keys.vouches_rename(written_as, vault_id, &r)) {
+        return Ok(written_as.clone());
+    }
+    Err(ClientError::Rollback {
+        vault_id: vault_id.to_owned(),
+        what: format!("the server says this was written as {written_as:?}, without the owner's receipt"),
+    })
+}
+
 /// The path of vault `id` (one percent-encoded segment) followed by `tail`.
-fn vault_path(id: &str, tail: &str) -> String {
+pub(super) fn vault_path(id: &str, tail: &str) -> String {
     format!("{}{tail}", blindvault_wire::vaults::vault_path(id))
 }

@@ -78,16 +78,21 @@ pub struct VaultSeen {
     /// Salts of older revisions seen (base64, newest last, bounded).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub earlier_salts: Vec<String>,
+    /// For a revision as served: it carries a restore receipt that verified under this
+    /// client's key (docs/CRYPTO.md section 7), so an older revision's salt is the owner's
+    /// restore, not a replay. Never stored.
+    #[serde(skip)]
+    pub vouched: bool,
 }
 
 impl VaultSeen {
     /// A revision as served.
     pub fn new(revision: u64, etag: &str, salt: Option<String>) -> Self {
-        Self { revision, etag: etag.to_owned(), salt, earlier_salts: Vec::new() }
+        Self { revision, etag: etag.to_owned(), salt, earlier_salts: Vec::new(), vouched: false }
     }
 
     /// Refuses `served` if it is older than this, or other content under this revision, or
-    /// carries the salt of an older revision.
+    /// carries the salt of an older revision without a restore receipt that vouches for it.
     pub fn check(&self, vault_id: &str, served: &VaultSeen) -> Result<(), ClientError> {
         let refuse = |what: String| Err(ClientError::Rollback { vault_id: vault_id.to_owned(), what });
         if served.revision < self.revision {
@@ -107,7 +112,7 @@ impl VaultSeen {
         }
         let old_salt = served.salt.as_ref().is_some_and(|s| self.earlier_salts.contains(s))
             || (served.revision > self.revision && served.salt.is_some() && served.salt == self.salt);
-        if old_salt {
+        if old_salt && !served.vouched {
             return refuse(format!("revision {} carries the content of an older revision", served.revision));
         }
         Ok(())
@@ -186,6 +191,14 @@ mod tests {
             VaultSeen::new(3, "\"c\"", salt("s1")),
             VaultSeen::new(3, "\"c\"", salt("s2")),
         ] {
+            assert!(matches!(seen.check("v", &bad), Err(ClientError::Rollback { .. })), "{bad:?}");
+        }
+        // An older salt under a newer revision passes only when a receipt vouched for it; a
+        // receipt never excuses going back in revisions or other content under a seen one.
+        let restored = VaultSeen { vouched: true, ..VaultSeen::new(3, "\"c\"", salt("s1")) };
+        assert!(seen.check("v", &restored).is_ok());
+        for bad in [VaultSeen::new(1, "\"a\"", salt("s1")), VaultSeen::new(2, "\"x\"", salt("s2"))] {
+            let bad = VaultSeen { vouched: true, ..bad };
             assert!(matches!(seen.check("v", &bad), Err(ClientError::Rollback { .. })), "{bad:?}");
         }
     }
