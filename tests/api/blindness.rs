@@ -66,6 +66,16 @@ async fn the_server_learns_nothing(d: Deployment) {
     let back = dir.path().join("back.bin");
     cli.ok(&password, &["get", "large", "-o", back.to_str().unwrap()]);
     assert!(std::fs::read(&back).unwrap() == large_bytes, "large file round-trips byte for byte");
+    // History, a restore (with its receipt), the trash and a rename (with its receipt).
+    std::fs::write(&small, format!("second revision: {canary}\n")).unwrap();
+    cli.ok(&password, &["put", small.to_str().unwrap()]);
+    cli.ok(&password, &["restore", "notes.txt", "1"]);
+    assert!(
+        cli.ok(&password, &["get", "notes.txt", "--revision", "2"])
+            .ends_with(format!("{canary}\n").as_bytes())
+    );
+    cli.ok(&password, &["rm", "large"]);
+    cli.ok(&password, &["untrash", "large", "--as", "large-again"]);
 
     // The client's secrets, derived here independently of the client's code.
     let http = reqwest::Client::new();
@@ -93,6 +103,9 @@ async fn the_server_learns_nothing(d: Deployment) {
         ("password".to_owned(), password.clone().into_bytes()),
     ];
     needles.extend(encodings("K_enc", &k_enc));
+    let mut k_receipt = [0u8; 32];
+    Hkdf::<Sha256>::new(None, &k_enc).expand(b"blindvault/v1 receipt", &mut k_receipt).unwrap();
+    needles.extend(encodings("K_receipt", &k_receipt));
     needles.extend(encodings("master key", &master));
     needles.extend(encodings("auth_hash", &auth_hash));
     needles.push(("refresh token".to_owned(), refresh.into_bytes()));
@@ -125,10 +138,11 @@ async fn the_server_learns_nothing(d: Deployment) {
         }
     }
     let objects = haystacks.iter().filter(|(name, _)| name.contains("vaults/")).count();
+    // notes.txt's three revisions (the restore a copy of the first) and the large vault.
     assert_eq!(
         objects,
-        2,
-        "both vaults were scanned: {:?}",
+        4,
+        "every revision of both vaults was scanned: {:?}",
         haystacks.iter().map(|h| &h.0).collect::<Vec<_>>()
     );
     let log = String::from_utf8_lossy(&haystacks[0].1).into_owned();
