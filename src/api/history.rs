@@ -1,7 +1,7 @@
 //! `/api/v1/vault/{vault_id}/revisions`: a vault's retained revisions, read as the vault is
 //! read (JSON or streamed), and restored as a new revision.
 
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use axum::response::Response;
@@ -17,7 +17,7 @@ use super::error::ApiError;
 use super::extract::{OptionalJson, b64};
 use super::preconditions::if_match;
 use super::state::AppState;
-use super::vault_http::{VaultPath, vault_response, written};
+use super::vault_http::{PageQuery, VaultPath, vault_response, written};
 use super::vaults::full_vault;
 use crate::domain::VaultId;
 
@@ -62,10 +62,8 @@ pub(super) async fn list(
     State(app): State<AppState>,
     auth: Authenticated<ReadScope>,
     VaultPath(id): VaultPath,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    PageQuery(query): PageQuery,
 ) -> Result<Json<RevisionList>, ApiError> {
-    let Query(query) = query
-        .map_err(|_| ApiError::invalid_field("the query accepts `limit` (1 to 1000) and `cursor` only"))?;
     let limit = query.limit.unwrap_or(DEFAULT_PAGE);
     let page = app.vaults.revisions(auth.principal.user_id, &id, query.cursor.as_deref(), limit).await?;
     Ok(Json(RevisionList {

@@ -1,6 +1,6 @@
 //! `/api/v1/trash`: deleted vaults, restored (under their id or another) or purged.
 
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -15,7 +15,7 @@ use super::error::ApiError;
 use super::extract::{OptionalJson, b64};
 use super::preconditions::etag_header;
 use super::state::AppState;
-use super::vault_http::vault_response;
+use super::vault_http::{PageQuery, vault_response};
 use crate::domain::VaultId;
 
 /// Routes under `/api/v1/trash`.
@@ -60,10 +60,8 @@ fn entry(e: &crate::domain::TrashEntry) -> TrashEntry {
 pub(super) async fn list(
     State(app): State<AppState>,
     auth: Authenticated<ReadScope>,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    PageQuery(query): PageQuery,
 ) -> Result<Json<TrashList>, ApiError> {
-    let Query(query) = query
-        .map_err(|_| ApiError::invalid_field("the query accepts `limit` (1 to 1000) and `cursor` only"))?;
     let limit = query.limit.unwrap_or(DEFAULT_PAGE);
     let page = app.vaults.trash(auth.principal.user_id, query.cursor.as_deref(), limit).await?;
     Ok(Json(TrashList { items: page.items.iter().map(entry).collect(), next_cursor: page.next_cursor }))

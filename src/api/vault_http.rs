@@ -16,6 +16,21 @@ use super::preconditions::etag_header;
 use crate::domain::{Vault, VaultId};
 use crate::service::Written;
 
+/// The `limit` and `cursor` of a paged listing; anything else in the query is a 422.
+pub struct PageQuery(pub blindvault_wire::vaults::ListQuery);
+
+impl<S: Send + Sync> FromRequestParts<S> for PageQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Query(query) =
+            axum::extract::Query::from_request_parts(parts, state).await.map_err(|_| {
+                ApiError::invalid_field("the query accepts `limit` (1 to 1000) and `cursor` only")
+            })?;
+        Ok(Self(query))
+    }
+}
+
 /// A validated `{vault_id}` path segment.
 pub struct VaultPath(pub VaultId);
 

@@ -1,6 +1,6 @@
 //! `/api/v1/vault`: the JSON representation of vaults, and listing.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -14,7 +14,7 @@ use super::error::ApiError;
 use super::extract::{ApiJson, b64, to_b64};
 use super::preconditions::{etag_header, if_match, not_modified, put_mode};
 use super::state::AppState;
-use super::vault_http::{VaultPath, not_modified_response, vault_response, written};
+use super::vault_http::{PageQuery, VaultPath, not_modified_response, vault_response, written};
 use crate::domain::{Precondition, Vault, VaultId};
 use crate::service::VaultWrite;
 
@@ -188,10 +188,8 @@ pub(super) async fn remove(
 pub(super) async fn list(
     State(app): State<AppState>,
     auth: Authenticated<ReadScope>,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    PageQuery(query): PageQuery,
 ) -> Result<Json<ListResponse>, ApiError> {
-    let Query(query) = query
-        .map_err(|_| ApiError::invalid_field("the query accepts `limit` (1 to 1000) and `cursor` only"))?;
     let page = app
         .vaults
         .list(

@@ -102,6 +102,11 @@ pub(crate) fn session<R: Columns>(row: R) -> Result<Session, sqlx::Error> {
 
 /// A row of `vaults`.
 pub(crate) fn vault<R: Columns>(row: R) -> Result<Vault, sqlx::Error> {
+    vault_with_uid(&row, "uid")
+}
+
+/// A vault's columns, its uid in column `uid` (`id` in `trash`).
+fn vault_with_uid<R: Columns>(row: &R, uid: &str) -> Result<Vault, sqlx::Error> {
     Ok(Vault {
         user_id: row.uuid("user_id")?,
         vault_id: row.text("vault_id")?,
@@ -114,7 +119,7 @@ pub(crate) fn vault<R: Columns>(row: R) -> Result<Vault, sqlx::Error> {
         salt: row.bytes("salt")?,
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
-        uid: row.uuid("uid")?,
+        uid: row.uuid(uid)?,
         receipt: row.opt_bytes("receipt")?,
         written_as: row.opt_text("written_as")?,
         rename_receipt: row.opt_bytes("rename_receipt")?,
@@ -151,23 +156,7 @@ pub(crate) fn trash_entry<R: Columns>(row: R) -> Result<TrashEntry, sqlx::Error>
         history_count: row.int("history_count")?,
         deleted_at: row.time("deleted_at")?,
         expires_at: row.time("expires_at")?,
-        vault: Vault {
-            user_id: row.uuid("user_id")?,
-            vault_id: row.text("vault_id")?,
-            etag: row.text("etag")?,
-            revision: row.int("revision")?,
-            version: row.int("version")?,
-            size: row.int("size")?,
-            sha256: row.bytes("sha256")?,
-            iv: row.bytes("iv")?,
-            salt: row.bytes("salt")?,
-            created_at: row.time("created_at")?,
-            updated_at: row.time("updated_at")?,
-            uid: row.uuid("id")?,
-            receipt: row.opt_bytes("receipt")?,
-            written_as: row.opt_text("written_as")?,
-            rename_receipt: row.opt_bytes("rename_receipt")?,
-        },
+        vault: vault_with_uid(&row, "id")?,
     })
 }
 
