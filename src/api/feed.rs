@@ -77,7 +77,7 @@ pub(super) async fn changes(
     }
     let limit = query.limit.unwrap_or(100);
     let page = tokio::select! {
-        page = app.vaults.changes(user, since, limit, Duration::from_secs(wait)) => page?,
+        page = app.vaults.changes(user, since, limit, Duration::from_secs(wait).min(app.settings.feed_max_wait)) => page?,
         // Stopping: answer now, as a wait that ended with nothing new.
         () = app.stopped() => FeedPage { changes: Vec::new(), cursor: since, more: false },
     };
@@ -156,7 +156,7 @@ fn events(
                 return Some((Ok(end(&ApiError::from(e))), f));
             }
             let next = tokio::select! {
-                page = f.app.vaults.changes(f.user, f.cursor, STREAM_BATCH, crate::service::MAX_WAIT) => page,
+                page = f.app.vaults.changes(f.user, f.cursor, STREAM_BATCH, f.app.settings.feed_max_wait) => page,
                 () = f.app.stopped() => Err(ServiceError::Unavailable("the server is stopping".into())),
             };
             match next {

@@ -75,6 +75,7 @@ impl Settings {
             ("BLINDVAULT_KEEP_FOR", show(self.keep_for)),
             ("BLINDVAULT_TRASH_FOR", show(self.trash_for)),
             ("BLINDVAULT_CHANGES_FOR", show(self.changes_for)),
+            ("BLINDVAULT_FEED_MAX_WAIT", show(self.feed_max_wait)),
             ("BLINDVAULT_FEED_HEARTBEAT", show(self.feed_heartbeat)),
             ("BLINDVAULT_SWEEP_INTERVAL", show(self.sweep_interval)),
             ("BLINDVAULT_CACHE_BYTES", self.cache_bytes.to_string()),

@@ -163,6 +163,10 @@ pub struct Settings {
     /// How long the change log keeps a change; a cursor older than that must list afresh
     #[arg(long, env = "BLINDVAULT_CHANGES_FOR", default_value = "30d", value_parser = parse_duration, value_name = "DURATION")]
     pub changes_for: Duration,
+    /// The longest a change-feed request waits for a change before it answers empty (at most
+    /// 60s; lower it where a proxy cuts idle requests sooner)
+    #[arg(long, env = "BLINDVAULT_FEED_MAX_WAIT", default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    pub feed_max_wait: Duration,
     /// How often an idle change stream (`GET /api/v1/changes/stream`) sends a heartbeat
     #[arg(long, env = "BLINDVAULT_FEED_HEARTBEAT", default_value = "15s", value_parser = parse_duration, value_name = "DURATION")]
     pub feed_heartbeat: Duration,

@@ -128,11 +128,15 @@ impl Settings {
             ("BLINDVAULT_SWEEP_INTERVAL", self.sweep_interval),
             ("BLINDVAULT_CHANGES_FOR", self.changes_for),
             ("BLINDVAULT_FEED_HEARTBEAT", self.feed_heartbeat),
+            ("BLINDVAULT_FEED_MAX_WAIT", self.feed_max_wait),
             ("BLINDVAULT_HEADER_READ_TIMEOUT", self.header_read_timeout),
             ("BLINDVAULT_BODY_READ_TIMEOUT", self.body_read_timeout),
         ];
         if let Some((name, _)) = durations.iter().find(|(_, d)| d.is_zero()) {
             return Err(invalid(name, "must be longer than zero"));
+        }
+        if self.feed_max_wait > std::time::Duration::from_secs(60) {
+            return Err(invalid("BLINDVAULT_FEED_MAX_WAIT", "must be at most 60s"));
         }
         if self.refresh_ttl < self.access_ttl {
             return Err(invalid("BLINDVAULT_REFRESH_TTL", "must not be shorter than BLINDVAULT_ACCESS_TTL"));

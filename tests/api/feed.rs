@@ -20,6 +20,7 @@ on_both_deployments!(
     every_commit_of_64_writers_is_logged_once_in_order,
     a_waiting_request_wakes_at_the_next_change,
     a_compacted_cursor_gets_410,
+    the_server_caps_every_wait,
     the_stream_resumes_after_the_last_event_and_beats_while_idle,
 );
 
@@ -176,6 +177,16 @@ async fn a_change_on_one_replica_wakes_a_waiter_on_another_within_a_second() {
     let (page, woke) = wake_across(&b, &a, &token, &etags[0]).await;
     assert_eq!(page["changes"].as_array().unwrap().len(), 1);
     assert!(woke < Duration::from_secs(1), "the other replica's waiter answered {woke:?} after the write");
+}
+
+pub(crate) async fn the_server_caps_every_wait(d: Deployment) {
+    let app = spawn_app_with(&d, &["--feed-max-wait", "1s"]).await;
+    let (_, token) = app.user().await;
+    let started = Instant::now();
+    let page = changes_ok(&app, &token, "?since=0&wait=60").await;
+    assert_eq!((page["changes"].as_array().unwrap().len(), page["cursor"].as_str()), (0, Some("0")));
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(900) && waited < Duration::from_secs(10), "{waited:?}");
 }
 
 pub(crate) async fn a_compacted_cursor_gets_410(d: Deployment) {

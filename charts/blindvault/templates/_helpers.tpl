@@ -152,6 +152,7 @@ Unset (null / empty) settings are left out, so the server's own default applies.
     "BLINDVAULT_TRASH_FOR" $c.trashFor
     "BLINDVAULT_CHANGES_FOR" $c.changesFor
     "BLINDVAULT_FEED_HEARTBEAT" $c.feedHeartbeat
+    "BLINDVAULT_FEED_MAX_WAIT" $c.feedMaxWait
     "BLINDVAULT_SWEEP_INTERVAL" $c.sweepInterval
     "BLINDVAULT_LOG_FORMAT" $c.logFormat
     "RUST_LOG" $c.logLevel }}
