@@ -221,7 +221,8 @@ impl Client {
     }
 
     /// [`Client::get_verified`] of the JSON representation at `path` (the vault's, or one of its
-    /// revisions').
+    /// revisions'), its content (above the JSON limit) at `path` + `/content`: this client's
+    /// own path, never one the server names.
     pub(super) async fn read_verified<W>(
         &self,
         keys: &Keys,
@@ -260,7 +261,7 @@ impl Client {
         }
         let remember = known.map_or_else(|| served.clone(), |k| k.advance(&served));
         let Some(ciphertext) = &body.ciphertext else {
-            let source = Source { content: body.content_url.clone(), aad_id };
+            let source = Source { content: format!("{path}/content"), aad_id };
             let got = self.stream_from(keys, vault_id, &source, out, Some(&served), &mut progress).await?;
             return Ok((got, remember));
         };
