@@ -67,7 +67,8 @@ RUN cargo build --release --locked \
 # which distroless/cc would also give, and in fewer megabytes. But a HEALTHCHECK needs a
 # program in the image that can make an HTTP request, `blindvault` has no health subcommand,
 # and distroless has no shell or HTTP client; slim plus curl (no recommends) is the smallest
-# dependable way to a working HEALTHCHECK, and keeps a shell for debugging.
+# dependable way to a working HEALTHCHECK, and keeps a shell for debugging. (Backups need no
+# PostgreSQL client: the server snapshots its database itself.)
 FROM debian:bookworm-slim AS runtime
 
 ARG VERSION=0.1.0

@@ -6,7 +6,10 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() {
-    let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("web").join("dist");
+    // Read when the script runs, not when it was compiled: one compiled build script serves
+    // every checkout that shares a target dir, and must embed each one's own page.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
+    let dist = Path::new(&manifest_dir).join("web").join("dist");
     println!("cargo:rerun-if-changed={}", dist.display());
     let mut files: Vec<_> = std::fs::read_dir(&dist)
         .map(|entries| {

@@ -1,9 +1,9 @@
-"""P6 and P7: what history and the change feed cost.
+"""P8 and part of P7: what history and the change feed cost.
 
-P6: a replace's latency on a vault with 1,000 retained earlier revisions against one with
+P8: a replace's latency on a vault with 1,000 retained earlier revisions against one with
 none, sequential 4 KiB JSON writes on one keep-alive connection, alternating rounds so that
 drift favours neither (goal: <= 1.1x).
-P7: what idle change streams cost: resident memory per open `/api/v1/changes/stream`
+P7 (second half): what idle change streams cost: resident memory per open `/api/v1/changes/stream`
 connection with 1,000 of them open, and how long one write takes to reach all of them.
 """
 
@@ -36,12 +36,19 @@ class Api:
         self.conn = http.client.HTTPConnection(self.url.hostname, self.url.port, timeout=30)
 
     def call(self, method, path, body=None, headers=None):
-        head = {"authorization": f"Bearer {self.token}", **(headers or {})}
+        head = {**({"authorization": f"Bearer {self.token}"} if self.token else {}), **(headers or {})}
         if body is not None:
             head["content-type"] = "application/json"
             body = json.dumps(body)
-        self.conn.request(method, path, body=body, headers=head)
-        resp = self.conn.getresponse()
+        try:
+            self.conn.request(method, path, body=body, headers=head)
+            resp = self.conn.getresponse()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            # The server closes a keep-alive connection idle past its header-read timeout.
+            self.conn.close()
+            self.conn = http.client.HTTPConnection(self.url.hostname, self.url.port, timeout=30)
+            self.conn.request(method, path, body=body, headers=head)
+            resp = self.conn.getresponse()
         data = resp.read()
         if resp.status >= 300:
             raise RuntimeError(f"{method} {path}: {resp.status} {data[:200]!r}")
@@ -65,11 +72,11 @@ def timed_replaces(api, vault_id, count, body):
     return latencies
 
 
-def p6_history(url, token, revisions, writes, rounds=4):
-    """P6: replace latency with `revisions` retained against none (the server keeps all)."""
+def p8_history(url, token, revisions, writes, rounds=4):
+    """P8: replace latency with `revisions` retained against none (the server keeps all)."""
     api = Api(url, token)
     body = vault_body(4096)
-    deep = f"p6-deep-{int(time.time())}"
+    deep = f"p8-deep-{int(time.time())}"
     api.call("POST", "/api/v1/vault", vault_body(4096, deep))
     for _ in range(revisions):
         api.call("PUT", f"/api/v1/vault/{deep}", body, {"if-match": "*"})
@@ -78,7 +85,7 @@ def p6_history(url, token, revisions, writes, rounds=4):
     fresh, kept = [], []
     for r in range(rounds):
         # A new vault each round: its history grows from nothing over the round.
-        shallow = f"p6-fresh-{int(time.time())}-{r}"
+        shallow = f"p8-fresh-{int(time.time())}-{r}"
         api.call("POST", "/api/v1/vault", vault_body(4096, shallow))
         pair = [("fresh", shallow), ("kept", deep)] if r % 2 == 0 else [("kept", deep), ("fresh", shallow)]
         for kind, vault_id in pair:
@@ -86,24 +93,30 @@ def p6_history(url, token, revisions, writes, rounds=4):
     p50 = {k: statistics.median(v) for k, v in (("none", fresh), ("kept", kept))}
     p99 = {k: statistics.quantiles(v, n=100)[98] for k, v in (("none", fresh), ("kept", kept))}
     ratio = p50["kept"] / p50["none"]
-    log(f"P6 replace p50: {p50['none']:.2f} ms with no history, {p50['kept']:.2f} ms with {revisions} "
+    log(f"P8 replace p50: {p50['none']:.2f} ms with no history, {p50['kept']:.2f} ms with {revisions} "
         f"retained ({ratio:.2f}x); p99 {p99['none']:.2f} / {p99['kept']:.2f} ms")
     return {"revisions": revisions, "writes_per_kind": writes * rounds, "p50_ms": p50, "p99_ms": p99,
             "ratio": ratio}
 
 
-def open_stream(host, port, token):
-    sock = socket.create_connection((host, port))
-    sock.sendall(f"GET /api/v1/changes/stream HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
-                 f"Accept: text/event-stream\r\n\r\n".encode())
+def answered(host, port, path, headers=""):
+    """A new connection that sent `GET path` and read a 200's head; it stays open."""
+    sock = socket.create_connection((host, port), timeout=30)
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{headers}\r\n".encode())
     head = b""
     while b"\r\n\r\n" not in head:
         chunk = sock.recv(4096)
         if not chunk:
-            raise RuntimeError("stream closed before its head")
+            raise RuntimeError(f"{path}: closed before its head")
         head += chunk
     if not head.startswith(b"HTTP/1.1 200"):
-        raise RuntimeError(f"stream refused: {head[:100]!r}")
+        raise RuntimeError(f"{path} refused: {head[:100]!r}")
+    return sock
+
+
+def open_stream(host, port, token):
+    sock = answered(host, port, "/api/v1/changes/stream",
+                    f"Authorization: Bearer {token}\r\nAccept: text/event-stream\r\n")
     sock.setblocking(False)
     return sock
 

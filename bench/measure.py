@@ -40,8 +40,9 @@ def wrk(url, seconds, connections, headers=(), script=None, env=None):
             "socket_errors": errors.group(1).strip() if errors else None, "connections": connections}
 
 
-def p1_streaming(bench, gateway, s3_args, size, concurrencies, reps):
-    """P1: streamed upload and download through blindvault vs straight to S3."""
+def p1_streaming(bench, gateway, s3_args, size, concurrencies, reps, gateway_pid):
+    """P1: streamed upload and download through blindvault vs straight to S3, and the
+    gateway's CPU-seconds per GiB each way."""
     result = {"size_bytes": size, "runs": []}
     for concurrency in concurrencies:
         for rep in range(reps if concurrency == 1 else 1):
@@ -51,7 +52,7 @@ def p1_streaming(bench, gateway, s3_args, size, concurrencies, reps):
             for target in order:
                 args = ["transfer", "--target", target, "--size", size, "--concurrency", concurrency,
                         "--prefix", f"p1-{target}-{concurrency}-{rep}-{int(time.time())}"]
-                args += gateway if target == "gateway" else s3_args
+                args += gateway + ["--cpu-pid", gateway_pid] if target == "gateway" else s3_args
                 row[target] = client(bench, *args)
                 log(f"P1 {target} x{concurrency}: up {row[target]['up_mb_s']:.0f} MB/s, "
                     f"down {row[target]['down_mb_s']:.0f} MB/s")
@@ -61,6 +62,8 @@ def p1_streaming(bench, gateway, s3_args, size, concurrencies, reps):
     single = [r for r in result["runs"] if r["concurrency"] == 1]
     for way in ("up", "down"):
         result[f"{way}_ratio_median"] = statistics.median(r[f"{way}_ratio"] for r in single)
+        result[f"{way}_cpu_s_per_gib"] = statistics.median(r["gateway"][f"{way}_cpu_s_per_gib"] for r in single)
+    log(f"P1 gateway CPU per GiB: up {result['up_cpu_s_per_gib']:.2f} s, down {result['down_cpu_s_per_gib']:.2f} s")
     return result
 
 
@@ -82,22 +85,34 @@ def p2_memory(bench, start_server, small, large):
             "large_peak_mib": after_large, "ratio": after_large / after_small}
 
 
-def p3_small_reads(bench, url, token, miss_url, nginx_url, s3_args, seconds):
+def cpu_seconds(pid):
+    """User plus system CPU seconds the process has used (Linux, USER_HZ = 100)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def p3_small_reads(bench, url, token, miss_url, nginx_url, s3_args, seconds, gateway_pid):
     """P3: 4 KiB reads at 64 connections: nginx static file vs JSON and /content, cache hit and
-    miss; and the same object read straight from S3, the floor under a miss."""
+    miss; and the same object read straight from S3, the floor under a miss. For cache hits,
+    also the gateway's CPU per request."""
     auth = [f"Authorization: Bearer {token}"]
     runs = {"nginx": wrk(f"{nginx_url}/vault4k.bin", seconds, 64)}
     for name, base in (("hit", url), ("miss", miss_url)):
-        runs[f"json_{name}"] = wrk(f"{base}/api/v1/vault/small", seconds, 64, auth)
-        runs[f"content_{name}"] = wrk(f"{base}/api/v1/vault/small/content", seconds, 64, auth)
+        for kind, path in (("json", "/api/v1/vault/small"), ("content", "/api/v1/vault/small/content")):
+            before = cpu_seconds(gateway_pid)
+            run = runs[f"{kind}_{name}"] = wrk(f"{base}{path}", seconds, 64, auth)
+            if name == "hit":
+                run["cpu_us_per_request"] = (cpu_seconds(gateway_pid) - before) * 1e6 / max(run["requests"], 1)
+    runs["session"] = wrk(f"{url}/api/v1/auth/session", seconds, 64, auth)
     runs["s3_direct"] = client(bench, "s3-get", *s3_args, "--concurrency", 64, "--seconds", seconds)
     runs["s3_direct"]["non_2xx"] = runs["s3_direct"].pop("failures")
     for name, run in runs.items():
         if run["non_2xx"]:
             raise RuntimeError(f"P3 {name}: {run['non_2xx']} requests failed")
         run["ratio_to_nginx"] = run["rps"] / runs["nginx"]["rps"]
+        cpu = f", {run['cpu_us_per_request']:.1f} us CPU each" if "cpu_us_per_request" in run else ""
         log(f"P3 {name}: {run['rps']:.0f} req/s, p50 {run['p50_ms']:.2f} ms, p99 {run['p99_ms']:.2f} ms, "
-            f"non-2xx {run['non_2xx']}")
+            f"non-2xx {run['non_2xx']}{cpu}")
     return runs
 
 

@@ -139,12 +139,23 @@ class Services:
                    AWS_ENDPOINT_URL=s["endpoint"], AWS_REGION=s["region"], AWS_ALLOW_HTTP="true",
                    AWS_ACCESS_KEY_ID=s["key_id"], AWS_SECRET_ACCESS_KEY=s["secret"],
                    BLINDVAULT_JWT_SECRET="bench-secret-0123456789abcdef0123456789",
+                   BLINDVAULT_SECRETS_KEY="YmVuY2gtc2VjcmV0cy1rZXktMDEyMzQ1Njc4OWFiY2Q=",
                    BLINDVAULT_ACCESS_TTL="4h", BLINDVAULT_DELETE_GRACE="1s", BLINDVAULT_SWEEP_INTERVAL="5s",
                    BLINDVAULT_LOG_FORMAT="json", RUST_LOG="warn", **(extra_env or {}))
         proc = self.spawn([binary, "serve"], f"{name}.log", env=env)
         url = f"http://127.0.0.1:{port}"
         wait_http(f"{url}/health/ready", proc=proc)
         return proc, url
+
+    def start_atuin(self, binary, database_url):
+        """atuin's sync server on its own database, open for registration."""
+        port = free_port()
+        (self.work / "atuin").mkdir(exist_ok=True)
+        env = dict(os.environ, ATUIN_HOST="127.0.0.1", ATUIN_PORT=str(port), ATUIN_OPEN_REGISTRATION="true",
+                   ATUIN_DB_URI=database_url, ATUIN_CONFIG_DIR=str(self.work / "atuin"), RUST_LOG="warn")
+        proc = self.spawn([binary, "start"], "atuin.log", env=env)
+        wait_http(f"http://127.0.0.1:{port}/healthz", proc=proc)
+        return proc, f"http://127.0.0.1:{port}"
 
     def start_nginx(self, root):
         nginx = ensure_debian_tool("nginx", "nginx-light")

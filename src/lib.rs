@@ -6,9 +6,11 @@
 //! speaking the [`domain`]'s types.
 
 pub mod api;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod key_files;
 pub mod private_dir;
 pub mod server;
 pub mod service;

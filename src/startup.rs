@@ -15,8 +15,9 @@ use crate::domain::{Retention, Timestamp};
 use crate::private_dir::create_private_dir;
 use crate::server::{self, ConnectionLimits};
 use crate::service::{
-    AuthPolicy, AuthService, Changes, HashCost, LoginThrottle, PasswordHasher, Readiness, SweepPolicy,
-    Sweeper, ThrottlePolicy, TokenIssuer, VaultLimits, VaultService, VaultTiming,
+    AuthPolicy, AuthService, Changes, FactorKeys, HashCost, LoginThrottle, PasswordHasher, Readiness,
+    RegistrationMode, SecretsKey, SweepPolicy, Sweeper, ThrottlePolicy, TokenIssuer, VaultLimits,
+    VaultService, VaultTiming,
 };
 use crate::store::{
     BlobStore, Caches, ChangeFeed, MetadataStore, PgPoolSettings, PgStore, SqliteStore, VaultStore,
@@ -42,8 +43,11 @@ impl Drop for AbortOnDrop {
 /// Whether [`Application::build`] applies pending migrations first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Migrations {
-    /// Apply them (the default for `serve`).
+    /// Apply them (the default for `serve`), after a backup when they change a database that
+    /// holds data.
     Apply,
+    /// Apply them without that backup (`serve --no-backup`).
+    ApplyWithoutBackup,
     /// Refuse to start if any are pending (`serve --no-migrate`).
     Require,
 }
@@ -100,6 +104,8 @@ pub struct Application {
     store: Arc<dyn MetadataStore>,
     /// Ciphertext objects, likewise.
     blobs: BlobStore,
+    /// Vaults and the bodies kept in the database, likewise.
+    vault_store: Arc<dyn VaultStore>,
     /// Follows other replicas' changes from before the first request is served.
     following: AbortOnDrop,
 }
@@ -111,9 +117,11 @@ impl Application {
         settings.validate()?;
         let Stores { meta: store, vaults: vault_store, feed } = open_store(&settings).await?;
         let changes = Arc::new(Changes::new(Arc::new(Caches::new(settings.cache_bytes)), feed));
-        let following = AbortOnDrop(tokio::spawn(Arc::clone(&changes).follow()));
         match migrations {
-            Migrations::Apply => store.migrate().await.context("applying migrations failed")?,
+            Migrations::Apply | Migrations::ApplyWithoutBackup => {
+                backup_before_migrating(&settings, &*store, migrations == Migrations::Apply).await?;
+                store.migrate().await.context("applying migrations failed")?
+            }
             Migrations::Require => {
                 let pending = store.pending_migrations().await.context("cannot read applied migrations")?;
                 if !pending.is_empty() {
@@ -121,6 +129,16 @@ impl Application {
                 }
             }
         }
+        let newer = store.unknown_migrations().await.context("cannot read applied migrations")?;
+        if !newer.is_empty() {
+            tracing::warn!(
+                versions = ?newer,
+                "the database has migrations newer than this binary (a rollback): serving, as they only add; \
+                 `blindvault migrate --to` with the newer binary steps the schema down"
+            );
+        }
+        // After the migrations: on SQLite, following reads a table they create.
+        let following = AbortOnDrop(tokio::spawn(Arc::clone(&changes).follow()));
         let blobs = BlobStore::open(&settings.storage()?)?;
         let mut metrics = Metrics::new();
         let auth =
@@ -132,6 +150,7 @@ impl Application {
             VaultLimits {
                 max_json_bytes: settings.max_json_vault_bytes,
                 max_vault_bytes: settings.max_vault_bytes,
+                inline_bytes: settings.inline_bytes,
                 quota_bytes: settings.quota_bytes,
                 quota_vaults: settings.quota_vaults,
             },
@@ -140,6 +159,9 @@ impl Application {
                 upload_timeout: settings.upload_timeout,
                 retention: Retention { keep_revisions: settings.keep_revisions, keep_for: settings.keep_for },
                 trash_for: settings.trash_for,
+                // A URL must not outlive the grace period of the object it names.
+                direct_url_ttl: Some(settings.direct_url_ttl.min(settings.delete_grace))
+                    .filter(|ttl| !ttl.is_zero()),
             },
             Arc::clone(&changes),
         );
@@ -148,17 +170,20 @@ impl Application {
             delete_grace: settings.delete_grace,
             changes_for: settings.changes_for,
         };
-        let sweeper =
-            Arc::new(Sweeper::new(vault_store, blobs.clone(), policy).announcing(Arc::clone(&changes)));
+        let sweeper = Arc::new(
+            Sweeper::new(Arc::clone(&vault_store), blobs.clone(), policy).announcing(Arc::clone(&changes)),
+        );
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let readiness = Readiness::new(Arc::clone(&store), blobs.clone(), Arc::clone(&changes));
         metrics.register_live(Live {
             hasher: Arc::clone(auth.hasher()),
             changes: Arc::clone(&changes),
             store: Arc::clone(&store),
             blobs: blobs.clone(),
             sweeper: Arc::clone(&sweeper),
+            readiness: readiness.clone(),
         });
         let metrics = Arc::new(metrics);
         let metrics_listener = match settings.metrics_listen {
@@ -172,11 +197,10 @@ impl Application {
         if !changes.until_following(FIRST_SUBSCRIPTION_WAIT).await {
             tracing::warn!("not following other replicas' changes yet: not ready until then");
         }
-        let readiness = Readiness::new(Arc::clone(&store), blobs.clone(), Arc::clone(&changes));
         let stopping = tokio::sync::watch::Sender::new(false);
         let app = App { settings, readiness, auth, vaults, sweeper, changes, metrics, stopping };
         let state = AppState(Arc::new(app));
-        Ok(Self { listener, metrics_listener, state, store, blobs, following })
+        Ok(Self { listener, metrics_listener, state, store, blobs, vault_store, following })
     }
 
     /// The bound port (useful with port 0).
@@ -197,6 +221,11 @@ impl Application {
     /// The object store, for tests that look at what is at rest.
     pub fn blobs(&self) -> &BlobStore {
         &self.blobs
+    }
+
+    /// The vault store (with the bodies kept in the database), likewise.
+    pub fn vault_store(&self) -> &Arc<dyn VaultStore> {
+        &self.vault_store
     }
 
     /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests
@@ -254,7 +283,7 @@ async fn build_auth(
     let hasher = PasswordHasher::new(cost, settings.argon2_slots(), settings.argon2_waiting())
         .map_err(|e| anyhow::anyhow!("invalid Argon2 parameters: {e}"))?
         .on_wait(move |waited| argon2_wait.observe(waited.as_secs_f64()));
-    let secret = jwt_secret(settings)?;
+    let secret = crate::key_files::jwt_secret(settings)?;
     let mut tokens = TokenIssuer::new(&secret, settings.access_ttl);
     if let Some(previous) = &settings.jwt_previous_secret {
         tokens = tokens.accepting_previous(previous.expose().as_bytes());
@@ -267,50 +296,28 @@ async fn build_auth(
             window: settings.login_failure_window,
         },
     );
+    let public_url = settings.public_url();
+    let host = public_url.host_str().unwrap_or("localhost").to_owned();
+    let webauthn = webauthn_rs::WebauthnBuilder::new(&host, &public_url)
+        .and_then(|b| b.rp_name("blindvault").build())
+        .map_err(|e| anyhow::anyhow!("BLINDVAULT_PUBLIC_URL does not make a WebAuthn relying party: {e}"))?;
+    let keys = FactorKeys {
+        secrets: SecretsKey::new(&crate::key_files::secrets_key(settings)?),
+        webauthn: Arc::new(webauthn),
+    };
     let policy = AuthPolicy {
-        registration_open: settings.registration == Registration::Open,
+        registration: match settings.registration {
+            Registration::Open => RegistrationMode::Open,
+            Registration::Invite => RegistrationMode::Invite,
+            Registration::Closed => RegistrationMode::Closed,
+        },
+        issuer: format!("blindvault ({host})"),
         min_kdf_iterations: settings.min_kdf_iterations,
         refresh_ttl: settings.refresh_ttl,
     };
-    AuthService::new(store, Arc::new(hasher), tokens, throttle, policy, changes)
+    AuthService::new(store, Arc::new(hasher), tokens, throttle, policy, changes, keys)
         .await
         .context("cannot read server secrets from the database")
-}
-
-/// The configured JWT key, or (embedded deployment only) the one in `<data>/jwt.key`,
-/// generated with mode 0600 on first start.
-fn jwt_secret(settings: &Settings) -> anyhow::Result<Vec<u8>> {
-    if let Some(secret) = &settings.jwt_secret {
-        return Ok(secret.expose().as_bytes().to_vec());
-    }
-    let path = settings.data_dir.join("jwt.key");
-    create_private_dir(&settings.data_dir)
-        .with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
-    let fresh: String = rand::random::<[u8; 32]>().iter().map(|b| format!("{b:02x}")).collect();
-    match write_new_private_file(&path, fresh.as_bytes()) {
-        Ok(()) => {
-            tracing::info!(path = %path.display(), "generated a new JWT signing key");
-            Ok(fresh.into_bytes())
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let key =
-                std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            let key = key.trim();
-            if key.len() < 32 {
-                bail!("{} holds fewer than 32 bytes; delete it to generate a new key", path.display());
-            }
-            Ok(key.as_bytes().to_vec())
-        }
-        Err(e) => Err(e).with_context(|| format!("cannot write {}", path.display())),
-    }
-}
-
-fn write_new_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
-    file.write_all(contents)?;
-    file.sync_all()
 }
 
 async fn maintenance(state: AppState, store: Arc<dyn MetadataStore>) {
@@ -323,7 +330,40 @@ async fn maintenance(state: AppState, store: Arc<dyn MetadataStore>) {
             Ok(rows) => tracing::debug!(rows, "pruned expired sessions and login failures"),
             Err(e) => tracing::warn!(error = %e, "pruning failed"),
         }
+        let now = Timestamp::now();
+        match store.prune_security(now.minus(state.settings.audit_for), now).await {
+            Ok(rows) => tracing::debug!(rows, "pruned old audit events, spent ceremonies and invites"),
+            Err(e) => tracing::warn!(error = %e, "pruning failed"),
+        }
     }
+}
+
+/// Before migrations change a database that holds data: a backup (see `backup.rs`), or, with
+/// `backup` false, a loud warning that there is none. Nothing to do on an empty database or
+/// when nothing is pending.
+pub async fn backup_before_migrating(
+    settings: &Settings,
+    store: &dyn MetadataStore,
+    backup: bool,
+) -> anyhow::Result<()> {
+    let pending = store.pending_migrations().await.context("cannot read applied migrations")?;
+    if pending.is_empty() || store.schema_version().await?.is_none() {
+        return Ok(());
+    }
+    if !backup {
+        tracing::warn!(
+            pending = ?pending,
+            "MIGRATING WITHOUT A BACKUP (--no-backup): a failed or unwanted migration can only be undone \
+             with a backup you took yourself"
+        );
+        return Ok(());
+    }
+    let name = crate::backup::take(settings, store, "before-migrate").await.context(
+        "the backup before migrating failed, so nothing was migrated (fix it, or take your own backup and \
+         pass --no-backup)",
+    )?;
+    tracing::info!(backup = %name, pending = ?pending, "backup taken before migrating");
+    Ok(())
 }
 
 /// Runs the object sweeper every `BLINDVAULT_SWEEP_INTERVAL`.

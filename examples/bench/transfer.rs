@@ -49,8 +49,20 @@ pub struct TransferArgs {
     url: Option<String>,
     #[arg(long)]
     token: Option<String>,
+    /// A process (the gateway) whose CPU time per GiB each way is reported.
+    #[arg(long)]
+    cpu_pid: Option<u32>,
     #[command(flatten)]
     s3: S3Args,
+}
+
+/// User plus system CPU seconds `pid` has used so far (Linux).
+fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let fields: Vec<&str> = stat.rsplit_once(')').context("stat")?.1.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
+    // In USER_HZ, which Linux fixes at 100 for user space on every architecture it ships.
+    Ok(ticks as f64 / 100.0)
 }
 
 /// Where the S3 server is and how to sign for it.
@@ -202,12 +214,19 @@ pub async fn run(args: TransferArgs) -> anyhow::Result<Value> {
     let names: Vec<String> = (0..args.concurrency).map(|i| format!("{}-{i}", args.prefix)).collect();
     let total = args.size * args.concurrency as u64;
 
+    let gib = total as f64 / (1u64 << 30) as f64;
+    let cpu = || args.cpu_pid.map(cpu_seconds).transpose();
+    let cpu_before = cpu()?;
     let started = Instant::now();
     futures::future::try_join_all(names.iter().map(|name| sink.upload(name, &source, args.size))).await?;
     let up = started.elapsed().as_secs_f64();
+    let cpu_up = cpu()?;
 
     let mut result = json!({"bytes": total, "concurrency": args.concurrency, "up_seconds": up,
         "up_mb_s": total as f64 / up / 1e6});
+    if let (Some(a), Some(b)) = (cpu_before, cpu_up) {
+        result["up_cpu_s_per_gib"] = json!((b - a) / gib);
+    }
     if !args.upload_only {
         let started = Instant::now();
         let read = futures::future::try_join_all(names.iter().map(|name| sink.download(name))).await?;
@@ -215,6 +234,9 @@ pub async fn run(args: TransferArgs) -> anyhow::Result<Value> {
         anyhow::ensure!(read.iter().all(|&n| n == args.size), "short read: {read:?}");
         result["down_seconds"] = json!(down);
         result["down_mb_s"] = json!(total as f64 / down / 1e6);
+        if let (Some(a), Some(b)) = (cpu_up, cpu()?) {
+            result["down_cpu_s_per_gib"] = json!((b - a) / gib);
+        }
     }
     for name in &names {
         sink.remove(name).await?;

@@ -26,7 +26,8 @@ start_server() {
       args+=(--database-url "${BLINDVAULT_TEST_DATABASE_URL%/*}/$name"
         --storage-url "s3://$BLINDVAULT_TEST_S3_BUCKET/$name" --s3-endpoint "$BLINDVAULT_TEST_S3_ENDPOINT"
         --s3-allow-http true --s3-access-key-id test --s3-secret-access-key test
-        --jwt-secret test-secret-0123456789abcdef0123456789) ;;
+        --jwt-secret test-secret-0123456789abcdef0123456789 \
+        --secrets-key dGVzdC1zZWNyZXRzLWtleS0wMTIzNDU2Nzg5YWJjZGU=) ;;
     *) log "unknown deployment: $deployment (embedded or production)"; return 2 ;;
   esac
   RUST_LOG=warn BLINDVAULT_LOG_FORMAT=json "$BIN" "${args[@]}" "$@" >"$WORK/server.log" 2>&1 &

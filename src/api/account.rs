@@ -25,7 +25,7 @@ pub(super) async fn read(
     let user = app.auth.user(auth.principal.user_id).await?;
     let u = app.vaults.usage(user.id).await?;
     let n = |v: i64| v.max(0) as u64;
-    let limits = app.vaults.limits();
+    let quota = app.vaults.quota_of(user.id).await?;
     Ok(Json(AccountResponse {
         user_id: user.id.to_string(),
         username: user.username,
@@ -40,8 +40,8 @@ pub(super) async fn read(
             reserved_bytes: n(u.reserved_bytes),
             counted_bytes: n(u.held_bytes()),
         },
-        quota_bytes: limits.quota_bytes,
-        quota_vaults: limits.quota_vaults,
+        quota_bytes: quota.bytes,
+        quota_vaults: quota.vaults,
     }))
 }
 
@@ -62,6 +62,8 @@ pub(super) async fn delete_account(
 ) -> Result<StatusCode, ApiError> {
     let auth_hash = b64("auth_hash", &req.auth_hash)?;
     app.auth.confirm(&auth.principal, auth_hash, client).await?;
+    // The trail goes with the account; the structured log keeps this last event.
+    app.auth.record(&auth.principal, client, "account_deletion_requested", serde_json::json!({})).await;
     app.vaults.delete_account(auth.principal.user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

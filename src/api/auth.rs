@@ -1,7 +1,7 @@
 //! `/api/v1/auth/*`: prelogin, register, login, refresh, session, logout, credentials.
 
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -13,8 +13,9 @@ use blindvault_wire::{
 use super::bearer::{AccountScope, Authenticated};
 use super::error::ApiError;
 use super::extract::{ApiJson, ClientIp, b64};
+use super::no_store::token_response;
 use super::state::AppState;
-use crate::service::{CredentialChange, KdfParams, Login, Registration, TokenPair};
+use crate::service::{CredentialChange, KdfParams, Login, Registration};
 use crate::telemetry::metrics::OutcomeLabels;
 
 /// Routes under `/api/v1/auth`.
@@ -27,6 +28,9 @@ pub fn router() -> Router<AppState> {
         .route("/session", get(session))
         .route("/logout", post(logout))
         .route("/credentials", put(credentials))
+        .route("/login/second-factor", post(super::sessions::second_factor))
+        .route("/sessions", get(super::sessions::list).delete(super::sessions::end_others))
+        .route("/sessions/{session_id}", axum::routing::delete(super::sessions::end_one))
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/prelogin", tag = "auth", request_body = PreloginRequest,
@@ -48,7 +52,7 @@ pub(super) async fn prelogin(
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
     responses(
         (status = 201, description = "Registered", body = UserResponse),
-        (status = 403, description = "`registration_closed`", body = blindvault_wire::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`registration_closed`, `invite_required` or `invalid_invite` (unknown, used or expired)", body = blindvault_wire::Problem, content_type = "application/problem+json"),
         (status = 409, description = "`username_taken`", body = blindvault_wire::Problem, content_type = "application/problem+json"),
         (status = 503, description = "`unavailable`", body = blindvault_wire::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
         super::responses::BodyErrors,
@@ -61,6 +65,7 @@ pub(super) async fn register(
         username: req.username,
         auth_hash: b64("auth_hash", &req.auth_hash)?,
         kdf: KdfParams { kdf: req.kdf, iterations: req.iterations, salt: b64("salt", &req.salt)? },
+        invite: req.invite,
     };
     let user = app.auth.register(registration).await?;
     let body =
@@ -68,25 +73,12 @@ pub(super) async fn register(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-/// Token responses must not be cached (RFC 6749 section 5.1).
-fn token_response(pair: TokenPair) -> Response {
-    let body = TokenResponse {
-        access_token: pair.access_token,
-        token_type: "Bearer".into(),
-        expires_in: pair.expires_in,
-        refresh_token: pair.refresh_token,
-        scope: pair.scope,
-    };
-    let mut response = Json(body).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
         (status = 200, description = "A token pair", body = TokenResponse, headers(("Cache-Control" = String))),
-        (status = 401, description = "`invalid_credentials` (wrong user and wrong hash alike)", body = blindvault_wire::Problem, content_type = "application/problem+json",
+        (status = 401, description = "`invalid_credentials` (wrong user and wrong hash alike), or `second_factor_required`: the password is right and the problem carries a challenge (members of SecondFactorChallenge) for `POST /auth/login/second-factor`", body = blindvault_wire::Problem, content_type = "application/problem+json",
          headers(("WWW-Authenticate" = String))),
+        (status = 403, description = "`account_disabled` (after a right password)", body = blindvault_wire::Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`", body = blindvault_wire::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
         (status = 503, description = "`unavailable` (hashing queue full or storage down)", body = blindvault_wire::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64))),
         super::responses::BodyErrors,
@@ -100,6 +92,7 @@ pub(super) async fn login(
         username: req.username,
         auth_hash: b64("auth_hash", &req.auth_hash)?,
         scope: req.scope,
+        device_name: req.device_name,
         client,
     };
     let result = app.auth.login(login).await.map_err(ApiError::from);
@@ -149,8 +142,12 @@ pub(super) async fn session(
         (status = 204, description = "The session's tokens stop working"),
         super::responses::TokenErrors,
     ))]
-pub(super) async fn logout(State(app): State<AppState>, auth: Authenticated) -> Result<StatusCode, ApiError> {
-    app.auth.logout(&auth.principal).await?;
+pub(super) async fn logout(
+    State(app): State<AppState>,
+    auth: Authenticated,
+    ClientIp(client): ClientIp,
+) -> Result<StatusCode, ApiError> {
+    app.auth.logout(&auth.principal, client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -2,7 +2,8 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -21,6 +22,7 @@ use blindvault_wire::{Code, vaults};
 const X_VAULT_IV: HeaderName = HeaderName::from_static(vaults::X_VAULT_IV);
 const X_VAULT_SALT: HeaderName = HeaderName::from_static(vaults::X_VAULT_SALT);
 const X_VAULT_VERSION: HeaderName = HeaderName::from_static(vaults::X_VAULT_VERSION);
+const X_VAULT_SIZE: HeaderName = HeaderName::from_static(vaults::X_VAULT_SIZE);
 const OCTET_STREAM: &str = "application/octet-stream";
 
 /// The content route (nested with the vault routes under `/vault`).
@@ -166,13 +168,16 @@ fn describe(vault: &Vault, headers: &mut HeaderMap) {
     params(("vault_id" = String, Path, description = "`[A-Za-z0-9._-]{1,128}`, not `.` or `..`"),
         ("Range" = Option<String>, Header, description = "`bytes=a-b`, `bytes=a-` or `bytes=-n`"),
         ("If-Range" = Option<String>, Header, description = "Honour `Range` only at this ETag"),
-        ("If-None-Match" = Option<String>, Header, description = "304 when it matches")),
+        ("If-None-Match" = Option<String>, Header, description = "304 when it matches"),
+        ("direct" = Option<bool>, Query, description = "`true`: answer a `GET` with 307 to a short-lived presigned URL of the object store where it can sign one (S3), so the bytes bypass the gateway; streamed as usual otherwise")),
     responses(
         (status = 200, description = "The ciphertext, streamed (HEAD: headers only)", body = Vec<u8>, content_type = "application/octet-stream",
          headers(("ETag" = String), ("Content-Length" = u64), ("Accept-Ranges" = String), ("X-Vault-Iv" = String, description = "base64"), ("X-Vault-Salt" = String, description = "base64"), ("X-Vault-Version" = i64))),
         (status = 206, description = "A range", body = Vec<u8>, content_type = "application/octet-stream",
          headers(("ETag" = String), ("Content-Range" = String), ("X-Vault-Iv" = String, description = "base64"), ("X-Vault-Salt" = String, description = "base64"), ("X-Vault-Version" = i64))),
         (status = 304, description = "Not modified", headers(("ETag" = String, description = "Strong ETag of the revision"))),
+        (status = 307, description = "`?direct=true`: fetch the ciphertext from `Location` (no credentials; send `Range` there)",
+         headers(("Location" = String, description = "Presigned URL, valid for `BLINDVAULT_DIRECT_URL_TTL`"), ("ETag" = String), ("X-Vault-Size" = u64, description = "Bytes at `Location`"), ("X-Vault-Iv" = String, description = "base64"), ("X-Vault-Salt" = String, description = "base64"), ("X-Vault-Version" = i64))),
         (status = 404, description = "`not_found`", body = blindvault_wire::Problem, content_type = "application/problem+json"),
         (status = 416, description = "`range_not_satisfiable`", body = blindvault_wire::Problem, content_type = "application/problem+json", headers(("Content-Range" = String))),
         super::responses::TokenErrors,
@@ -183,23 +188,65 @@ pub(super) async fn read(
     State(app): State<AppState>,
     auth: Authenticated<ReadScope>,
     VaultPath(id): VaultPath,
+    direct: Direct,
     method: Method,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let vault = app.vaults.get(auth.principal.user_id, &id).await?;
-    serve(&app, &vault, &method, &headers).await
+    serve(&app, &vault, &method, &headers, direct).await
+}
+
+/// `?direct=true`: the client would rather fetch the bytes from the object store itself.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Direct(bool);
+
+impl<S: Send + Sync> FromRequestParts<S> for Direct {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        let mut direct = false;
+        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            if name == "direct" {
+                direct = match value.as_ref() {
+                    "true" | "1" => true,
+                    "false" | "0" => false,
+                    _ => return Err(ApiError::invalid_field("`direct` is `true` or `false`")),
+                };
+            }
+        }
+        Ok(Direct(direct))
+    }
 }
 
 /// `vault`'s ciphertext as a response to `method` (GET or HEAD) with `headers`: conditional
-/// (`If-None-Match`), ranged (`Range`, `If-Range`), streamed.
+/// (`If-None-Match`), ranged (`Range`, `If-Range`), streamed; or, for a `GET` with
+/// `?direct=true` where the object store can sign URLs, a 307 to a short-lived presigned URL
+/// of the revision's immutable object, with the same metadata headers (ranges then go there).
 pub(super) async fn serve(
     app: &AppState,
     vault: &Vault,
     method: &Method,
     headers: &HeaderMap,
+    Direct(direct): Direct,
 ) -> Result<Response, ApiError> {
     if not_modified(headers, &vault.etag)? {
         return Ok(not_modified_response(&vault.etag));
+    }
+    if direct
+        && method == Method::GET
+        && let Some(url) = app.vaults.direct_url(vault).await?
+        && let Ok(location) = HeaderValue::from_str(url.as_str())
+    {
+        let mut response = StatusCode::TEMPORARY_REDIRECT.into_response();
+        let out = response.headers_mut();
+        describe(vault, out);
+        out.remove(header::CONTENT_TYPE);
+        // The URL is a credential until it expires: no cache keeps it.
+        out.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        out.insert(header::LOCATION, location);
+        out.insert(X_VAULT_SIZE, HeaderValue::from(vault.size));
+        return Ok(response);
     }
     let size = vault.size as u64;
     let range = byte_range(headers, size, &vault.etag)

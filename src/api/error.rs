@@ -157,6 +157,35 @@ impl From<ServiceError> for ApiError {
                 Self::new(Code::RegistrationClosed, "this server does not accept new accounts")
             }
             ServiceError::UsernameTaken => Self::new(Code::UsernameTaken, "that username is taken"),
+            ServiceError::InviteRequired => {
+                Self::new(Code::InviteRequired, "this server accepts new accounts only with an invite code")
+            }
+            ServiceError::InvalidInvite => {
+                Self::new(Code::InvalidInvite, "the invite code is unknown, used or expired")
+            }
+            ServiceError::SecondFactorRequired(challenge) => Self::new(
+                Code::SecondFactorRequired,
+                "the password is right; complete the login with a second factor at \
+                 POST /api/v1/auth/login/second-factor",
+            )
+            .with_extra("challenge_token", challenge.token.clone().into())
+            .with_extra("expires_in", challenge.expires_in.into())
+            .with_extra("factors", serde_json::json!(challenge.factors))
+            .with_extra("webauthn", challenge.webauthn.clone().unwrap_or(serde_json::Value::Null))
+            .challenge(r#"Bearer realm="blindvault""#),
+            ServiceError::InvalidSecondFactor => {
+                Self::new(Code::InvalidSecondFactor, "the code or assertion is wrong, or was used before")
+            }
+            ServiceError::InvalidChallenge => Self::new(
+                Code::InvalidChallenge,
+                "the login challenge is unknown, used or expired: log in with the password again",
+            ),
+            ServiceError::AccountDisabled => {
+                Self::new(Code::AccountDisabled, "this account is disabled; ask the server's operator")
+            }
+            ServiceError::SecondFactorExists => {
+                Self::new(Code::SecondFactorExists, "this factor is enabled already; remove it first")
+            }
             ServiceError::RateLimited { retry_after } => {
                 Self::new(Code::RateLimited, "too many failed logins; try again later")
                     .retry_after(retry_after.as_secs_f64().ceil() as u64)
@@ -207,6 +236,11 @@ impl From<ServiceError> for ApiError {
             ServiceError::UploadBusy => {
                 Self::new(Code::UploadBusy, "another request is appending to this upload").retry_after(1)
             }
+            ServiceError::DirectUnavailable => Self::new(
+                Code::DirectUnavailable,
+                "this server's storage takes no direct uploads: send the bytes through the gateway",
+            ),
+            ServiceError::PartsMismatch(why) => Self::new(Code::PartsMismatch, why),
             ServiceError::ChecksumMismatch => Self::new(
                 Code::ChecksumMismatch,
                 "the chunk does not match its Upload-Checksum; it was discarded",

@@ -12,7 +12,7 @@ use blindvault_wire::vaults::{DEFAULT_PAGE, ListQuery};
 use blindvault_wire::{Code, FullVault, RestoreRequest, RevisionList, VaultResponse};
 
 use super::bearer::{Authenticated, ReadScope, WriteScope};
-use super::content::serve;
+use super::content::{Direct, serve};
 use super::error::ApiError;
 use super::extract::{OptionalJson, b64};
 use super::preconditions::if_match;
@@ -98,11 +98,13 @@ pub(super) async fn read(
     params(("vault_id" = String, Path, description = VAULT_ID), ("revision" = u64, Path, description = "A revision number"),
         ("Range" = Option<String>, Header, description = "`bytes=a-b`, `bytes=a-` or `bytes=-n`"),
         ("If-Range" = Option<String>, Header, description = "Honour `Range` only at this ETag"),
-        ("If-None-Match" = Option<String>, Header, description = "304 when it matches")),
+        ("If-None-Match" = Option<String>, Header, description = "304 when it matches"),
+        ("direct" = Option<bool>, Query, description = "As for `GET /vault/{vault_id}/content`")),
     responses(
         (status = 200, description = "The revision's ciphertext, streamed, with the headers of `GET /vault/{vault_id}/content`", body = Vec<u8>, content_type = "application/octet-stream"),
         (status = 206, description = "A range", body = Vec<u8>, content_type = "application/octet-stream"),
         (status = 304, description = "Not modified"),
+        (status = 307, description = "`?direct=true`: as for `GET /vault/{vault_id}/content`"),
         (status = 404, description = "`not_found`", body = blindvault_wire::Problem, content_type = "application/problem+json"),
         (status = 416, description = "`range_not_satisfiable`", body = blindvault_wire::Problem, content_type = "application/problem+json"),
         super::responses::TokenErrors,
@@ -113,11 +115,12 @@ pub(super) async fn content(
     State(app): State<AppState>,
     auth: Authenticated<ReadScope>,
     RevisionPath(id, revision): RevisionPath,
+    direct: Direct,
     method: Method,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let vault = app.vaults.revision(auth.principal.user_id, &id, revision).await?;
-    serve(&app, &vault, &method, &headers).await
+    serve(&app, &vault, &method, &headers, direct).await
 }
 
 #[utoipa::path(post, path = "/api/v1/vault/{vault_id}/revisions/{revision}/restore", tag = "history", security(("bearer" = ["vault:write"])),

@@ -5,15 +5,19 @@ mod account;
 mod auth;
 mod bearer;
 mod content;
+mod direct;
 mod error;
 mod extract;
+mod factors;
 mod feed;
 mod health;
 mod history;
 mod middleware;
+mod no_store;
 mod openapi;
 pub mod preconditions;
 mod responses;
+mod sessions;
 mod state;
 mod trash;
 mod uploads;
@@ -58,6 +62,7 @@ pub fn router(state: AppState) -> Router {
             vaults::router()
                 .merge(content::router())
                 .merge(history::router())
+                .merge(direct::router().layer(DefaultBodyLimit::max(direct::DIRECT_BODY_LIMIT)))
                 .layer(DefaultBodyLimit::max(json_vault_limit)),
         )
         .nest("/trash", trash::router().layer(DefaultBodyLimit::max(AUTH_BODY_LIMIT)))
@@ -66,6 +71,8 @@ pub fn router(state: AppState) -> Router {
             "/account",
             get(account::read).delete(account::delete_account).layer(DefaultBodyLimit::max(AUTH_BODY_LIMIT)),
         )
+        .nest("/account/second-factors", factors::router().layer(DefaultBodyLimit::max(AUTH_BODY_LIMIT)))
+        .route("/account/events", get(sessions::events))
         .nest("/uploads", uploads::router().layer(DefaultBodyLimit::disable()))
         .route("/limits", get(health::limits))
         .route("/openapi.json", get(openapi::openapi_json));

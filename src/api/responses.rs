@@ -99,3 +99,12 @@ pub struct WritePreconditions {
     #[serde(rename = "If-None-Match")]
     if_none_match: Option<String>,
 }
+
+/// The refusal of an operation that checks the password or a second-factor code.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum Throttled {
+    /// `rate_limited`: too many wrong hashes or codes for the account or from the address
+    #[response(status = 429, content_type = "application/problem+json", headers(("Retry-After" = u64)))]
+    TooManyRequests(Problem),
+}

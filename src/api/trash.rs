@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::bearer::{Authenticated, ReadScope, WriteScope};
 use super::error::ApiError;
-use super::extract::{OptionalJson, b64};
+use super::extract::{ClientIp, OptionalJson, b64};
 use super::preconditions::etag_header;
 use super::state::AppState;
 use super::vault_http::{PageQuery, vault_response};
@@ -109,8 +109,11 @@ pub(super) async fn restore(
 pub(super) async fn purge(
     State(app): State<AppState>,
     auth: Authenticated<WriteScope>,
+    ClientIp(client): ClientIp,
     TrashPath(trash_id): TrashPath,
 ) -> Result<StatusCode, ApiError> {
     app.vaults.purge(auth.principal.user_id, trash_id).await?;
+    let detail = serde_json::json!({ "trash_id": trash_id });
+    app.auth.record(&auth.principal, client, "vault_purged", detail).await;
     Ok(StatusCode::NO_CONTENT)
 }

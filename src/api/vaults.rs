@@ -11,7 +11,7 @@ use bytes::Bytes;
 
 use super::bearer::{Authenticated, ReadScope, WriteScope};
 use super::error::ApiError;
-use super::extract::{ApiJson, b64, to_b64};
+use super::extract::{ApiJson, ClientIp, b64, to_b64};
 use super::preconditions::{etag_header, if_match, not_modified, put_mode};
 use super::state::AppState;
 use super::vault_http::{PageQuery, VaultPath, not_modified_response, vault_response, written};
@@ -151,7 +151,12 @@ pub(super) async fn full_vault(
         salt: to_b64(&vault.salt),
         content_url,
     };
-    let mut response = Json(body).into_response();
+    // Serialized into a buffer sized for it up front: growing one from axum's default 128 bytes
+    // to a 4 KiB vault's 6 KB of JSON copied it over and over (5% of a cached read's CPU).
+    let mut json = Vec::with_capacity(body.ciphertext.as_ref().map_or(0, String::len) + 512);
+    serde_json::to_writer(&mut json, &body).map_err(|e| super::error::internal().caused_by(e))?;
+    let mut response =
+        ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], json).into_response();
     response.headers_mut().insert(header::ETAG, etag_header(&vault.etag));
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
     Ok(response)
@@ -170,11 +175,14 @@ pub(super) async fn full_vault(
 pub(super) async fn remove(
     State(app): State<AppState>,
     auth: Authenticated<WriteScope>,
+    ClientIp(client): ClientIp,
     VaultPath(id): VaultPath,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     let expect = if_match(&headers)?.unwrap_or(Precondition::Exists);
     app.vaults.delete(auth.principal.user_id, &id, &expect).await?;
+    let detail = serde_json::json!({ "vault_id": id.as_str() });
+    app.auth.record(&auth.principal, client, "vault_deleted", detail).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

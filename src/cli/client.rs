@@ -12,9 +12,9 @@ use tokio::io::{AsyncRead, ReadBuf};
 pub use super::context::ClientOpts;
 use super::context::{Session, plain, precondition, progress};
 use super::session::{Known, Saved, password};
-use crate::client::Client;
 use crate::client::sdk::DEFAULT_ITERATIONS;
 use crate::client::verify::VaultSeen;
+use crate::client::{Client, ClientError, LoginStep};
 
 /// The client subcommands.
 #[derive(Debug, Subcommand)]
@@ -23,6 +23,9 @@ pub enum ClientCommand {
     Register {
         /// Username: 3 to 64 of a-z 0-9 . _ @ + -
         username: String,
+        /// The invite code, where the server registers by invite only
+        #[arg(long, env = "BLINDVAULT_INVITE", value_name = "CODE")]
+        invite: Option<String>,
         #[command(flatten)]
         opts: ClientOpts,
     },
@@ -96,16 +99,18 @@ pub enum ClientCommand {
     },
     #[command(flatten)]
     History(super::history::HistoryCommand),
+    #[command(flatten)]
+    Security(super::security::SecurityCommand),
 }
 
 /// Runs a client command.
 pub async fn run(command: ClientCommand) -> anyhow::Result<()> {
     match command {
-        ClientCommand::Register { username, opts } => {
+        ClientCommand::Register { username, invite, opts } => {
             let pw = password(opts.password.clone(), "New password: ", true)?;
             let client = opts.connect(&opts.server)?;
             let username = username.to_ascii_lowercase();
-            let kdf = client.register(&username, &pw, DEFAULT_ITERATIONS).await?;
+            let kdf = client.register_invited(&username, &pw, DEFAULT_ITERATIONS, invite.as_deref()).await?;
             let known = Known { kdf: Some(kdf), ..Known::default() };
             known.save(&opts.config_dir, &opts.server, &username)?;
             login(&client, &opts, &username, &pw, false).await?;
@@ -155,6 +160,7 @@ pub async fn run(command: ClientCommand) -> anyhow::Result<()> {
         }
         ClientCommand::Passwd { opts } => super::passwd::run(&opts).await?,
         ClientCommand::History(command) => super::history::run(command).await?,
+        ClientCommand::Security(command) => super::security::run(command).await?,
     }
     Ok(())
 }
@@ -170,10 +176,20 @@ async fn login(
 ) -> anyhow::Result<()> {
     let mut known = Known::load(&opts.config_dir, &opts.server, username)?;
     let pinned = if trust_new_kdf { Vec::new() } else { known.pins() };
-    let (_, kdf) = client.login(username, pw, &pinned).await.map_err(|e| match e.code() {
+    let wrong = |e: ClientError| match e.code() {
         Some("invalid_credentials") => anyhow!("wrong username or password"),
+        Some("invalid_second_factor") => anyhow!("wrong code, or a code used before"),
+        Some("account_disabled") => anyhow!("this account is disabled; ask the server's operator"),
         _ => anyhow!(e),
-    })?;
+    };
+    let device = opts.device_name.clone().unwrap_or_else(default_device_name);
+    let kdf = match client.begin_login(username, pw, &pinned, Some(&device)).await.map_err(wrong)? {
+        LoginStep::Done(_, kdf) => kdf,
+        LoginStep::SecondFactor(pending) => {
+            let answer = super::security::second_factor(opts, &pending.challenge.factors)?;
+            client.complete_login(pending, answer).await.map_err(wrong)?.1
+        }
+    };
     if known.next_kdf.as_ref() == Some(&kdf) {
         known.next_kdf = None;
     }
@@ -187,6 +203,13 @@ async fn login(
         ..Saved::default()
     };
     saved.save(&opts.config_dir)
+}
+
+/// `blindvault CLI on HOST`, from the kernel's host name.
+fn default_device_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let host = host.trim();
+    if host.is_empty() { "blindvault CLI".to_owned() } else { format!("blindvault CLI on {host}") }
 }
 
 async fn put(opts: &ClientOpts, file: &Path, vault: Option<String>, force: bool) -> anyhow::Result<()> {
@@ -216,8 +239,12 @@ async fn put(opts: &ClientOpts, file: &Path, vault: Option<String>, force: bool)
     };
     let bar = progress(len);
     let counted = Counting { inner: reader, bar: bar.clone() };
-    let info =
-        session.client.put_stream(&keys, &id, counted, &precondition).await.map_err(|e| plain(e, &id))?;
+    // A file of known size goes straight to the object store where the server offers that.
+    let info = match len {
+        Some(len) => session.client.put_sized(&keys, &id, counted, len, &precondition).await,
+        None => session.client.put_stream(&keys, &id, counted, &precondition).await,
+    }
+    .map_err(|e| plain(e, &id))?;
     bar.finish_and_clear();
     session.saved.etags.insert(id.clone(), info.etag.clone());
     session.known.seen(&id, &VaultSeen::new(info.revision, &info.etag, None));

@@ -35,6 +35,12 @@ pub struct ClientOpts {
     allow_insecure_http_env: bool,
     #[arg(long = "password-from-env", env = "BLINDVAULT_PASSWORD", hide = true, hide_env_values = true)]
     pub(super) password: Option<String>,
+    /// The second factor at login (a TOTP code or a recovery code), for scripts
+    #[arg(long = "totp-from-env", env = "BLINDVAULT_TOTP", hide = true, hide_env_values = true)]
+    pub(super) totp: Option<String>,
+    /// The name this machine's session shows in `blindvault sessions` [default: the host name]
+    #[arg(long, env = "BLINDVAULT_DEVICE_NAME", value_name = "NAME")]
+    pub(super) device_name: Option<String>,
     #[arg(
         long = "new-password-from-env",
         env = "BLINDVAULT_NEW_PASSWORD",

@@ -1,20 +1,25 @@
 //! The `blindvault` command line: the server's commands here, the client's in `client.rs`.
 
+mod admin;
 mod client;
 mod context;
 mod get;
 mod history;
 mod passwd;
 mod resume;
+mod security;
 mod session;
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{CommandFactory, Parser, Subcommand};
 
+use crate::backup;
 use crate::config::Settings;
 use crate::startup::{Application, Migrations, open_store};
+use crate::store::StoreError;
 use crate::telemetry;
 
 /// blindvault: a zero-knowledge encrypted-blob gateway. Clients encrypt; the server stores
@@ -33,14 +38,43 @@ enum Command {
         /// Do not apply migrations; refuse to start if any are pending
         #[arg(long)]
         no_migrate: bool,
+        /// Apply migrations without the backup taken first (loudly; take your own)
+        #[arg(long)]
+        no_backup: bool,
         #[command(flatten)]
         settings: Box<Settings>,
     },
-    /// Apply pending database migrations and exit
+    /// Apply pending database migrations and exit (or step to a version, up or down)
     Migrate {
         /// Apply nothing; exit 1 if any migration is pending
-        #[arg(long)]
+        #[arg(long, conflicts_with = "to")]
         check: bool,
+        /// Bring the schema to exactly this version: apply up to it, or revert the migrations
+        /// after it with their down scripts (which drop what those added: see OPERATIONS.md)
+        #[arg(long, value_name = "VERSION")]
+        to: Option<i64>,
+        /// Migrate without the backup taken first (loudly; take your own)
+        #[arg(long)]
+        no_backup: bool,
+        #[command(flatten)]
+        settings: Box<Settings>,
+    },
+    /// Snapshot the metadata database now, while it serves (SQLite: VACUUM INTO; Postgres: one
+    /// REPEATABLE READ transaction, no pg_dump needed) into the object store under backups/ (or
+    /// BLINDVAULT_BACKUP_DIR); prints its name
+    Backup {
+        /// List the backups kept instead, oldest first
+        #[arg(long)]
+        list: bool,
+        #[command(flatten)]
+        settings: Box<Settings>,
+    },
+    /// Restore a backup (a name from `backup --list`, or a file) into the configured database,
+    /// which must be empty; then `migrate` brings it to this binary's schema. (`restore` alone
+    /// is the client's: an earlier revision of a vault)
+    RestoreBackup {
+        /// The backup's name or path
+        backup: String,
         #[command(flatten)]
         settings: Box<Settings>,
     },
@@ -49,8 +83,13 @@ enum Command {
         #[command(flatten)]
         settings: Box<Settings>,
     },
+    /// The operator's commands, against the configured database: invites, accounts, quotas
+    Admin {
+        #[command(subcommand)]
+        command: Box<admin::AdminCommand>,
+    },
     #[command(flatten)]
-    Client(client::ClientCommand),
+    Client(Box<client::ClientCommand>),
 }
 
 /// Parses the command line and runs the command; the process exit code.
@@ -62,7 +101,10 @@ pub fn main() -> ExitCode {
     let settings = match &cli.command {
         Command::Serve { settings, .. }
         | Command::Migrate { settings, .. }
-        | Command::Config { settings } => Some(settings),
+        | Command::Backup { settings, .. }
+        | Command::RestoreBackup { settings, .. }
+        | Command::Config { settings } => Some(&**settings),
+        Command::Admin { command } => Some(command.settings()),
         Command::Client(_) => None,
     };
     if let Some(Err(err)) = settings.map(|s| s.validate()) {
@@ -88,18 +130,54 @@ pub fn main() -> ExitCode {
 
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Serve { no_migrate, settings } => {
+        Command::Serve { no_migrate, no_backup, settings } => {
             telemetry::init(settings.log_format());
-            let migrations = if no_migrate { Migrations::Require } else { Migrations::Apply };
+            let migrations = match (no_migrate, no_backup) {
+                (true, _) => Migrations::Require,
+                (false, true) => Migrations::ApplyWithoutBackup,
+                (false, false) => Migrations::Apply,
+            };
             let app = Application::build(*settings, migrations).await?;
             tracing::info!(port = app.port(), version = env!("CARGO_PKG_VERSION"), "blindvault listening");
             app.run_until_stopped(shutdown_signal()).await?;
             tracing::info!("stopped");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Migrate { check, settings } => {
+        Command::Migrate { check, to, no_backup, settings } => {
             telemetry::init(settings.log_format());
-            let store = open_store(&settings).await?.meta;
+            let stores = open_store(&settings).await?;
+            let store = Arc::clone(&stores.meta);
+            let newer = store.unknown_migrations().await?;
+            if !newer.is_empty() {
+                println!("{} migration(s) newer than this binary: {newer:?}", newer.len());
+            }
+            if let Some(version) = to {
+                if store.schema_version().await?.is_some_and(|v| v != version) {
+                    if no_backup {
+                        tracing::warn!("STEPPING THE SCHEMA WITHOUT A BACKUP (--no-backup)");
+                    } else {
+                        println!("backup {}", backup::take(&settings, &*store, "before-migrate").await?);
+                    }
+                }
+                if version < backup::SMALL_OBJECTS_VERSION
+                    && store.schema_version().await?.is_some_and(|v| v >= backup::SMALL_OBJECTS_VERSION)
+                {
+                    let moved = backup::move_small_objects_out(&settings, &*stores.vaults).await?;
+                    println!("moved {moved} small bodies from the database to the object store");
+                }
+                store.migrate_to(version).await.map_err(|e| match e {
+                    StoreError::Conflict("migration version") => {
+                        anyhow::anyhow!("{version} is not a migration this binary ships (see `migrate --check`)")
+                    }
+                    StoreError::Conflict(_) => anyhow::anyhow!(
+                        "the database has migrations newer than this binary ({newer:?}): step down with the binary \
+                         that applied them first"
+                    ),
+                    other => other.into(),
+                })?;
+                println!("the schema is at {version}");
+                return Ok(ExitCode::SUCCESS);
+            }
             let pending = store.pending_migrations().await?;
             if check {
                 for version in &pending {
@@ -108,12 +186,38 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 println!("{} migration(s) pending", pending.len());
                 return Ok(if pending.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
             }
+            crate::startup::backup_before_migrating(&settings, &*store, !no_backup).await?;
             store.migrate().await?;
             println!("applied {} migration(s)", pending.len());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Admin { command } => {
+            admin::run(*command).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Client(command) => {
-            client::run(command).await?;
+            client::run(*command).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backup { list, settings } => {
+            telemetry::init(settings.log_format());
+            if list {
+                for name in backup::list(&settings).await? {
+                    println!("{name}");
+                }
+            } else {
+                let store = open_store(&settings).await?.meta;
+                println!("{}", backup::take(&settings, &*store, "manual").await?);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::RestoreBackup { backup: name, settings } => {
+            telemetry::init(settings.log_format());
+            let store = open_store(&settings).await?.meta;
+            backup::restore(&settings, &*store, &name).await?;
+            println!(
+                "restored {name}; run `blindvault migrate` (or serve) to bring it to this binary's schema"
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Config { settings } => {

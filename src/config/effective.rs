@@ -21,6 +21,10 @@ impl Settings {
             Some(_) => "<redacted>".to_owned(),
             None => format!("<generated in {}>", self.data_dir.join("jwt.key").display()),
         };
+        let secrets = match &self.secrets_key {
+            Some(_) => "<redacted>".to_owned(),
+            None => format!("<generated in {}>", self.data_dir.join("secrets.key").display()),
+        };
         let opt = |v: &Option<Secret>| v.as_ref().map_or("", |_| "<redacted>").to_owned();
         let proxies: Vec<String> = self.trusted_proxies.iter().map(IpNet::to_string).collect();
         vec![
@@ -46,6 +50,8 @@ impl Settings {
             ("AWS_UNSIGNED_PAYLOAD", self.s3.unsigned_payload.to_string()),
             ("BLINDVAULT_JWT_SECRET", jwt),
             ("BLINDVAULT_JWT_PREVIOUS_SECRET", opt(&self.jwt_previous_secret)),
+            ("BLINDVAULT_SECRETS_KEY", secrets),
+            ("BLINDVAULT_PUBLIC_URL", self.public_url().to_string()),
             ("BLINDVAULT_ARGON2_M_KIB", self.argon2_m_kib.to_string()),
             ("BLINDVAULT_ARGON2_T", self.argon2_t.to_string()),
             ("BLINDVAULT_ARGON2_P", self.argon2_p.to_string()),
@@ -75,10 +81,19 @@ impl Settings {
             ("BLINDVAULT_KEEP_FOR", show(self.keep_for)),
             ("BLINDVAULT_TRASH_FOR", show(self.trash_for)),
             ("BLINDVAULT_CHANGES_FOR", show(self.changes_for)),
+            ("BLINDVAULT_AUDIT_FOR", show(self.audit_for)),
+            (
+                "BLINDVAULT_BACKUP_DIR",
+                self.backup_dir
+                    .as_ref()
+                    .map_or_else(|| "(the object store, backups/)".into(), |d| d.display().to_string()),
+            ),
+            ("BLINDVAULT_BACKUP_KEEP", self.backup_keep.to_string()),
             ("BLINDVAULT_FEED_MAX_WAIT", show(self.feed_max_wait)),
             ("BLINDVAULT_FEED_HEARTBEAT", show(self.feed_heartbeat)),
             ("BLINDVAULT_SWEEP_INTERVAL", show(self.sweep_interval)),
             ("BLINDVAULT_CACHE_BYTES", self.cache_bytes.to_string()),
+            ("BLINDVAULT_INLINE_BYTES", self.inline_bytes.to_string()),
             (
                 "BLINDVAULT_METRICS_LISTEN",
                 self.metrics_listen.map_or_else(|| "(on BLINDVAULT_LISTEN)".into(), |a| a.to_string()),

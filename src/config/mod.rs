@@ -7,8 +7,13 @@ mod effective;
 mod resolve;
 mod types;
 
-pub use resolve::{ConfigError, parse_duration};
+pub use resolve::{ConfigError, decode_secrets_key, parse_duration};
 pub use types::{DatabaseLocation, LogFormat, Registration, Secret};
+
+/// Bodies up to this size are kept in the database by default: below it, an object-store
+/// write's fixed cost (a request, the storage server's fsync) outweighs the bytes; above it,
+/// the bytes start to dominate what the database writes to its log and its backups.
+pub const DEFAULT_INLINE_BYTES: u64 = 16 * 1024;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -46,6 +51,10 @@ pub struct S3Settings {
     #[arg(long = "s3-unsigned-payload", env = "AWS_UNSIGNED_PAYLOAD", default_value = "true",
           action = ArgAction::Set, value_parser = BoolishValueParser::new(), value_name = "BOOL")]
     pub unsigned_payload: bool,
+    /// The S3 endpoint as clients reach it, for the presigned URLs of direct transfers, when it
+    /// differs from --s3-endpoint (say, a cluster-internal address) [default: --s3-endpoint]
+    #[arg(long = "s3-public-endpoint", env = "AWS_PUBLIC_ENDPOINT_URL", value_name = "URL")]
+    pub public_endpoint: Option<String>,
 }
 
 /// Everything the server is configured by.
@@ -84,6 +93,14 @@ pub struct Settings {
     /// until they expire; remove it after one access-token lifetime
     #[arg(long, env = "BLINDVAULT_JWT_PREVIOUS_SECRET", hide_env_values = true, value_name = "SECRET")]
     pub jwt_previous_secret: Option<Secret>,
+    /// Key (32 bytes, base64) that seals the TOTP secrets at rest; required with Postgres so
+    /// that replicas share it [default: generated into <data-dir>/secrets.key]
+    #[arg(long, env = "BLINDVAULT_SECRETS_KEY", hide_env_values = true, value_name = "BASE64")]
+    pub secrets_key: Option<Secret>,
+    /// The address browsers reach this server at: WebAuthn's origin, and its host the relying
+    /// party id [default: http://localhost:<port of BLINDVAULT_LISTEN>]
+    #[arg(long, env = "BLINDVAULT_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<url::Url>,
     /// Argon2id memory cost in KiB
     #[arg(long, env = "BLINDVAULT_ARGON2_M_KIB", default_value_t = 19456, value_name = "KIB")]
     pub argon2_m_kib: u32,
@@ -105,7 +122,8 @@ pub struct Settings {
     /// Refresh-token lifetime (sliding: every refresh extends it)
     #[arg(long, env = "BLINDVAULT_REFRESH_TTL", default_value = "30d", value_parser = parse_duration, value_name = "DURATION")]
     pub refresh_ttl: Duration,
-    /// Whether new accounts may register
+    /// Who may register: anyone (open), holders of an invite code from `blindvault admin
+    /// invite` (invite), or nobody (closed)
     #[arg(long, env = "BLINDVAULT_REGISTRATION", value_enum, default_value = "open")]
     pub registration: Registration,
     /// Lowest PBKDF2 iteration count accepted at registration
@@ -135,6 +153,11 @@ pub struct Settings {
     /// developing the page: files are read on every request)
     #[arg(long, env = "BLINDVAULT_WEB_DIR", value_name = "DIR")]
     pub web_dir: Option<PathBuf>,
+    /// Largest body kept in the database instead of the object store, in bytes (0: none; at
+    /// most 262144). Applies to writes whose length is known up front (JSON, and streams with
+    /// Content-Length); resumable and direct uploads always go to the object store
+    #[arg(long, env = "BLINDVAULT_INLINE_BYTES", default_value_t = DEFAULT_INLINE_BYTES, value_name = "BYTES")]
+    pub inline_bytes: u64,
     /// Largest vault accepted in a JSON body, in bytes of ciphertext
     #[arg(long, env = "BLINDVAULT_MAX_JSON_VAULT_BYTES", default_value_t = 16 * 1024 * 1024, value_name = "BYTES")]
     pub max_json_vault_bytes: u64,
@@ -147,6 +170,10 @@ pub struct Settings {
     /// Most vaults one user may hold [default: unlimited]
     #[arg(long, env = "BLINDVAULT_QUOTA_VAULTS", value_name = "N")]
     pub quota_vaults: Option<u64>,
+    /// With S3: how long the presigned URL of a direct download (`GET .../content?direct=true`
+    /// answered 307) stays valid; at most --delete-grace; 0s turns direct downloads off
+    #[arg(long, env = "BLINDVAULT_DIRECT_URL_TTL", default_value = "1m", value_parser = parse_duration, value_name = "DURATION")]
+    pub direct_url_ttl: Duration,
     /// How long a replaced or deleted revision stays readable for requests already streaming it
     #[arg(long, env = "BLINDVAULT_DELETE_GRACE", default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
     pub delete_grace: Duration,
@@ -163,6 +190,15 @@ pub struct Settings {
     /// How long the change log keeps a change; a cursor older than that must list afresh
     #[arg(long, env = "BLINDVAULT_CHANGES_FOR", default_value = "30d", value_parser = parse_duration, value_name = "DURATION")]
     pub changes_for: Duration,
+    /// Where backups go: a directory [default: the object store, under `backups/`]
+    #[arg(long, env = "BLINDVAULT_BACKUP_DIR", value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// How many backups are kept; older ones are removed when a new one is taken
+    #[arg(long, env = "BLINDVAULT_BACKUP_KEEP", default_value_t = 10, value_name = "N")]
+    pub backup_keep: u32,
+    /// How long an account's audit trail keeps an event
+    #[arg(long, env = "BLINDVAULT_AUDIT_FOR", default_value = "90d", value_parser = parse_duration, value_name = "DURATION")]
+    pub audit_for: Duration,
     /// The longest a change-feed request waits for a change before it answers empty (at most
     /// 60s; lower it where a proxy cuts idle requests sooner)
     #[arg(long, env = "BLINDVAULT_FEED_MAX_WAIT", default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]

@@ -71,7 +71,20 @@ impl Settings {
             session_token: s3.session_token.as_ref().map(|s| s.expose().to_owned()),
             allow_http: s3.allow_http,
             unsigned_payload: s3.unsigned_payload,
+            public_endpoint: s3.public_endpoint.clone(),
         }))
+    }
+
+    /// Where browsers reach the server: `BLINDVAULT_PUBLIC_URL`, or localhost at the listening port.
+    pub fn public_url(&self) -> url::Url {
+        self.public_url.clone().unwrap_or_else(|| {
+            url::Url::parse(&format!("http://localhost:{}", self.listen.port())).expect("a valid URL")
+        })
+    }
+
+    /// The configured secrets key, decoded (`None` when unset or malformed: `validate` says which).
+    pub fn secrets_key_bytes(&self) -> Option<[u8; 32]> {
+        self.secrets_key.as_ref().and_then(|k| decode_secrets_key(k.expose()))
     }
 
     /// Argon2 hashes computed at once.
@@ -108,6 +121,23 @@ impl Settings {
                 "required when the database is Postgres, so that every replica signs with the same key",
             ));
         }
+        match &self.secrets_key {
+            Some(key) if decode_secrets_key(key.expose()).is_none() => {
+                return Err(invalid("BLINDVAULT_SECRETS_KEY", "must be 32 bytes in standard base64"));
+            }
+            None if matches!(database, DatabaseLocation::Postgres(_)) => {
+                return Err(invalid(
+                    "BLINDVAULT_SECRETS_KEY",
+                    "required when the database is Postgres, so that every replica opens the same sealed secrets \
+                     (make one with `openssl rand -base64 32`)",
+                ));
+            }
+            _ => {}
+        }
+        let public = self.public_url();
+        if !matches!(public.scheme(), "http" | "https") || public.host_str().is_none() {
+            return Err(invalid("BLINDVAULT_PUBLIC_URL", "must be an http(s) URL with a host"));
+        }
         if self.jwt_previous_secret.as_ref().is_some_and(|s| s.expose().len() < 32) {
             return Err(invalid("BLINDVAULT_JWT_PREVIOUS_SECRET", "must be at least 32 bytes"));
         }
@@ -127,6 +157,7 @@ impl Settings {
             ("BLINDVAULT_UPLOAD_TIMEOUT", self.upload_timeout),
             ("BLINDVAULT_SWEEP_INTERVAL", self.sweep_interval),
             ("BLINDVAULT_CHANGES_FOR", self.changes_for),
+            ("BLINDVAULT_AUDIT_FOR", self.audit_for),
             ("BLINDVAULT_FEED_HEARTBEAT", self.feed_heartbeat),
             ("BLINDVAULT_FEED_MAX_WAIT", self.feed_max_wait),
             ("BLINDVAULT_HEADER_READ_TIMEOUT", self.header_read_timeout),
@@ -160,6 +191,9 @@ impl Settings {
         if self.database_max_connections == 0 {
             return Err(invalid("BLINDVAULT_DATABASE_MAX_CONNECTIONS", "must be at least 1"));
         }
+        if self.inline_bytes > crate::store::MAX_CACHED_BODY as u64 {
+            return Err(invalid("BLINDVAULT_INLINE_BYTES", "must be at most 262144"));
+        }
         if self.max_json_vault_bytes == 0 || self.max_json_vault_bytes > self.max_vault_bytes {
             return Err(invalid(
                 "BLINDVAULT_MAX_JSON_VAULT_BYTES",
@@ -168,6 +202,14 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+/// 32 bytes from standard base64 (padded or not), surrounding whitespace ignored.
+pub fn decode_secrets_key(text: &str) -> Option<[u8; 32]> {
+    use base64::Engine as _;
+    let text = text.trim().trim_end_matches('=');
+    let bytes = base64::engine::general_purpose::STANDARD_NO_PAD.decode(text).ok()?;
+    bytes.try_into().ok()
 }
 
 /// Parses `15m`, `30d`, `500ms`, `1h 30m`.

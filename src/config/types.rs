@@ -43,15 +43,18 @@ impl FromStr for Secret {
 pub enum Registration {
     /// Anyone may register.
     Open,
+    /// Registration needs an unused, unexpired invite code (`blindvault admin invite`).
+    Invite,
     /// Registration answers 403 `registration_closed`.
     Closed,
 }
 
 impl Registration {
-    /// `open` or `closed`, as `/api/v1/limits` reports it.
+    /// `open`, `invite` or `closed`, as `/api/v1/limits` reports it.
     pub fn as_str(self) -> &'static str {
         match self {
             Registration::Open => "open",
+            Registration::Invite => "invite",
             Registration::Closed => "closed",
         }
     }

@@ -12,7 +12,7 @@ mod vault;
 pub use history::{ChangeKind, ChangesSince, LoggedChange, NewChange, Retention, TrashEntry};
 pub use precondition::Precondition;
 pub use timestamp::Timestamp;
-pub use upload::Upload;
+pub use upload::{DIRECT_COMMITTED, DIRECT_PENDING, Upload};
 pub use vault::{InvalidVaultId, Vault, VaultId};
 
 /// A half-open range of byte offsets in an object.

@@ -44,9 +44,21 @@ pub struct Upload {
     pub created_at: Timestamp,
 }
 
+/// `part_etags` of a direct upload in progress (its parts go to the object store without the
+/// gateway, which lists none of them).
+pub const DIRECT_PENDING: &str = "direct";
+/// `part_etags` of a direct upload that committed.
+pub const DIRECT_COMMITTED: &str = "direct-";
+
 impl Upload {
     /// Whether it committed its vault revision (it is kept until it expires, finished).
     pub fn committed(&self) -> bool {
-        self.part_etags == "-"
+        self.part_etags == "-" || self.part_etags == DIRECT_COMMITTED
+    }
+
+    /// Whether it is a direct upload (parts sent to the object store by the client), rather
+    /// than a tus upload whose bytes come through the gateway.
+    pub fn is_direct(&self) -> bool {
+        self.part_etags == DIRECT_PENDING || self.part_etags == DIRECT_COMMITTED
     }
 }

@@ -65,6 +65,12 @@ impl Changes {
         &self.caches
     }
 
+    /// Drops what `change` makes stale here, for a change whose commit told the other replicas
+    /// itself (the store announces a vault's write or delete in its transaction).
+    pub async fn committed(&self, change: Change) {
+        self.apply(&change).await;
+    }
+
     /// Drops what `change` makes stale here, then tells the other replicas. A failed
     /// announcement is logged: the others' entries expire by themselves.
     pub async fn announce(&self, change: Change) {

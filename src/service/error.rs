@@ -17,6 +17,20 @@ fn body_timed_out(err: &(dyn std::error::Error + 'static)) -> bool {
     std::iter::successors(Some(err), |e| e.source()).any(|e| e.is::<BodyTimedOut>())
 }
 
+/// What the password step hands back when a second factor must complete the login.
+#[derive(Debug, Clone)]
+pub struct Challenge {
+    /// Single use; presented to `POST /auth/login/second-factor`.
+    pub token: String,
+    /// Seconds it is accepted for.
+    pub expires_in: u64,
+    /// What may answer it: `totp`, `webauthn`, `recovery_code`.
+    pub factors: Vec<&'static str>,
+    /// WebAuthn request options (`publicKey` for `navigator.credentials.get`), when an
+    /// authenticator is registered.
+    pub webauthn: Option<serde_json::Value>,
+}
+
 /// Why a service operation was refused or failed. The API layer maps each variant to one
 /// status and stable problem `code`.
 #[derive(Debug, Error)]
@@ -50,6 +64,27 @@ pub enum ServiceError {
     /// The username is taken.
     #[error("username taken")]
     UsernameTaken,
+    /// Registration needs an invite code and none was given.
+    #[error("an invite is required")]
+    InviteRequired,
+    /// The invite code is unknown, used or expired.
+    #[error("invalid invite")]
+    InvalidInvite,
+    /// The password was right; a second factor must complete the login.
+    #[error("second factor required")]
+    SecondFactorRequired(Box<Challenge>),
+    /// The second factor's code or assertion is wrong (or was used before).
+    #[error("invalid second factor")]
+    InvalidSecondFactor,
+    /// The login challenge is unknown, used, expired, or voided by a credential change.
+    #[error("invalid challenge")]
+    InvalidChallenge,
+    /// An operator has disabled the account.
+    #[error("account disabled")]
+    AccountDisabled,
+    /// The factor is enabled already (remove it first).
+    #[error("second factor exists")]
+    SecondFactorExists,
     /// Too many failed logins; retry after the given time.
     #[error("too many failed logins")]
     RateLimited {
@@ -101,9 +136,15 @@ pub enum ServiceError {
         /// Where the upload stands.
         current: u64,
     },
-    /// Another request is appending to the same upload.
+    /// Another request is appending to the same upload (or committing it).
     #[error("upload busy")]
     UploadBusy,
+    /// The object store cannot take direct uploads (local files, or turned off).
+    #[error("direct uploads unavailable")]
+    DirectUnavailable,
+    /// A direct upload's parts are not what the object store holds; nothing was committed.
+    #[error("parts mismatch: {0}")]
+    PartsMismatch(String),
     /// A chunk's `Upload-Checksum` does not match its bytes; the chunk was discarded.
     #[error("checksum mismatch")]
     ChecksumMismatch,

@@ -117,6 +117,11 @@ impl PasswordHasher {
         .await
     }
 
+    /// Hashes that may compute or wait at once; one more is refused with 503.
+    pub fn capacity(&self) -> usize {
+        self.slot_count + self.queue
+    }
+
     /// Hashes currently computing or waiting.
     pub fn queue_depth(&self) -> usize {
         self.waiting.load(Ordering::Relaxed)

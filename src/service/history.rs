@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::ServiceError;
 use super::vault_write::{Content, Written, check_opaque, new_etag};
-use super::vaults::{VaultService, vault_change};
+use super::vaults::{MAX_INLINE_BYTES, VaultService};
 use crate::domain::{ChangeKind, Precondition, Timestamp, Vault, VaultId};
 use crate::store::{BlobStoreError, object_key};
 
@@ -84,16 +84,24 @@ impl VaultService {
         }
         let etag = new_etag();
         let key = object_key(user, &etag);
-        self.store.begin_upload(&key, user, Timestamp::now().plus(self.timing.upload_timeout)).await?;
         let from = object_key(user, &source.etag);
-        if let Err(err) = self.blobs.copy(&from, &key, source.size as u64).await {
-            self.discard(&key).await;
-            return Err(match err {
-                // Dropped by retention since it was read.
-                BlobStoreError::NotFound => ServiceError::NotFound,
-                other => other.into(),
-            });
+        // A body kept in the database is copied with the commit; an object, before it.
+        let inline = match source.size as u64 <= MAX_INLINE_BYTES {
+            true => self.store.small_object(&from).await?,
+            false => None,
+        };
+        if inline.is_none() {
+            self.store.begin_upload(&key, user, Timestamp::now().plus(self.timing.upload_timeout)).await?;
+            if let Err(err) = self.blobs.copy(&from, &key, source.size as u64).await {
+                self.discard(&key).await;
+                return Err(match err {
+                    // Dropped by retention since it was read.
+                    BlobStoreError::NotFound => ServiceError::NotFound,
+                    other => other.into(),
+                });
+            }
         }
+        let kept_inline = inline.is_some();
         let content = Content {
             version: source.version,
             size: source.size,
@@ -104,12 +112,14 @@ impl VaultService {
         let mut rev = self.revision_of(user, id.as_str(), etag, content, expect);
         rev.kind = ChangeKind::Restore;
         rev.receipt = receipt;
+        rev.inline = inline;
         let result = self.commit(&rev, expect).await;
-        self.changes.announce(vault_change(user, id.as_str())).await;
+        self.changes.committed(crate::store::Change::vault(user, id.as_str())).await;
         match &result {
             Ok(written) if written.vault.etag == rev.etag => {
                 tracing::info!(user_id = %user, revision = written.vault.revision, from = revision, "revision restored");
             }
+            _ if kept_inline => {}
             _ => self.discard(&key).await,
         }
         result

@@ -4,12 +4,14 @@
 mod auth;
 mod changes;
 mod decoy;
+mod direct;
 mod error;
 mod feed;
 mod hasher;
 mod history;
 mod readiness;
 mod scope;
+mod secrets;
 mod sweeper;
 mod throttle;
 mod tokens;
@@ -20,6 +22,8 @@ mod vault_write;
 mod vaults;
 mod waiters;
 
+#[cfg(test)]
+mod factor_tests;
 #[cfg(test)]
 mod history_tests;
 #[cfg(test)]
@@ -34,16 +38,22 @@ mod upload_tests;
 mod vault_write_tests;
 
 pub use auth::{
-    AUTH_HASH_LEN, AuthPolicy, AuthService, CredentialChange, KDF_PBKDF2_SHA256, KdfParams, Login, Principal,
-    Registration, SessionInfo, TokenPair, normalize_username,
+    AUTH_HASH_LEN, Actor, Audit, AuditView, AuthPolicy, AuthService, CHALLENGE_TTL, Challenge,
+    CredentialChange, FactorKeys, FactorStatus, KDF_PBKDF2_SHA256, KdfParams, Login, MAX_EVENTS_PAGE,
+    Principal, RECOVERY_CODES, Registration, RegistrationMode, SecondFactor, SecondStep, SessionInfo,
+    SessionView, TOTP_STEP_SECONDS, TokenPair, TotpEnrolment, WebauthnAdded, WebauthnKey,
+    WebauthnRegistration, invite_hash, normalize_username, totp_base32_decode, totp_code_for,
+    truncate_address,
 };
 pub use changes::Changes;
+pub use direct::{DIRECT_PART_SIZE, DirectCommit, DirectPart, part_count};
 pub use error::{BodyTimedOut, ServiceError};
 pub use feed::{FeedPage, MAX_WAIT};
 pub use hasher::{HashCost, PasswordHasher, Verified};
 pub use history::RevisionPage;
 pub use readiness::{Checks, Readiness};
 pub use scope::{Scope, Scopes};
+pub use secrets::SecretsKey;
 pub use sweeper::{SweepPolicy, SweepReport, SweepStats, Sweeper};
 pub use throttle::{LoginThrottle, ThrottlePolicy};
 pub use tokens::{Claims, TokenIssuer};

@@ -92,8 +92,13 @@ async fn deleting_frees_bytes_and_a_vault() {
 
 #[tokio::test]
 async fn an_oversized_body_is_refused_and_nothing_is_stored() {
-    let small =
-        VaultLimits { max_json_bytes: 100, max_vault_bytes: 1000, quota_bytes: None, quota_vaults: None };
+    let small = VaultLimits {
+        max_json_bytes: 100,
+        max_vault_bytes: 1000,
+        inline_bytes: 0,
+        quota_bytes: None,
+        quota_vaults: None,
+    };
     let f = Fixture::new(small, HOUR).await;
     assert_eq!(too_large(f.put("a", Precondition::Absent, &[1; 1001]).await), 1000);
     for declared_len in [None, Some(10)] {
@@ -167,6 +172,7 @@ async fn the_commit_checks_the_quota_in_its_transaction() {
         receipt: None,
         kind: crate::domain::ChangeKind::Create,
         retention: crate::domain::Retention::NONE,
+        inline: None,
     };
     let (first, second) = (revision("a"), revision("b"));
     for rev in [&first, &second] {

@@ -2,6 +2,7 @@
 //! follows the other replicas' changes.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI8, Ordering};
 use std::time::Duration;
 
 use super::Changes;
@@ -13,6 +14,8 @@ pub struct Readiness {
     store: Arc<dyn MetadataStore>,
     blobs: BlobStore,
     changes: Arc<Changes>,
+    /// The last check's answer: 1 ready, 0 not, -1 none yet.
+    last: Arc<AtomicI8>,
 }
 
 /// What one readiness check found.
@@ -36,7 +39,15 @@ impl Checks {
 impl Readiness {
     /// A probe over these dependencies.
     pub fn new(store: Arc<dyn MetadataStore>, blobs: BlobStore, changes: Arc<Changes>) -> Self {
-        Self { store, blobs, changes }
+        Self { store, blobs, changes, last: Arc::new(AtomicI8::new(-1)) }
+    }
+
+    /// What the last check found (for `/metrics`): `Some(true)` ready, `None` before any.
+    pub fn last(&self) -> Option<bool> {
+        match self.last.load(Ordering::Relaxed) {
+            -1 => None,
+            v => Some(v == 1),
+        }
     }
 
     /// Asks the database and the object store at once, each given `timeout` to answer.
@@ -48,10 +59,12 @@ impl Readiness {
             tokio::time::timeout(timeout, async { self.store.ping().await.map_err(|e| e.to_string()) }),
             tokio::time::timeout(timeout, async { self.blobs.probe().await.map_err(|e| e.to_string()) }),
         );
-        Checks {
+        let checks = Checks {
             database: in_time(database),
             object_store: in_time(object_store),
             change_feed: self.changes.following(),
-        }
+        };
+        self.last.store(i8::from(checks.all_ok()), Ordering::Relaxed);
+        checks
     }
 }

@@ -26,7 +26,8 @@ fn client() -> IpAddr {
 async fn with_alice(refresh_ttl: Duration) -> (AuthService, Uuid) {
     let auth = auth_service(&sqlite().await, refresh_ttl).await;
     let kdf = KdfParams { kdf: KDF_PBKDF2_SHA256.into(), iterations: 1000, salt: vec![3; 16] };
-    let registration = Registration { username: "alice".into(), auth_hash: PASSWORD.to_vec(), kdf };
+    let registration =
+        Registration { username: "alice".into(), auth_hash: PASSWORD.to_vec(), kdf, invite: None };
     let user = auth.register(registration).await.unwrap();
     (auth, user.id)
 }
@@ -36,6 +37,7 @@ async fn login(auth: &AuthService, scope: Option<&str>) -> Result<TokenPair, Ser
         username: "Alice".into(),
         auth_hash: PASSWORD.to_vec(),
         scope: scope.map(Into::into),
+        device_name: None,
         client: client(),
     };
     auth.login(login).await
@@ -65,7 +67,13 @@ async fn a_login_token_speaks_for_its_user_and_session() {
     assert!(lives <= ACCESS_TTL && lives > ACCESS_TTL - Duration::from_secs(5), "{lives:?}");
     let info = auth.session_info(&who).await.unwrap();
     assert_eq!((info.username.as_str(), info.session_id), ("alice", who.session_id));
-    let wrong = Login { username: "alice".into(), auth_hash: vec![6; 32], scope: None, client: client() };
+    let wrong = Login {
+        username: "alice".into(),
+        auth_hash: vec![6; 32],
+        scope: None,
+        device_name: None,
+        client: client(),
+    };
     assert!(matches!(auth.login(wrong).await, Err(ServiceError::InvalidCredentials)));
 }
 
@@ -128,7 +136,7 @@ async fn logout_ends_the_session_and_only_that_one() {
     let (mine, other) = (login(&auth, None).await.unwrap(), login(&auth, None).await.unwrap());
     // Authenticated once, so the session is cached when the logout comes.
     let who = auth.authenticate(&mine.access_token).await.unwrap();
-    auth.logout(&who).await.unwrap();
+    auth.logout(&who, client()).await.unwrap();
     revoked(auth.authenticate(&mine.access_token).await);
     revoked(auth.refresh(&mine.refresh_token).await);
     assert!(auth.authenticate(&other.access_token).await.is_ok());

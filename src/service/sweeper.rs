@@ -11,7 +11,7 @@ use super::Changes;
 use super::ServiceError;
 use super::vault_write::SWEEP_LEASE;
 use crate::domain::Timestamp;
-use crate::store::{BlobStore, Change, VaultStore};
+use crate::store::{Backlog, BlobStore, Change, VaultStore};
 
 /// Entries leased per round.
 const BATCH: i64 = 100;
@@ -51,21 +51,34 @@ pub struct Sweeper {
     changes: Option<Arc<Changes>>,
     runs: AtomicU64,
     deleted: AtomicU64,
+    backlog: std::sync::Mutex<(Backlog, Option<Timestamp>)>,
 }
 
-/// Totals since start.
+/// Totals since start, and what the last sweep left.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SweepStats {
     /// Sweeps run.
     pub runs: u64,
     /// Objects deleted.
     pub deleted: u64,
+    /// What waited for the sweeper after the last run that finished.
+    pub backlog: Backlog,
+    /// When a sweep last finished deleting everything it took.
+    pub last_success: Option<Timestamp>,
 }
 
 impl Sweeper {
     /// A sweeper over these stores.
     pub fn new(store: Arc<dyn VaultStore>, blobs: BlobStore, policy: SweepPolicy) -> Self {
-        Self { store, blobs, policy, changes: None, runs: AtomicU64::new(0), deleted: AtomicU64::new(0) }
+        Self {
+            store,
+            blobs,
+            policy,
+            changes: None,
+            runs: AtomicU64::new(0),
+            deleted: AtomicU64::new(0),
+            backlog: std::sync::Mutex::new((Backlog::default(), None)),
+        }
     }
 
     /// Announces the changes it makes (trash expiry) through `changes`, so that feed waiters
@@ -77,7 +90,13 @@ impl Sweeper {
 
     /// Runs and deletions since start.
     pub fn stats(&self) -> SweepStats {
-        SweepStats { runs: self.runs.load(Ordering::Relaxed), deleted: self.deleted.load(Ordering::Relaxed) }
+        let (backlog, last_success) = *self.backlog.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        SweepStats {
+            runs: self.runs.load(Ordering::Relaxed),
+            deleted: self.deleted.load(Ordering::Relaxed),
+            backlog,
+            last_success,
+        }
     }
 
     /// Purges the trash entries expired by `now`, and wakes their owners' feed waiters here
@@ -116,6 +135,12 @@ impl Sweeper {
                 break;
             }
             for key in &keys {
+                // A body kept in the database needs no object-store request.
+                if self.store.drop_small_object(key).await? {
+                    self.store.forget_object(key).await?;
+                    report.deleted += 1;
+                    continue;
+                }
                 match self.blobs.delete(key).await {
                     Ok(()) => {
                         self.store.forget_object(key).await?;
@@ -133,6 +158,11 @@ impl Sweeper {
         }
         self.runs.fetch_add(1, Ordering::Relaxed);
         self.deleted.fetch_add(report.deleted, Ordering::Relaxed);
+        let backlog = self.store.backlog(Timestamp::now()).await?;
+        let success = (report.failed == 0).then(Timestamp::now);
+        let mut kept = self.backlog.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *kept = (backlog, success.or(kept.1));
+        drop(kept);
         if report != SweepReport::default() {
             tracing::info!(
                 deleted = report.deleted,

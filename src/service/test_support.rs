@@ -9,9 +9,9 @@ use futures::{Stream, TryStreamExt};
 use uuid::Uuid;
 
 use super::{
-    AuthPolicy, AuthService, Changes, Chunk, HashCost, LoginThrottle, NewUpload, PasswordHasher,
-    ServiceError, SweepPolicy, Sweeper, ThrottlePolicy, TokenIssuer, VaultLimits, VaultService, VaultTiming,
-    VaultWrite, Written,
+    AuthPolicy, AuthService, Changes, Chunk, FactorKeys, HashCost, LoginThrottle, NewUpload, PasswordHasher,
+    RegistrationMode, SecretsKey, ServiceError, SweepPolicy, Sweeper, ThrottlePolicy, TokenIssuer,
+    VaultLimits, VaultService, VaultTiming, VaultWrite, Written,
 };
 use crate::domain::{Precondition, Retention, Timestamp, Vault, VaultId};
 use crate::store::{BlobStore, Caches, MetadataStore, NewUser, Quota, SqliteStore, VaultStore};
@@ -43,6 +43,7 @@ pub async fn add_user(store: &SqliteStore) -> Uuid {
         kdf_salt: vec![0; 16],
         kdf_iterations: 600_000,
         now: Timestamp::now(),
+        invite: None,
     };
     store.create_user(&new_user).await.unwrap();
     user
@@ -53,6 +54,7 @@ pub fn limits() -> VaultLimits {
     VaultLimits {
         max_json_bytes: 1 << 20,
         max_vault_bytes: 1 << 30,
+        inline_bytes: 16 * 1024,
         quota_bytes: QUOTA.bytes,
         quota_vaults: QUOTA.vaults,
     }
@@ -70,6 +72,7 @@ pub fn service_with(
         upload_timeout,
         retention: Retention::NONE,
         trash_for: Duration::ZERO,
+        direct_url_ttl: None,
     };
     service_timed(store, blobs, limits, timing)
 }
@@ -120,8 +123,13 @@ impl Fixture {
         let store = sqlite().await;
         let user = add_user(&store).await;
         let blobs = BlobStore::in_memory();
-        let timing =
-            VaultTiming { delete_grace: GRACE, upload_timeout: HOUR, retention, trash_for: TRASH_FOR };
+        let timing = VaultTiming {
+            delete_grace: GRACE,
+            upload_timeout: HOUR,
+            retention,
+            trash_for: TRASH_FOR,
+            direct_url_ttl: None,
+        };
         let service = service_timed(&store, &blobs, limits(), timing);
         Self { service, store, blobs, user, keep_for: retention.keep_for }
     }
@@ -167,9 +175,13 @@ impl Fixture {
         self.store.usage(self.user).await.unwrap()
     }
 
-    /// The keys of this user's objects at rest.
+    /// The keys of this user's objects at rest: in the object store and, for small bodies, in
+    /// the database.
     pub async fn objects(&self) -> Vec<String> {
         let mut keys = self.blobs.list(&crate::store::user_prefix(self.user)).await.unwrap();
+        keys.extend(
+            crate::store::SmallObjectStore::small_object_keys(&*self.store, self.user).await.unwrap(),
+        );
         keys.sort();
         keys
     }
@@ -263,11 +275,38 @@ pub const CHEAP_HASH: HashCost = HashCost { m_kib: 64, t: 1, p: 1 };
 /// An auth service over `store`: open registration, cheap hashing, generous throttling,
 /// tokens signed with [`TOKEN_SECRET`] for [`ACCESS_TTL`], sessions that last `refresh_ttl`.
 pub async fn auth_service(store: &Arc<SqliteStore>, refresh_ttl: Duration) -> AuthService {
+    let policy = ThrottlePolicy { per_account: 100, per_address: 100, window: Duration::from_secs(60) };
+    auth_service_with(store, refresh_ttl, policy, RegistrationMode::Open).await
+}
+
+/// [`auth_service`] with another throttle and registration mode.
+pub async fn auth_service_with(
+    store: &Arc<SqliteStore>,
+    refresh_ttl: Duration,
+    policy: ThrottlePolicy,
+    registration: RegistrationMode,
+) -> AuthService {
     let hasher = Arc::new(PasswordHasher::new(CHEAP_HASH, 2, 16).unwrap());
     let tokens = TokenIssuer::new(&TOKEN_SECRET, ACCESS_TTL);
-    let policy = ThrottlePolicy { per_account: 100, per_address: 100, window: Duration::from_secs(60) };
-    let auth_policy = AuthPolicy { registration_open: true, min_kdf_iterations: 1000, refresh_ttl };
+    let auth_policy = AuthPolicy {
+        registration,
+        issuer: "blindvault (test)".into(),
+        min_kdf_iterations: 1000,
+        refresh_ttl,
+    };
     let changes = Arc::new(Changes::new(Arc::new(Caches::new(1 << 20)), store.clone()));
     let throttle = LoginThrottle::new(store.clone(), policy);
-    AuthService::new(store.clone(), hasher, tokens, throttle, auth_policy, changes).await.unwrap()
+    AuthService::new(store.clone(), hasher, tokens, throttle, auth_policy, changes, factor_keys())
+        .await
+        .unwrap()
+}
+
+/// The secrets key of [`auth_service`].
+pub const SECRETS_KEY: [u8; 32] = [5; 32];
+
+/// Second-factor keys for tests: [`SECRETS_KEY`], and a WebAuthn relying party on localhost.
+pub fn factor_keys() -> FactorKeys {
+    let origin = url::Url::parse("http://localhost:8080").unwrap();
+    let webauthn = webauthn_rs::WebauthnBuilder::new("localhost", &origin).unwrap().build().unwrap();
+    FactorKeys { secrets: SecretsKey::new(&SECRETS_KEY), webauthn: Arc::new(webauthn) }
 }

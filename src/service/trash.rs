@@ -7,7 +7,6 @@ use uuid::Uuid;
 use super::ServiceError;
 use super::VaultService;
 use super::vault_write::check_opaque;
-use super::vaults::vault_change;
 use crate::domain::{Timestamp, TrashEntry, Vault, VaultId};
 use crate::store::{Change, TrashCursor, UntrashOutcome};
 
@@ -54,12 +53,12 @@ impl VaultService {
         if let Some(receipt) = &receipt {
             check_opaque("receipt", receipt)?;
         }
-        let quota = self.limits.quota();
+        let quota = self.quota_of(user).await?;
         let as_id = as_id.as_ref().map(VaultId::as_str);
         let outcome = self.store.untrash(user, trash_id, as_id, receipt, &quota, Timestamp::now()).await?;
         match outcome {
             UntrashOutcome::Restored(vault) => {
-                self.changes.announce(vault_change(user, &vault.vault_id)).await;
+                self.changes.announce(Change::vault(user, &vault.vault_id)).await;
                 tracing::info!(user_id = %user, revision = vault.revision, "vault restored from the trash");
                 Ok(*vault)
             }

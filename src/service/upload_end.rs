@@ -39,7 +39,12 @@ impl VaultService {
     ///
     /// [`UploadStore::end_upload`]: crate::store::UploadStore::end_upload
     pub async fn delete_upload(&self, user: Uuid, id: Uuid) -> Result<(), ServiceError> {
-        let upload = self.upload(user, id).await?;
+        self.end(self.upload(user, id).await?).await
+    }
+
+    /// Ends `upload` (see [`Self::delete_upload`]).
+    pub(super) async fn end(&self, upload: Upload) -> Result<(), ServiceError> {
+        let (user, id) = (upload.user_id, upload.id);
         match self.store.end_upload(user, id).await? {
             None => return Err(ServiceError::NotFound),
             Some(true) => {

@@ -11,14 +11,14 @@ use uuid::Uuid;
 use super::ServiceError;
 use super::upload_end::target;
 use super::vault_write::{Content, Written, check_opaque, new_etag};
-use super::vaults::{VaultService, vault_change};
+use super::vaults::VaultService;
 use crate::domain::{BoxError, Precondition, Timestamp, Upload, VaultId};
 use crate::store::{PartTarget, Progress, UPLOAD_PART_SIZE, object_key};
 
 /// How long a PATCH holds an upload without storing a part. A part (8 MiB) arrives within the
 /// body read timeout or the PATCH fails, and every part renews the lease, so only a PATCH that
 /// has stopped can lose it.
-const UPLOAD_LEASE: std::time::Duration = std::time::Duration::from_secs(300);
+pub(super) const UPLOAD_LEASE: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// `part_etags` of an upload that committed (no real part list is a lone `-`).
 const COMMITTED: &str = "-";
@@ -76,6 +76,12 @@ fn finished(u: &Upload) -> bool {
 impl VaultService {
     /// Creates an upload after the checks a streamed PUT of `length` bytes would pass.
     pub async fn create_upload(&self, n: NewUpload) -> Result<Upload, ServiceError> {
+        self.create_upload_of(n, String::new()).await
+    }
+
+    /// Creates an upload whose `part_etags` start as `parts` (empty for tus; a direct upload's
+    /// marker).
+    pub(super) async fn create_upload_of(&self, n: NewUpload, parts: String) -> Result<Upload, ServiceError> {
         check_opaque("iv", &n.iv)?;
         check_opaque("salt", &n.salt)?;
         if n.version < 1 {
@@ -106,7 +112,7 @@ impl VaultService {
             upload_length: n.length as i64,
             upload_offset: 0,
             multipart_id,
-            part_etags: String::new(),
+            part_etags: parts,
             part_digests: Vec::new(),
             lease_owner: None,
             lease_until: None,
@@ -114,7 +120,8 @@ impl VaultService {
             created_at: now,
         };
         // The length is reserved against the quota in the same transaction that records it.
-        let created = self.store.create_upload(&upload, &self.limits.quota()).await;
+        let quota = self.quota_of(upload.user_id).await?;
+        let created = self.store.create_upload(&upload, &quota).await;
         if !matches!(created, Ok(Ok(()))) {
             self.release_parts(&upload).await;
         }
@@ -128,10 +135,21 @@ impl VaultService {
         Ok(upload)
     }
 
-    /// The caller's live upload, or `NotFound` (also for another user's, and expired ones).
+    /// The caller's live tus upload, or `NotFound` (also for another user's, expired ones, and
+    /// direct uploads).
     pub async fn upload(&self, user: Uuid, id: Uuid) -> Result<Upload, ServiceError> {
+        self.live_upload(user, id, false).await
+    }
+
+    /// The caller's live upload of the kind asked for (direct or tus), or `NotFound`.
+    pub(super) async fn live_upload(
+        &self,
+        user: Uuid,
+        id: Uuid,
+        direct: bool,
+    ) -> Result<Upload, ServiceError> {
         let upload = self.store.upload(user, id).await?.ok_or(ServiceError::NotFound)?;
-        if upload.expires_at <= Timestamp::now() {
+        if upload.expires_at <= Timestamp::now() || upload.is_direct() != direct {
             return Err(ServiceError::NotFound);
         }
         Ok(upload)
@@ -281,18 +299,32 @@ impl VaultService {
             etags.push(parts.put_part(t, part, last).await?);
         }
         parts.finish(&self.blobs, t, etags).await?;
+        self.commit_upload(u, owner, &digests, COMMITTED).await
+    }
+
+    /// Commits `u`'s completed object (whose parts have the SHA-256s `digests`) as the vault's
+    /// new revision, under the lease `owner` holds; then keeps the upload, marked
+    /// `committed_as`, until it expires (a client that missed the answer can ask again), or,
+    /// when the commit fails, removes it and its object.
+    pub(super) async fn commit_upload(
+        &self,
+        u: &Upload,
+        owner: Uuid,
+        digests: &[u8],
+        committed_as: &str,
+    ) -> Result<Written, ServiceError> {
         let content = Content {
             version: u.version,
             size: u.upload_length,
             // A digest of the part digests: equal content gives an equal digest between
             // uploads, which is all it is compared for.
-            sha256: Sha256::digest(&digests).to_vec(),
+            sha256: Sha256::digest(digests).to_vec(),
             iv: u.iv.clone(),
             salt: u.salt.clone(),
         };
         let rev = self.revision_of(u.user_id, &u.vault_id, u.etag.clone(), content, &u.precondition);
         let result = self.commit(&rev, &u.precondition).await;
-        self.changes.announce(vault_change(u.user_id, &u.vault_id)).await;
+        self.changes.committed(crate::store::Change::vault(u.user_id, &u.vault_id)).await;
         let kept = match &result {
             // Kept, finished, until it expires: a client that missed this answer can ask again.
             Ok(_) => {
@@ -300,13 +332,13 @@ impl VaultService {
                 let done = Progress {
                     from_offset: u.upload_offset,
                     to_offset: u.upload_length,
-                    part_etags: COMMITTED.to_owned(),
+                    part_etags: committed_as.to_owned(),
                     part_digests: Vec::new(),
                 };
                 self.store.advance_upload(u.id, owner, &done).await
             }
             Err(_) => {
-                self.discard(&t.key).await;
+                self.discard(&object_key(u.user_id, &u.etag)).await;
                 self.store.delete_upload(u.id).await.map(|()| true)
             }
         };

@@ -4,13 +4,13 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use uuid::Uuid;
 
 use super::ServiceError;
-use super::vaults::VaultService;
+use super::vaults::{MAX_INLINE_BYTES, VaultService};
 use crate::domain::{BoxError, ChangeKind, Precondition, Timestamp, Vault, VaultId};
-use crate::store::{BlobStoreError, ChangeOutcome, CreateOutcome, NewRevision, object_key};
+use crate::store::{BlobStoreError, ChangeOutcome, CreateOutcome, Meter, NewRevision, object_key};
 
 /// One write request, decoded.
 pub struct VaultWrite<S> {
@@ -66,7 +66,14 @@ impl VaultService {
             return Err(ServiceError::invalid("version", "must be at least 1"));
         }
         let size_limit = if w.inline { self.limits.max_json_bytes } else { self.limits.max_vault_bytes };
-        let limit = self.room(w.user, &w.id, &w.precondition, size_limit).await?;
+        let inline_max = self.limits.inline_bytes.min(MAX_INLINE_BYTES);
+        let inline_len = w.declared_len.filter(|&len| len <= inline_max);
+        // A body small enough for the database is held to the quota by the commit alone: the
+        // early check only spares a large upload that could not commit.
+        let limit = match inline_len {
+            Some(_) => size_limit,
+            None => self.room(w.user, &w.id, &w.precondition, size_limit).await?,
+        };
         if let Some(len) = w.declared_len {
             if len > size_limit {
                 return Err(ServiceError::TooLarge { limit: size_limit });
@@ -78,37 +85,60 @@ impl VaultService {
 
         let etag = new_etag();
         let key = object_key(w.user, &etag);
-        let started = Timestamp::now();
-        self.store.begin_upload(&key, w.user, started.plus(self.timing.upload_timeout)).await?;
-        let put = match self.blobs.put_stream(&key, w.body, limit).await {
-            Ok(put) => put,
-            Err(err) => {
-                self.discard(&key).await;
-                return Err(match err {
-                    BlobStoreError::TooLarge { .. } if limit < size_limit => {
-                        ServiceError::QuotaExceeded { what: "bytes" }
-                    }
-                    other => other.into(),
-                });
+        let (content, inline) = match inline_len {
+            // Small and of known length: kept in the database, committed in one transaction.
+            Some(len) => {
+                let (body, digest) = collect_small(w.body, len).await?;
+                (content_of(body.len() as u64, digest, w.iv, w.salt, w.version), Some(body))
+            }
+            None => {
+                let put = self.put_object(&key, w.body, limit, size_limit, w.user).await?;
+                (content_of(put.size, put.digest.to_vec(), w.iv, w.salt, w.version), None)
             }
         };
-        let body = Content {
-            version: w.version,
-            size: put.size as i64,
-            sha256: put.sha256.to_vec(),
-            iv: w.iv,
-            salt: w.salt,
-        };
-        let rev = self.revision_of(w.user, w.id.as_str(), etag, body, &w.precondition);
+        let kept_inline = inline.is_some();
+        let mut rev = self.revision_of(w.user, w.id.as_str(), etag, content, &w.precondition);
+        rev.inline = inline;
         let result = self.commit(&rev, &w.precondition).await;
-        self.changes.announce(super::vaults::vault_change(w.user, w.id.as_str())).await;
+        self.changes.committed(crate::store::Change::vault(w.user, w.id.as_str())).await;
         match &result {
             Ok(written) if written.vault.etag == rev.etag => {
                 tracing::info!(user_id = %w.user, revision = written.vault.revision, size = rev.size, "vault written");
             }
+            _ if kept_inline => {}
             _ => self.discard(&key).await,
         }
         result
+    }
+
+    /// Streams `body` to a new object at `key`, queued first so that a crash leaves a trace for
+    /// the sweeper; at most `limit` bytes (less than `size_limit` when a byte quota is nearer).
+    async fn put_object<S, E>(
+        &self,
+        key: &str,
+        body: S,
+        limit: u64,
+        size_limit: u64,
+        user: Uuid,
+    ) -> Result<crate::store::PutOutcome, ServiceError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: Into<BoxError>,
+    {
+        let started = Timestamp::now();
+        self.store.begin_upload(key, user, started.plus(self.timing.upload_timeout)).await?;
+        match self.blobs.put_stream(key, body, limit).await {
+            Ok(put) => Ok(put),
+            Err(err) => {
+                self.discard(key).await;
+                Err(match err {
+                    BlobStoreError::TooLarge { .. } if limit < size_limit => {
+                        ServiceError::QuotaExceeded { what: "bytes" }
+                    }
+                    other => other.into(),
+                })
+            }
+        }
     }
 
     /// A revision of `vault_id` with `content` in the object named by `etag`, to commit now
@@ -137,6 +167,7 @@ impl VaultService {
             receipt: None,
             kind: if expect.creates() { ChangeKind::Create } else { ChangeKind::Replace },
             retention: self.timing.retention,
+            inline: None,
         }
     }
 
@@ -146,7 +177,7 @@ impl VaultService {
         expect: &Precondition,
     ) -> Result<Written, ServiceError> {
         let lost = || ServiceError::Unavailable("the upload outlived BLINDVAULT_UPLOAD_TIMEOUT".into());
-        let quota = self.limits.quota();
+        let quota = self.quota_of(rev.user_id).await?;
         match expect {
             Precondition::Absent | Precondition::AbsentOrSame => {
                 match self.store.commit_create(rev, &quota).await? {
@@ -186,19 +217,20 @@ impl VaultService {
         expect: &Precondition,
         size_limit: u64,
     ) -> Result<u64, ServiceError> {
-        if self.limits.quota_bytes.is_none() && self.limits.quota_vaults.is_none() {
+        let quota = self.quota_of(user).await?;
+        if !quota.is_limited() {
             return Ok(size_limit);
         }
         let usage = self.store.usage(user).await?;
         let existing = self.store.vault(user, id.as_str()).await?;
         let creates = expect.creates();
         // Open uploads hold their reservations: this write gets what is left beside them.
-        if let (Some(max), None, true) = (self.limits.quota_vaults, &existing, creates)
+        if let (Some(max), None, true) = (quota.vaults, &existing, creates)
             && (usage.vaults + usage.reserved_vaults) as u64 >= max
         {
             return Err(ServiceError::QuotaExceeded { what: "vaults" });
         }
-        let Some(quota) = self.limits.quota_bytes else { return Ok(size_limit) };
+        let Some(quota) = quota.bytes else { return Ok(size_limit) };
         let freed = match creates {
             false => existing.map_or(0, |v| v.size as u64),
             true => 0,
@@ -219,6 +251,25 @@ impl VaultService {
             Err(e) => tracing::warn!(error = %e, "discarding an upload failed; the sweeper will retry"),
         }
     }
+}
+
+fn content_of(size: u64, digest: Vec<u8>, iv: Vec<u8>, salt: Vec<u8>, version: i64) -> Content {
+    Content { version, size: size as i64, sha256: digest, iv, salt }
+}
+
+/// The whole of a body that declared `len` bytes, and its digest: more is refused, as a
+/// stream upload would.
+async fn collect_small<S, E>(body: S, len: u64) -> Result<(Bytes, Vec<u8>), ServiceError>
+where
+    S: Stream<Item = Result<Bytes, E>> + Send,
+    E: Into<BoxError>,
+{
+    let mut body = std::pin::pin!(body);
+    let (mut meter, mut out) = (Meter::new(len), bytes::BytesMut::with_capacity(len as usize));
+    while let Some(chunk) = body.next().await {
+        out.extend_from_slice(&meter.take(chunk)?);
+    }
+    Ok((out.freeze(), meter.finish().digest.to_vec()))
 }
 
 fn same_content(vault: &Vault, rev: &NewRevision) -> bool {

@@ -16,6 +16,9 @@ use crate::store::{
     BlobRead, BlobStore, BlobStoreError, Change, ChangeOutcome, MAX_CACHED_BODY, VaultStore, user_prefix,
 };
 
+/// The most `inline_bytes` may be: bodies kept in the database are read whole into memory.
+pub const MAX_INLINE_BYTES: u64 = MAX_CACHED_BODY as u64;
+
 /// Size limits and quotas.
 #[derive(Debug, Clone, Copy)]
 pub struct VaultLimits {
@@ -23,6 +26,9 @@ pub struct VaultLimits {
     pub max_json_bytes: u64,
     /// Largest vault at all.
     pub max_vault_bytes: u64,
+    /// Largest body written with a known length that is kept in the database rather than the
+    /// object store (0: none).
+    pub inline_bytes: u64,
     /// Most ciphertext bytes per user, if limited.
     pub quota_bytes: Option<u64>,
     /// Most vaults per user, if limited.
@@ -47,6 +53,8 @@ pub struct VaultTiming {
     pub retention: Retention,
     /// How long a deleted vault stays in the trash (zero: a delete purges at once).
     pub trash_for: Duration,
+    /// How long a direct download's presigned URL is valid (`None`: direct downloads off).
+    pub direct_url_ttl: Option<Duration>,
 }
 
 /// One page of a listing.
@@ -83,6 +91,12 @@ impl VaultService {
     /// The configured limits.
     pub fn limits(&self) -> VaultLimits {
         self.limits
+    }
+
+    /// The user's quota: the deployment's, or what an operator set for the account.
+    pub async fn quota_of(&self, user: Uuid) -> Result<crate::store::Quota, ServiceError> {
+        let load = async { Ok(Some(self.store.quota_of(user, &self.limits.quota()).await?)) };
+        Ok(self.changes.caches().quota(user, load).await?.unwrap_or_else(|| self.limits.quota()))
     }
 
     /// What the user holds, as the quota counts it.
@@ -122,6 +136,18 @@ impl VaultService {
         Ok(Bytes::from(parts.concat()))
     }
 
+    /// A URL from which `vault`'s ciphertext can be fetched without credentials for a short
+    /// while (the object of a revision is immutable): `None` when direct downloads are off or
+    /// the object store cannot sign URLs (local files).
+    pub async fn direct_url(&self, vault: &Vault) -> Result<Option<url::Url>, ServiceError> {
+        let Some(ttl) = self.timing.direct_url_ttl else { return Ok(None) };
+        let key = crate::store::object_key(vault.user_id, &vault.etag);
+        if vault.size as u64 <= MAX_INLINE_BYTES && self.store.small_object(&key).await?.is_some() {
+            return Ok(None);
+        }
+        Ok(self.blobs.presigned_get(&key, ttl).await?)
+    }
+
     /// A vault's ciphertext, or the `range` of it (already checked against its size): from the
     /// body cache for a vault small enough to be cached, else streamed from the object store.
     pub async fn bytes(
@@ -146,10 +172,15 @@ impl VaultService {
     /// than the grace period ago): the entry is dropped and the client asked to retry.
     pub async fn open(&self, vault: &Vault, range: Option<ByteRange>) -> Result<BlobRead, ServiceError> {
         let key = crate::store::object_key(vault.user_id, &vault.etag);
+        if vault.size as u64 <= MAX_INLINE_BYTES
+            && let Some(body) = self.store.small_object(&key).await?
+        {
+            return Ok(BlobRead::whole_or_range(body, range));
+        }
         match self.blobs.get(&key, range).await {
             Ok(read) => Ok(read),
             Err(BlobStoreError::NotFound) => {
-                self.changes.caches().apply(&vault_change(vault.user_id, &vault.vault_id)).await;
+                self.changes.caches().apply(&Change::vault(vault.user_id, &vault.vault_id)).await;
                 Err(ServiceError::Unavailable("the vault changed while it was read; retry".into()))
             }
             Err(e) => Err(e.into()),
@@ -181,8 +212,9 @@ impl VaultService {
         let now = Timestamp::now();
         let trash_until = (!self.timing.trash_for.is_zero()).then(|| now.plus(self.timing.trash_for));
         let delete_after = now.plus(self.timing.delete_grace);
-        let outcome = self.store.delete_vault(user, id.as_str(), expect, trash_until, delete_after).await;
-        self.changes.announce(vault_change(user, id.as_str())).await;
+        let outcome =
+            self.store.delete_vault(user, id.as_str(), expect, now, trash_until, delete_after).await;
+        self.changes.committed(Change::vault(user, id.as_str())).await;
         match outcome? {
             ChangeOutcome::Done(_) => Ok(()),
             ChangeOutcome::Mismatch(None) => Err(ServiceError::NotFound),
@@ -217,10 +249,6 @@ impl VaultService {
         tracing::info!(user_id = %user, objects = keys.len(), uploads = uploads.len(), left, "account deleted");
         Ok(())
     }
-}
-
-pub(super) fn vault_change(user: Uuid, vault_id: &str) -> Change {
-    Change::Vault { user, vault_id: vault_id.to_owned() }
 }
 
 /// The opaque `next_cursor` that continues a listing after vault `id`.

@@ -1,5 +1,5 @@
-//! In-process caches (moka): vault metadata by (user, vault id), sessions by id, and small
-//! vault bodies by etag. Entries are dropped on every local write and on every change another
+//! In-process caches (moka): vault metadata by (user, vault id), sessions by id, usernames by
+//! user id (never renamed, ids never reused), and small vault bodies by etag. Entries are dropped on every local write and on every change another
 //! replica announces; lifetimes bound how long a missed announcement can matter.
 //!
 //! A load that an invalidation overtakes must not leave what it read behind: every change
@@ -37,11 +37,17 @@ pub struct Counts {
 pub struct Caches {
     vaults: Cache<(Uuid, String), Vault>,
     sessions: Cache<Uuid, Session>,
+    usernames: Cache<Uuid, String>,
+    quotas: Cache<Uuid, super::Quota>,
     bodies: Cache<String, Bytes>,
     /// Vault-metadata counts.
     pub vault_counts: Counts,
     /// Session counts.
     pub session_counts: Counts,
+    /// Username counts.
+    pub username_counts: Counts,
+    /// Per-user quota counts.
+    pub quota_counts: Counts,
     /// Body counts.
     pub body_counts: Counts,
     /// Whether vault metadata and sessions may be kept (bodies, immutable per etag, always may).
@@ -79,6 +85,8 @@ impl Caches {
                 .time_to_live(Duration::from_secs(60))
                 .support_invalidation_closures()
                 .build(),
+            usernames: Cache::builder().max_capacity(100_000).time_to_idle(Duration::from_secs(3600)).build(),
+            quotas: Cache::builder().max_capacity(100_000).time_to_live(Duration::from_secs(300)).build(),
             bodies: Cache::builder()
                 .max_capacity(body_bytes)
                 .weigher(|_, v: &Bytes| u32::try_from(v.len()).unwrap_or(u32::MAX))
@@ -86,6 +94,8 @@ impl Caches {
                 .build(),
             vault_counts: Counts::default(),
             session_counts: Counts::default(),
+            username_counts: Counts::default(),
+            quota_counts: Counts::default(),
             body_counts: Counts::default(),
             metadata_on: AtomicBool::new(true),
             generation: AtomicU64::new(0),
@@ -131,6 +141,27 @@ impl Caches {
         cached(&self.sessions, &self.session_counts, self.keep(), id, load).await
     }
 
+    /// A user's name, from memory or from `load`. Names never change and ids are never
+    /// reused, so nothing invalidates them; a deleted user's entry is never asked for again,
+    /// since their sessions are gone, and ages out.
+    pub async fn username<F>(&self, user: Uuid, load: F) -> Result<Option<String>, StoreError>
+    where
+        F: Future<Output = Result<Option<String>, StoreError>>,
+    {
+        let keep = Keep { on: true, generation: &self.generation };
+        cached(&self.usernames, &self.username_counts, keep, user, load).await
+    }
+
+    /// A user's quota (the deployment's, or what an operator set for the account), from memory
+    /// or from `load`: read before every write, changed only by `blindvault admin quota`, which
+    /// announces the user's change to every replica.
+    pub async fn quota<F>(&self, user: Uuid, load: F) -> Result<Option<super::Quota>, StoreError>
+    where
+        F: Future<Output = Result<Option<super::Quota>, StoreError>>,
+    {
+        cached(&self.quotas, &self.quota_counts, self.keep(), user, load).await
+    }
+
     /// A small body by etag (etags are never reused, so bodies never go stale).
     pub async fn body<F>(&self, etag: &str, load: F) -> Result<Bytes, StoreError>
     where
@@ -155,6 +186,7 @@ impl Caches {
                 let user = *user;
                 let _ = self.vaults.invalidate_entries_if(move |(u, _), _| *u == user);
                 let _ = self.sessions.invalidate_entries_if(move |_, s| s.user_id == user);
+                self.quotas.invalidate(&user).await;
             }
             Change::Session(id) => self.sessions.invalidate(id).await,
             Change::Feed(_) => {}
@@ -166,6 +198,7 @@ impl Caches {
         self.generation.fetch_add(1, Ordering::SeqCst);
         self.vaults.invalidate_all();
         self.sessions.invalidate_all();
+        self.quotas.invalidate_all();
     }
 }
 
@@ -309,6 +342,8 @@ mod tests {
                 last_used_at: now,
                 expires_at: now,
                 revoked_at: revoked.then_some(now),
+                device_name: String::new(),
+                address: String::new(),
             }))
         };
         let first = caches

@@ -20,6 +20,13 @@ pub enum StoreError {
         /// Its text.
         message: String,
     },
+    /// A snapshot could not be written or loaded (see `pg_snapshot`): what went wrong, for the
+    /// operator.
+    #[error("{0}")]
+    Snapshot(String),
+    /// A snapshot file could not be read or written.
+    #[error("snapshot file: {0}")]
+    Io(#[from] std::io::Error),
     /// Anything else the database reported.
     #[error("database error")]
     Database(#[source] sqlx::Error),

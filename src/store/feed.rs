@@ -29,6 +29,11 @@ pub enum Change {
 }
 
 impl Change {
+    /// A change to one of `user`'s vaults.
+    pub fn vault(user: Uuid, vault_id: &str) -> Self {
+        Change::Vault { user, vault_id: vault_id.to_owned() }
+    }
+
     /// The user whose change log this moves on, if any.
     pub fn user(&self) -> Option<Uuid> {
         match self {

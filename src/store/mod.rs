@@ -8,16 +8,18 @@ mod cache;
 mod error;
 mod feed;
 mod history;
+mod pg_snapshot;
 mod postgres;
 mod quota;
 mod records;
+mod security;
 mod sql;
 mod sqlite;
 mod uploads;
 mod vaults;
 
 pub use blobs::{
-    BlobLocation, BlobRead, BlobStore, BlobStoreError, PartStore, PartTarget, PutOutcome, S3Target,
+    BlobLocation, BlobRead, BlobStore, BlobStoreError, Meter, PartStore, PartTarget, PutOutcome, S3Target,
     UPLOAD_PART_SIZE,
 };
 pub use cache::{Caches, Counts, MAX_CACHED_BODY};
@@ -29,10 +31,15 @@ pub use quota::{Quota, Usage};
 pub use records::{
     AccountShape, FailureWindow, NewCredentials, NewSession, NewUser, RefreshRotation, Session, User,
 };
+pub use security::{
+    AdminStore, AuditEvent, Ceremony, FactorStore, NewAuditEvent, TotpFactor, UserSummary, WebauthnCredential,
+};
 pub use sql::{Engine, SqlStore};
 pub use sqlite::SqliteStore;
 pub use uploads::{Progress, UploadStore};
-pub use vaults::{ChangeOutcome, CreateOutcome, NewRevision, VaultStore, object_key, user_prefix};
+pub use vaults::{
+    Backlog, ChangeOutcome, CreateOutcome, NewRevision, SmallObjectStore, VaultStore, object_key, user_prefix,
+};
 
 use async_trait::async_trait;
 use uuid::Uuid;
@@ -51,18 +58,44 @@ pub enum Backend {
 /// Account and session metadata. Implemented for Postgres and SQLite with the same semantics;
 /// the conformance tests run one story against both.
 #[async_trait]
-pub trait MetadataStore: Send + Sync + 'static {
+pub trait MetadataStore: FactorStore + AdminStore + Send + Sync + 'static {
     /// The engine behind this store.
     fn backend(&self) -> Backend;
 
-    /// Applies every pending migration.
+    /// Applies every pending migration. Migrations the database has and this binary does not
+    /// know (a newer binary's, after a rollback) are left alone: see [`MetadataStore::unknown_migrations`].
     async fn migrate(&self) -> Result<(), StoreError>;
 
     /// Versions of the migrations that this binary ships and the database has not applied.
     async fn pending_migrations(&self) -> Result<Vec<i64>, StoreError>;
 
+    /// Versions the database has applied that this binary does not ship (a newer binary's).
+    async fn unknown_migrations(&self) -> Result<Vec<i64>, StoreError>;
+
+    /// The newest migration the database has applied (None: an empty database).
+    async fn schema_version(&self) -> Result<Option<i64>, StoreError>;
+
+    /// Writes a consistent snapshot of the whole database to the new file `to` while it keeps
+    /// serving: SQLite copies itself (`VACUUM INTO`); Postgres writes its rows from one
+    /// `REPEATABLE READ` transaction in the format `pg_snapshot` describes.
+    async fn snapshot_into(&self, to: &std::path::Path) -> Result<(), StoreError>;
+
+    /// Postgres: loads a snapshot [`MetadataStore::snapshot_into`] wrote into this database,
+    /// which must hold no rows (its schema is brought to the snapshot's version first).
+    /// SQLite: `Snapshot` (its snapshot is a database file: restored by putting it in place).
+    async fn load_snapshot(&self, from: &std::path::Path) -> Result<(), StoreError>;
+
+    /// Brings the schema to `version` exactly: applies the migrations up to it, or reverts
+    /// (with their down scripts, newest first) those after it. `Conflict` when a migration
+    /// after it is unknown to this binary (step down with the newer binary first) or when
+    /// `version` is not one this binary ships.
+    async fn migrate_to(&self, version: i64) -> Result<(), StoreError>;
+
     /// Connections in the pool and how many of them are idle.
     fn pool_stats(&self) -> (u32, u32);
+
+    /// The most connections the pool opens.
+    fn pool_max(&self) -> u32;
 
     /// A cheap round trip, for readiness probes.
     async fn ping(&self) -> Result<(), StoreError>;

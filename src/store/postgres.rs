@@ -1,3 +1,4 @@
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{Executor, PgConnection, Postgres};
 
 use super::feed::{CHANNEL, Change, ChangeFeed, ChangeStream};
-use super::sql::{Engine, SqlStore, UserLock};
+use super::sql::{Engine, SqlStore, UserLock, migrate_to};
 use super::{Backend, StoreError};
 
 /// Advisory-lock key of the object sweeper ("bvsweep" in ASCII).
@@ -91,6 +92,19 @@ impl Engine for Postgres {
         };
         let found: Option<i32> = sqlx::query_scalar(sql).bind(user).fetch_optional(conn).await?;
         Ok(found.is_some())
+    }
+
+    async fn snapshot(pool: &PgPool, to: &Path) -> Result<(), StoreError> {
+        super::pg_snapshot::export(pool, to).await
+    }
+
+    async fn load_snapshot(pool: &PgPool, from: &Path) -> Result<(), StoreError> {
+        super::pg_snapshot::import(pool, from, |version| migrate_to::<Postgres>(pool, version)).await
+    }
+
+    async fn announce_in(conn: &mut PgConnection, change: &Change) -> Result<(), StoreError> {
+        sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(change.encode()).execute(conn).await?;
+        Ok(())
     }
 
     /// A transaction-scoped advisory lock on the key's hash.

@@ -23,6 +23,12 @@ pub struct User {
     pub created_at: Timestamp,
     /// When the account last changed.
     pub updated_at: Timestamp,
+    /// Set while an operator has the account disabled: no login, no refresh.
+    pub disabled_at: Option<Timestamp>,
+    /// Byte quota for this account, overriding the deployment's.
+    pub quota_bytes: Option<i64>,
+    /// Vault quota for this account, overriding the deployment's.
+    pub quota_vaults: Option<i64>,
 }
 
 /// What registration stores.
@@ -42,6 +48,8 @@ pub struct NewUser {
     pub kdf_iterations: i64,
     /// Creation time.
     pub now: Timestamp,
+    /// SHA-256 of the invite code it registers with, claimed in the same transaction.
+    pub invite: Option<Vec<u8>>,
 }
 
 /// A credential change.
@@ -80,6 +88,10 @@ pub struct Session {
     pub expires_at: Timestamp,
     /// Set once the session is ended.
     pub revoked_at: Option<Timestamp>,
+    /// The name the client gave at login.
+    pub device_name: String,
+    /// The address it logged in from, truncated.
+    pub address: String,
 }
 
 impl Session {
@@ -104,6 +116,10 @@ pub struct NewSession {
     pub now: Timestamp,
     /// Refresh-token expiry.
     pub expires_at: Timestamp,
+    /// The name the client gave.
+    pub device_name: String,
+    /// The client's address, truncated.
+    pub address: String,
 }
 
 /// What became of a refresh-token rotation.

@@ -1,3 +1,4 @@
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -54,6 +55,17 @@ impl Engine for Sqlite {
     }
 
     /// One process owns an SQLite file, and the claim is one statement: nothing to lock.
+    async fn snapshot(pool: &SqlitePool, to: &Path) -> Result<(), StoreError> {
+        let path =
+            to.to_str().ok_or_else(|| StoreError::Snapshot("the snapshot's path is not UTF-8".into()))?;
+        sqlx::query("VACUUM INTO $1").bind(path).execute(pool).await?;
+        Ok(())
+    }
+
+    async fn load_snapshot(_pool: &SqlitePool, _from: &Path) -> Result<(), StoreError> {
+        Err(StoreError::Snapshot("an SQLite snapshot is restored by putting the file in place".into()))
+    }
+
     async fn try_sweep_lock(_conn: &mut SqliteConnection) -> Result<bool, StoreError> {
         Ok(true)
     }
@@ -77,6 +89,10 @@ impl Engine for Sqlite {
     async fn lock_throttle_key(_conn: &mut SqliteConnection, _key: &str) -> Result<(), StoreError> {
         Ok(())
     }
+
+    async fn announce_in(_conn: &mut SqliteConnection, _change: &Change) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 #[async_trait::async_trait]
@@ -90,7 +106,43 @@ impl ChangeFeed for SqliteStore {
         false
     }
 
+    /// What the operator's commands (another process on the same file) changed: they leave a
+    /// row in `notifications`, polled here every [`POLL_NOTIFICATIONS`].
     async fn subscribe(&self) -> Result<Option<ChangeStream>, StoreError> {
-        Ok(None)
+        let pool = self.pool.clone();
+        let start: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM notifications").fetch_one(&pool).await?;
+        let stream = futures::stream::unfold(
+            (pool, start, Vec::<Change>::new()),
+            |(pool, mut last, mut due)| async move {
+                loop {
+                    if let Some(change) = due.pop() {
+                        return Some((change, (pool, last, due)));
+                    }
+                    tokio::time::sleep(POLL_NOTIFICATIONS).await;
+                    let rows: Vec<(i64, String)> = match sqlx::query_as(
+                        "SELECT id, payload FROM notifications WHERE id > $1 ORDER BY id DESC",
+                    )
+                    .bind(last)
+                    .fetch_all(&pool)
+                    .await
+                    {
+                        Ok(rows) => rows,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot poll the operator's notifications");
+                            return None;
+                        }
+                    };
+                    if let Some((newest, _)) = rows.first() {
+                        last = *newest;
+                    }
+                    due = rows.iter().filter_map(|(_, payload)| Change::decode(payload)).collect();
+                }
+            },
+        );
+        Ok(Some(Box::pin(stream)))
     }
 }
+
+/// How often the serving process looks for what the operator's commands changed.
+pub const POLL_NOTIFICATIONS: Duration = Duration::from_millis(500);

@@ -1,6 +1,7 @@
 //! Vault metadata: records, the [`VaultStore`] trait, and the object-key scheme.
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use uuid::Uuid;
 
 use super::{Quota, StoreError, Usage};
@@ -49,6 +50,9 @@ pub struct NewRevision {
     pub kind: ChangeKind,
     /// Which earlier revisions a replace keeps.
     pub retention: Retention,
+    /// The body itself, when it is small enough to keep in the database: the commit stores it
+    /// there under the revision's object key (and expects no upload queue entry for it).
+    pub inline: Option<Bytes>,
 }
 
 /// What a create commit did.
@@ -82,10 +86,39 @@ pub enum ChangeOutcome {
     OverQuota(&'static str),
 }
 
+/// What waits for the sweeper (see [`VaultStore::backlog`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Backlog {
+    /// Queued objects whose deletion time has passed.
+    pub due_objects: i64,
+    /// When the oldest of them came due.
+    pub oldest_due: Option<Timestamp>,
+    /// Resumable uploads past their expiry, not yet swept.
+    pub expired_uploads: i64,
+}
+
+/// Bodies kept in the database under their object keys (see [`NewRevision::inline`]).
+#[async_trait]
+pub trait SmallObjectStore: Send + Sync + 'static {
+    /// The body kept under `key`, if it is kept here.
+    async fn small_object(&self, key: &str) -> Result<Option<Bytes>, StoreError>;
+
+    /// The keys kept for `user`, in order.
+    async fn small_object_keys(&self, user: Uuid) -> Result<Vec<String>, StoreError>;
+
+    /// Up to `limit` bodies with keys after `after`, in key order.
+    async fn small_objects_after(&self, after: &str, limit: i64) -> Result<Vec<(String, Bytes)>, StoreError>;
+
+    /// Drops the body under `key`; false when none was kept.
+    async fn drop_small_object(&self, key: &str) -> Result<bool, StoreError>;
+}
+
 /// Vault metadata and the object-deletion queue. Compare-and-swap happens here, in one
 /// transaction per commit, so correctness never depends on the object store's conditionals.
 #[async_trait]
-pub trait VaultStore: super::UploadStore + super::HistoryStore + Send + Sync + 'static {
+pub trait VaultStore:
+    super::UploadStore + super::HistoryStore + SmallObjectStore + Send + Sync + 'static
+{
     /// The vault, if the user has one with that id.
     async fn vault(&self, user: Uuid, vault_id: &str) -> Result<Option<Vault>, StoreError>;
 
@@ -94,6 +127,9 @@ pub trait VaultStore: super::UploadStore + super::HistoryStore + Send + Sync + '
 
     /// Bytes and vaults the user holds, and what open uploads reserve.
     async fn usage(&self, user: Uuid) -> Result<Usage, StoreError>;
+
+    /// The user's quota: `default`, with what an operator set for this account in its place.
+    async fn quota_of(&self, user: Uuid, default: &super::Quota) -> Result<super::Quota, StoreError>;
 
     /// Records an upload about to start, so that a crash leaves a trace for the sweeper.
     async fn begin_upload(&self, key: &str, user: Uuid, abandon_after: Timestamp) -> Result<(), StoreError>;
@@ -114,14 +150,15 @@ pub trait VaultStore: super::UploadStore + super::HistoryStore + Send + Sync + '
         quota: &Quota,
     ) -> Result<ChangeOutcome, StoreError>;
 
-    /// Deletes a vault if it is as `expect` requires: into the trash until `trash_until`, or,
-    /// with none, at once (its objects and its history's queued for deletion after
-    /// `delete_after`).
+    /// Deletes a vault if it is as `expect` requires, at `now`: into the trash until
+    /// `trash_until`, or, with none, at once (its objects and its history's queued for deletion
+    /// after `delete_after`).
     async fn delete_vault(
         &self,
         user: Uuid,
         vault_id: &str,
         expect: &Precondition,
+        now: Timestamp,
         trash_until: Option<Timestamp>,
         delete_after: Timestamp,
     ) -> Result<ChangeOutcome, StoreError>;
@@ -134,6 +171,10 @@ pub trait VaultStore: super::UploadStore + super::HistoryStore + Send + Sync + '
         user: Uuid,
         now: Timestamp,
     ) -> Result<(Vec<String>, Vec<Upload>), StoreError>;
+
+    /// What waits for the sweeper at `now`: objects due for deletion and the oldest's due time,
+    /// and resumable uploads past their expiry (for the operator's alerts).
+    async fn backlog(&self, now: Timestamp) -> Result<Backlog, StoreError>;
 
     /// Leases up to `limit` queue entries whose time has come, until `lease_until`, and returns
     /// their keys. Only one replica sweeps at a time.

@@ -13,7 +13,8 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::service::{Changes, PasswordHasher, Sweeper};
+use crate::domain::Timestamp;
+use crate::service::{Changes, PasswordHasher, Readiness, Sweeper};
 use crate::store::{BlobStore, MetadataStore};
 
 /// Labels of the HTTP metrics.
@@ -121,6 +122,8 @@ pub struct Live {
     pub blobs: BlobStore,
     /// The sweeper.
     pub sweeper: Arc<Sweeper>,
+    /// The readiness probe's last answer.
+    pub readiness: Readiness,
 }
 
 impl std::fmt::Debug for Live {
@@ -157,8 +160,28 @@ impl Collector for Live {
             "Hashes running or waiting for a slot",
             self.hasher.queue_depth() as i64,
         )?;
+        gauge(
+            &mut encoder,
+            "argon2_queue_capacity",
+            "Hashes that may run or wait at once; beyond, logins get 503",
+            self.hasher.capacity() as i64,
+        )?;
+        if let Some(ready) = self.readiness.last() {
+            gauge(&mut encoder, "ready", "1 when the last readiness check passed, else 0", i64::from(ready))?;
+        }
+        gauge(
+            &mut encoder,
+            "change_feed_following",
+            "1 while this replica receives the others' cache invalidations (always 1 on SQLite)",
+            i64::from(self.changes.following()),
+        )?;
         let c = self.changes.caches();
-        let caches = [("vault", &c.vault_counts), ("session", &c.session_counts), ("body", &c.body_counts)];
+        let caches = [
+            ("vault", &c.vault_counts),
+            ("session", &c.session_counts),
+            ("username", &c.username_counts),
+            ("body", &c.body_counts),
+        ];
         for (kind, name, help) in [
             ("hits", "cache_hits", "Reads answered from the in-process cache"),
             ("misses", "cache_misses", "Reads that went to the store"),
@@ -182,6 +205,12 @@ impl Collector for Live {
         ConstGauge::new(i64::from(size.saturating_sub(idle)))
             .encode(pool.encode_family(&StateLabels { state: "in_use" })?)?;
         ConstGauge::new(i64::from(idle)).encode(pool.encode_family(&StateLabels { state: "idle" })?)?;
+        gauge(
+            &mut encoder,
+            "db_max_connections",
+            "The most connections the pool opens (BLINDVAULT_DATABASE_MAX_CONNECTIONS)",
+            i64::from(self.store.pool_max()),
+        )?;
         counter(
             &mut encoder,
             "object_store_errors",
@@ -191,6 +220,33 @@ impl Collector for Live {
         let sweeps = self.sweeper.stats();
         counter(&mut encoder, "sweeper_runs", "Sweeper runs", sweeps.runs)?;
         counter(&mut encoder, "sweeper_deleted_objects", "Objects the sweeper deleted", sweeps.deleted)?;
+        gauge(
+            &mut encoder,
+            "sweeper_due_objects",
+            "Queued objects past their deletion time at the last sweep",
+            sweeps.backlog.due_objects,
+        )?;
+        let oldest = sweeps.backlog.oldest_due.map_or(0, |due| due.until(Timestamp::now()).as_secs() as i64);
+        gauge(
+            &mut encoder,
+            "sweeper_oldest_due_seconds",
+            "How long the oldest object due for deletion has waited, at the last sweep",
+            oldest,
+        )?;
+        gauge(
+            &mut encoder,
+            "uploads_expired",
+            "Resumable uploads past their expiry and not yet swept, at the last sweep",
+            sweeps.backlog.expired_uploads,
+        )?;
+        if let Some(at) = sweeps.last_success {
+            gauge(
+                &mut encoder,
+                "sweeper_last_success_timestamp_seconds",
+                "When a sweep last finished with every deletion done (Unix seconds)",
+                at.unix_seconds(),
+            )?;
+        }
         gauge(
             &mut encoder,
             "feed_waiting_requests",

@@ -2,7 +2,6 @@
 
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt, stream};
-use sha2::{Digest, Sha256};
 
 use blindvault::Settings;
 use blindvault::domain::BoxError;
@@ -43,7 +42,7 @@ async fn small_objects_round_trip_with_ranges(d: Deployment) {
     let data = rand_bytes(100_000);
     let put = store.put_stream("vaults/u1/a", chunks(&data, 7_000), 1 << 20).await.unwrap();
     assert_eq!(put.size, 100_000);
-    assert_eq!(put.sha256, <[u8; 32]>::from(Sha256::digest(&data)));
+    assert_eq!(put.digest, <[u8; 32]>::from(blake3::hash(&data)));
     assert_eq!(store.size("vaults/u1/a").await.unwrap(), 100_000);
     assert_eq!(read_all(&store, "vaults/u1/a", None).await, data);
 
@@ -71,11 +70,11 @@ pub(crate) async fn large_objects_stream_as_multipart(d: Deployment) {
     let data = rand_bytes(21 * 1024 * 1024 + 123);
     let put = store.put_stream("big/one", chunks(&data, 64 * 1024), 1 << 30).await.unwrap();
     assert_eq!(put.size, data.len() as u64);
-    assert_eq!(put.sha256, <[u8; 32]>::from(Sha256::digest(&data)));
+    assert_eq!(put.digest, <[u8; 32]>::from(blake3::hash(&data)));
 
     let read = store.get("big/one", None).await.unwrap();
     assert_eq!(read.size, data.len() as u64);
-    let mut hasher = Sha256::new();
+    let mut hasher = blake3::Hasher::new();
     let mut total = 0usize;
     let mut body = read.body;
     while let Some(chunk) = body.next().await {
@@ -84,7 +83,7 @@ pub(crate) async fn large_objects_stream_as_multipart(d: Deployment) {
         hasher.update(&chunk);
     }
     assert_eq!(total, data.len());
-    assert_eq!(<[u8; 32]>::from(hasher.finalize()), put.sha256);
+    assert_eq!(<[u8; 32]>::from(hasher.finalize()), put.digest);
     let tail = 9 * 1024 * 1024..(data.len() as u64);
     assert_eq!(read_all(&store, "big/one", Some(tail.clone())).await, &data[tail.start as usize..]);
 }

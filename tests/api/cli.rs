@@ -27,13 +27,17 @@ fn config_prints_settings_with_secrets_redacted() {
             ("BLINDVAULT_JWT_SECRET", "jwt-secret-value-that-is-long-enough-0123"),
             ("AWS_SECRET_ACCESS_KEY", "aws-secret-456"),
             ("BLINDVAULT_JWT_PREVIOUS_SECRET", "previous-jwt-secret-value-long-enough-456"),
+            ("BLINDVAULT_SECRETS_KEY", "c2VjcmV0cy1rZXktdGhhdC1tdXN0LW5vdC1sZWFrLTA="),
+            ("BLINDVAULT_PUBLIC_URL", "https://vault.example.com"),
             ("BLINDVAULT_STORAGE_URL", "s3://vaults/prod"),
             ("BLINDVAULT_ARGON2_M_KIB", "65536"),
         ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    for secret in ["pg-password-123", "jwt-secret-value", "aws-secret-456", "previous-jwt-secret"] {
+    for secret in
+        ["pg-password-123", "jwt-secret-value", "aws-secret-456", "previous-jwt-secret", "c2VjcmV0cy1rZXk"]
+    {
         assert!(!stdout.contains(secret), "{secret} leaked:\n{stdout}");
     }
     assert!(stdout.contains("BLINDVAULT_ARGON2_M_KIB=65536\n"), "{stdout}");
@@ -41,6 +45,8 @@ fn config_prints_settings_with_secrets_redacted() {
     assert!(stdout.contains("BLINDVAULT_DATABASE_URL=postgres://app:"));
     assert!(stdout.contains("@db.internal:5432/bv"));
     assert!(stdout.contains("BLINDVAULT_JWT_SECRET=<redacted>\n"));
+    assert!(stdout.contains("BLINDVAULT_SECRETS_KEY=<redacted>\n"));
+    assert!(stdout.contains("BLINDVAULT_PUBLIC_URL=https://vault.example.com/\n"), "{stdout}");
     assert!(stdout.contains("BLINDVAULT_LISTEN=127.0.0.1:8080\n"));
 }
 
@@ -65,6 +71,18 @@ fn a_bad_value_stops_start_up_with_one_line_naming_it() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("BLINDVAULT_JWT_SECRET") && !stderr.contains("topsecret"), "{stderr}");
+    // ... and so is Postgres without a shared secrets key, or with one that is not 32 bytes.
+    let jwt = ("BLINDVAULT_JWT_SECRET", "jwt-secret-value-that-is-long-enough-0123");
+    let db = ("DATABASE_URL", "postgres://u:topsecret@127.0.0.1:1/x");
+    for (key, why) in [(None, "required"), (Some("c2hvcnQ="), "32 bytes")] {
+        let mut env = vec![db, jwt];
+        env.extend(key.map(|k| ("BLINDVAULT_SECRETS_KEY", k)));
+        let out = blindvault(&["serve"], &env);
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains("BLINDVAULT_SECRETS_KEY") && stderr.contains(why), "{stderr}");
+        assert!(!stderr.contains("c2hvcnQ"), "the key is not echoed: {stderr}");
+    }
 }
 
 #[test]
@@ -78,6 +96,9 @@ fn help_lists_every_setting_with_its_variable() {
         "BLINDVAULT_DATABASE_URL",
         "BLINDVAULT_STORAGE_URL",
         "BLINDVAULT_JWT_SECRET",
+        "BLINDVAULT_SECRETS_KEY",
+        "BLINDVAULT_PUBLIC_URL",
+        "BLINDVAULT_AUDIT_FOR",
         "BLINDVAULT_ARGON2_CONCURRENCY",
         "BLINDVAULT_TRUSTED_PROXIES",
         "AWS_ENDPOINT_URL",
@@ -96,11 +117,22 @@ async fn migrations_apply_once_and_check_reports_pending(storage: Vec<String>) {
     let args: Vec<&str> = storage.iter().map(String::as_str).collect();
     let out = migrate_check(&args);
     assert_eq!(out.status.code(), Some(1), "fresh database has pending migrations: {}", text(&out.stderr));
-    let count = |engine: &str| {
-        std::fs::read_dir(format!("{}/migrations/{engine}", env!("CARGO_MANIFEST_DIR"))).unwrap().count()
+    let files = |engine: &str, suffix: &str| -> Vec<String> {
+        let dir = format!("{}/migrations/{engine}", env!("CARGO_MANIFEST_DIR"));
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.unwrap().file_name().into_string().ok())
+            .filter_map(|n| n.strip_suffix(suffix).map(str::to_owned))
+            .collect();
+        names.sort();
+        names
     };
-    let migrations = count("sqlite");
-    assert_eq!(migrations, count("postgres"), "every migration exists for both engines");
+    let ups = files("sqlite", ".up.sql");
+    assert_eq!(ups, files("postgres", ".up.sql"), "every migration exists for both engines");
+    for engine in ["sqlite", "postgres"] {
+        assert_eq!(files(engine, ".down.sql"), ups, "every {engine} migration can be reverted");
+    }
+    let migrations = ups.len();
     assert!(
         text(&out.stdout).contains(&format!("{migrations} migration(s) pending")),
         "{}",

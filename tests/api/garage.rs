@@ -28,4 +28,7 @@ on_garage!(
     history::concurrent_read_modify_writes_form_a_linear_history,
     blobs::large_objects_stream_as_multipart,
     blobs::a_failing_body_leaves_nothing,
+    direct::direct_downloads_bypass_the_gateway,
+    direct_uploads::direct_uploads_commit_only_what_was_declared,
+    direct_uploads::the_sdk_uploads_directly_and_falls_back,
 );

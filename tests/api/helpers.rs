@@ -111,6 +111,8 @@ impl Deployment {
                 s3.secret.clone(),
                 "--jwt-secret".to_owned(),
                 "integration-test-secret-0123456789abcdef".to_owned(),
+                "--secrets-key".to_owned(),
+                SECRETS_KEY.to_owned(),
             ]);
         }
         args
@@ -133,6 +135,9 @@ pub async fn fresh_database(admin_url: &str) -> (String, String) {
     (url.to_string(), name)
 }
 
+/// The secrets key of the production deployment under test (32 bytes of base64).
+pub const SECRETS_KEY: &str = "aW50ZWdyYXRpb24tdGVzdC1zZWNyZXRzLWtleS0wMTI=";
+
 /// A running application and a client for it.
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`.
@@ -141,6 +146,8 @@ pub struct TestApp {
     pub store: Arc<dyn MetadataStore>,
     /// The object store behind it, likewise.
     pub blobs: blindvault::store::BlobStore,
+    /// Its vault store, for the bodies it keeps in the database.
+    pub vault_store: Arc<dyn blindvault::store::VaultStore>,
     /// Its services (vaults, sweeper, caches), to check what is at rest.
     pub state: AppState,
     /// The HTTP client.
@@ -225,8 +232,17 @@ impl TestApp {
         (creds, token)
     }
 
-    /// Object keys stored for `user_id` (a UUID string).
+    /// Object keys stored for `user_id` (a UUID string): in the object store and in the
+    /// database (small bodies).
     pub async fn objects_of(&self, user_id: &str) -> Vec<String> {
+        let user = Uuid::parse_str(user_id).expect("uuid");
+        let mut keys = self.blobs.list(&blindvault::store::user_prefix(user)).await.expect("list objects");
+        keys.extend(self.vault_store.small_object_keys(user).await.expect("small objects"));
+        keys
+    }
+
+    /// Object keys in the object store only, for `user_id`.
+    pub async fn bucket_objects_of(&self, user_id: &str) -> Vec<String> {
         let user = Uuid::parse_str(user_id).expect("uuid");
         self.blobs.list(&blindvault::store::user_prefix(user)).await.expect("list objects")
     }
@@ -245,11 +261,12 @@ async fn start(deployment: Deployment, args: Vec<String>, dir: Arc<tempfile::Tem
     let address = format!("http://127.0.0.1:{}", app.port());
     let store = Arc::clone(app.store());
     let blobs = app.blobs().clone();
+    let vault_store = Arc::clone(app.vault_store());
     let state = app.state().clone();
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     let client =
         reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-    TestApp { address, store, blobs, state, client, args, dir, deployment }
+    TestApp { address, store, blobs, vault_store, state, client, args, dir, deployment }
 }
 
 /// A user's credentials as a client would hold them.

@@ -228,7 +228,8 @@ async fn vault_ids_reach_the_server_as_one_segment(d: Deployment) {
 }
 
 async fn another_vaults_ciphertext_truncation_and_reordering_are_refused(d: Deployment) {
-    let app = spawn_app_with(&d, &["--max-json-vault-bytes", "1000"]).await;
+    // Every byte through the proxy: no direct downloads (tests/api/direct.rs swaps those).
+    let app = spawn_app_with(&d, &["--max-json-vault-bytes", "1000", "--direct-url-ttl", "0s"]).await;
     let proxy = HostileProxy::start(&app.address).await;
     let client = Client::new(&proxy.address).unwrap();
     client.register("swapped", "swap password", 600_000).await.unwrap();
@@ -239,7 +240,8 @@ async fn another_vaults_ciphertext_truncation_and_reordering_are_refused(d: Depl
     }
     client.put(&keys, "small-a", b"tiny a", &Precondition::Absent).await.unwrap();
     client.put(&keys, "small-b", b"tiny b", &Precondition::Absent).await.unwrap();
-    let recorded = record(&proxy, &["/api/v1/vault/b", "/api/v1/vault/b/content", "/api/v1/vault/small-b"]);
+    let recorded =
+        record(&proxy, &["/api/v1/vault/b", "/api/v1/vault/b/content?direct=true", "/api/v1/vault/small-b"]);
     client.get(&keys, "b").await.unwrap();
     client.get(&keys, "small-b").await.unwrap();
     let (b_json, b_content, small_b) = {
@@ -251,7 +253,7 @@ async fn another_vaults_ciphertext_truncation_and_reordering_are_refused(d: Depl
 
     // Vault b (ciphertext, salt and iv) served consistently as vault a: the id is bound as AAD.
     proxy.rewrite(move |sent, answer| {
-        if sent.path == "/api/v1/vault/a/content" {
+        if sent.path == "/api/v1/vault/a/content?direct=true" {
             for name in ["x-vault-salt", "x-vault-iv"] {
                 answer.headers.insert(name, b_content.headers[name].clone());
             }
@@ -280,7 +282,7 @@ async fn another_vaults_ciphertext_truncation_and_reordering_are_refused(d: Depl
     ];
     for (case, cut) in cuts {
         proxy.rewrite(move |sent, answer| {
-            if sent.path == "/api/v1/vault/b/content" {
+            if sent.path == "/api/v1/vault/b/content?direct=true" {
                 answer.body = Bytes::from(cut(&answer.body, step));
             }
         });

@@ -63,10 +63,10 @@ async fn sigterm_lets_an_upload_in_flight_finish(d: Deployment) {
 
 async fn sigkill_mid_upload_keeps_the_previous_revision(d: Deployment) {
     let dir = tempfile::tempdir().unwrap();
-    // Uploads are abandoned after 3 s here, so that the next run sweeps this one promptly.
-    let mut server =
-        Server::start_with(&d, dir.path(), "info", &["--upload-timeout", "3s", "--sweep-interval", "1s"])
-            .await;
+    // Uploads are abandoned after 3 s here, so that the next run sweeps this one promptly; every
+    // body goes to the object store, whose leftovers this is about.
+    let flags = ["--upload-timeout", "3s", "--sweep-interval", "1s", "--inline-bytes", "0"];
+    let mut server = Server::start_with(&d, dir.path(), "info", &flags).await;
     let token = server.new_user_token().await;
     let resp = upload(&server, &token, ("if-none-match", "*"), reqwest::Body::from("original"))
         .send()

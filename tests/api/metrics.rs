@@ -23,6 +23,10 @@ async fn metrics_count_what_happened_without_ids(d: Deployment) {
         let resp = app.call(Method::GET, "/api/v1/vault/secret-vault-name", Some(&token), None).await;
         assert_eq!(resp.status(), StatusCode::OK);
     }
+    for _ in 0..2 {
+        let resp = app.call(Method::GET, "/api/v1/auth/session", Some(&token), None).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
     let resp = app.call(Method::GET, "/metrics", None, None).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("application/openmetrics-text"));
@@ -36,6 +40,8 @@ async fn metrics_count_what_happened_without_ids(d: Deployment) {
         "blindvault_vault_uploaded_bytes_total 1000",
         "blindvault_vault_downloaded_bytes_total 2000",
         r#"blindvault_cache_hits_total{cache="body"} 1"#,
+        r#"blindvault_cache_hits_total{cache="username"} 1"#,
+        r#"blindvault_cache_misses_total{cache="username"} 1"#,
         "blindvault_argon2_queue_depth 0",
         "blindvault_object_store_errors_total 0",
         "blindvault_feed_waiting_requests 0",

@@ -76,7 +76,9 @@ async fn the_description_matches_the_contract_and_the_router() {
     for (method, path) in &ops {
         let url = path
             .replace("{vault_id}", "some-vault")
-            .replace("{upload_id}", &uuid::Uuid::new_v4().to_string());
+            .replace("{upload_id}", &uuid::Uuid::new_v4().to_string())
+            .replace("{session_id}", &uuid::Uuid::new_v4().to_string())
+            .replace("{id}", &uuid::Uuid::new_v4().to_string());
         let resp = app.call(Method::from_bytes(method.as_bytes()).unwrap(), &url, None, None).await;
         assert_ne!(resp.status(), StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
         if resp.status() == StatusCode::NOT_FOUND && method != "HEAD" {

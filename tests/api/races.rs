@@ -12,7 +12,36 @@ use reqwest::{Method, StatusCode};
 use crate::helpers::{Deployment, TestApp, on_both_deployments, rand_bytes, spawn_app_with};
 use crate::tus::{at_rest, create, metadata, multipart_uploads, patch, tus};
 
-on_both_deployments!(concurrent_writes_stay_within_the_quota, open_uploads_reserve_their_length,);
+on_both_deployments!(
+    concurrent_writes_stay_within_the_quota,
+    open_uploads_reserve_their_length,
+    unconditional_replaces_all_apply_one_after_another,
+);
+
+/// `If-Match: *` asks only that the vault exist, which it does throughout: of concurrent
+/// replaces none fails for another having changed the etag in between; each is one revision.
+async fn unconditional_replaces_all_apply_one_after_another(d: Deployment) {
+    let app = spawn_app_with(&d, &[]).await;
+    let (_, token) = app.user().await;
+    let body = crate::vaults_json::vault_body("v", &[0; 100]);
+    assert_eq!(
+        app.call(Method::POST, "/api/v1/vault", Some(&token), Some(body)).await.status(),
+        StatusCode::CREATED
+    );
+    let writers = (1..=12u8).map(|n| {
+        let (app, token) = (&app, &token);
+        async move {
+            let req = app.client.put(format!("{}/api/v1/vault/v", app.address)).bearer_auth(token);
+            let req = req.header("if-match", "*").json(&crate::vaults_json::replace_body(&[n; 100]));
+            req.send().await.unwrap().status()
+        }
+    });
+    let statuses = futures::future::join_all(writers).await;
+    assert!(statuses.iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
+    let read: serde_json::Value =
+        app.call(Method::GET, "/api/v1/vault/v", Some(&token), None).await.json().await.unwrap();
+    assert_eq!(read["revision"], 13, "twelve replaces, twelve revisions");
+}
 
 /// The vault's content, or the status when it cannot be read.
 pub async fn content(app: &TestApp, token: &str, id: &str) -> Result<Vec<u8>, StatusCode> {

@@ -7,17 +7,20 @@ use crate::helpers::{Deployment, on_both_deployments, spawn_app_with};
 on_both_deployments!(the_sdk_reads_and_writes_vaults_with_typed_errors);
 
 async fn the_sdk_reads_and_writes_vaults_with_typed_errors(d: Deployment) {
-    // Access tokens live one second: every call below needs the automatic refresh.
-    let app = spawn_app_with(&d, &["--max-json-vault-bytes", "1000", "--access-ttl", "1s"]).await;
+    // Access tokens live five seconds, inside the SDK's 30-second margin: every call below
+    // refreshes first. (One second is too short to test with: `exp` is counted in whole seconds,
+    // so such a token can have a millisecond left when it reaches a loaded server.)
+    let app = spawn_app_with(&d, &["--max-json-vault-bytes", "1000", "--access-ttl", "5s"]).await;
     let client = Client::new(&app.address).unwrap();
     client.register("erin", "sdk password", 600_000).await.unwrap();
     let (keys, _) = client.login("erin", "sdk password", &[]).await.unwrap();
 
+    let before = client.refresh_token().await;
     let v1 = client.put(&keys, "small", b"hello", &Precondition::Absent).await.unwrap();
+    assert_ne!(client.refresh_token().await, before, "the put refreshed the session first");
     assert_eq!((v1.revision, v1.version), (1, 1));
     let (plain, etag) = client.get(&keys, "small").await.unwrap();
     assert_eq!((plain.as_slice(), etag.as_str()), (&b"hello"[..], v1.etag.as_str()));
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
 
     let v2 = client.put(&keys, "small", b"hello again", &Precondition::Etag(v1.etag.clone())).await.unwrap();
     let stale = client.put(&keys, "small", b"lost update", &Precondition::Etag(v1.etag.clone())).await;

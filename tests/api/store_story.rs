@@ -121,6 +121,7 @@ async fn account<S: MetadataStore>(store: &S, now: Timestamp) -> Uuid {
         kdf_salt: vec![7; 16],
         kdf_iterations: 600_000,
         now,
+        invite: None,
     };
     let created = store.create_user(&new).await.unwrap();
     assert_eq!((created.id, created.created_at, created.security_stamp), (new.id, now, 1));
@@ -150,6 +151,8 @@ async fn sessions<S: MetadataStore>(store: &S, user: Uuid, now: Timestamp) -> Uu
         refresh_hash: refresh.to_vec(),
         now,
         expires_at: now.plus(day),
+        device_name: "laptop".into(),
+        address: "192.0.2.0/24".into(),
     };
     let (first, second) = (new(b"h1"), new(b"other"));
     store.create_session(&first).await.unwrap();
@@ -235,6 +238,7 @@ fn revision(user: Uuid, id: &str, etag: &str, size: i64, now: Timestamp) -> NewR
         receipt: None,
         kind: ChangeKind::Replace,
         retention: Retention::NONE,
+        inline: None,
     }
 }
 
@@ -300,15 +304,17 @@ async fn vaults<S: VaultStore>(store: &S, user: Uuid, now: Timestamp) {
     assert_eq!(store.list_vaults(user, "keys", 10).await.unwrap().len(), 1);
 
     let delete_after = later.plus(Duration::from_secs(10));
-    let refused =
-        store.delete_vault(user, "keys", &Precondition::Etag("e1".into()), None, delete_after).await.unwrap();
+    let refused = store
+        .delete_vault(user, "keys", &Precondition::Etag("e1".into()), now, None, delete_after)
+        .await
+        .unwrap();
     assert!(matches!(refused, ChangeOutcome::Mismatch(Some(ref e)) if e == "k1"));
     assert!(matches!(
-        store.delete_vault(user, "keys", &Precondition::Exists, None, delete_after).await.unwrap(),
+        store.delete_vault(user, "keys", &Precondition::Exists, now, None, delete_after).await.unwrap(),
         ChangeOutcome::Done(None)
     ));
     assert!(matches!(
-        store.delete_vault(user, "keys", &Precondition::Exists, None, delete_after).await.unwrap(),
+        store.delete_vault(user, "keys", &Precondition::Exists, now, None, delete_after).await.unwrap(),
         ChangeOutcome::Mismatch(None)
     ));
 

@@ -4,7 +4,8 @@
 // for the password again, and no key is ever written anywhere.
 import { save } from "./download";
 import * as format from "./format";
-import { type Item, Session, describe, isConflict, vaultIdFor } from "./vault";
+import { resetSecurity, wireSecurity } from "./security";
+import { type Item, type PendingLogin, Session, describe, isConflict, vaultIdFor } from "./vault";
 
 function element<T extends HTMLElement>(id: string): T {
   const found = document.getElementById(id);
@@ -22,6 +23,9 @@ const ui = {
   authForm: element<HTMLFormElement>("auth-form"),
   username: element<HTMLInputElement>("username"),
   password: element<HTMLInputElement>("password"),
+  factorForm: element<HTMLFormElement>("factor-form"),
+  factorCode: element<HTMLInputElement>("factor-code"),
+  factorKey: element<HTMLButtonElement>("factor-key"),
   vaults: element<HTMLElement>("vaults"),
   drop: element<HTMLDivElement>("drop"),
   file: element<HTMLInputElement>("file"),
@@ -39,6 +43,7 @@ const ui = {
 };
 
 let session: Session | null = null;
+let pending: PendingLogin | null = null;
 let listed = new Map<string, Item>();
 let busy: AbortController | null = null;
 
@@ -83,20 +88,64 @@ ui.authForm.addEventListener("submit", (event) => {
     try {
       const user = ui.username.value.trim();
       const password = ui.password.value;
-      session = registering
+      const outcome = registering
         ? await Session.register(location.origin, user, password)
         : await Session.login(location.origin, user, password);
+      if (!(outcome instanceof Session)) {
+        askSecondFactor(outcome);
+        return;
+      }
+      session = outcome;
     } finally {
       buttons.forEach((b) => (b.disabled = false));
       ui.password.value = "";
     }
-    showSignedIn(true);
-    say("");
-    await refresh();
-    await remindInterrupted();
-    ui.main.focus();
+    await signedIn();
   });
 });
+
+function askSecondFactor(waiting: PendingLogin): void {
+  pending = waiting;
+  ui.authForm.hidden = true;
+  ui.factorForm.hidden = false;
+  ui.factorKey.hidden = !waiting.factors.includes("webauthn");
+  say("");
+  ui.factorCode.focus();
+}
+
+async function signedIn(): Promise<void> {
+  pending = null;
+  ui.factorForm.hidden = true;
+  ui.authForm.hidden = false;
+  showSignedIn(true);
+  say("");
+  await refresh();
+  await remindInterrupted();
+  ui.main.focus();
+}
+
+function secondStep(code: string | null): void {
+  void guarded(async () => {
+    if (!pending) return;
+    say(code === null ? "Waiting for your security key…" : "Checking the code…");
+    try {
+      session = await Session.finish(pending, code);
+    } catch (error) {
+      say("");
+      throw error;
+    } finally {
+      ui.factorCode.value = "";
+    }
+    await signedIn();
+  });
+}
+
+ui.factorForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  secondStep(ui.factorCode.value);
+});
+ui.factorKey.addEventListener("click", () => secondStep(null));
+wireSecurity(() => session, guarded);
 
 ui.logout.addEventListener("click", () => {
   void guarded(async () => {
@@ -105,6 +154,7 @@ ui.logout.addEventListener("click", () => {
     session = null;
     listed = new Map();
     ui.rows.replaceChildren();
+    resetSecurity();
     showSignedIn(false);
     say("Logged out");
     await ending?.logout();

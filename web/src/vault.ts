@@ -2,8 +2,10 @@
 // parameters pinned in localStorage (public values: they make a later login refuse weaker
 // or swapped parameters), its pending uploads in IndexedDB.
 import {
-  ApiError, Client, ConflictError, IndexedDbUploadStore, type KdfParams, type Keys, RESUMABLE_ABOVE, changePassword,
-  fromBase64, toBase64, uploadResumable,
+  ApiError, Client, ConflictError, type Factors, IndexedDbUploadStore, type KdfParams, Keys, RESUMABLE_ABOVE,
+  SecondFactorRequired, type SessionEntry, addSecurityKey, assertSecurityKey, beginTotp, changePassword,
+  confirmTotp, endOtherSessions, endSession, factors, fromBase64, removeSecurityKey, removeTotp, sessions,
+  toBase64, uploadResumable,
 } from "@blindvault/client";
 
 /** A file as the list shows it. */
@@ -62,12 +64,38 @@ export function describe(error: unknown): string {
         return "Too many failed attempts: wait a few minutes and try again.";
       case "quota_exceeded":
         return "This would go over your storage quota.";
+      case "invalid_second_factor":
+        return "That code or key was not accepted (a code works once).";
+      case "invalid_challenge":
+        return "The login took too long or was already used: log in again.";
+      case "account_disabled":
+        return "This account is disabled: ask the server's operator.";
+      case "invite_required":
+      case "invalid_invite":
+        return "This server needs a valid invite code to create an account.";
       default:
         return `The server refused: ${error.detail}`;
     }
   }
   if (error instanceof DOMException && error.name === "AbortError") return "Cancelled.";
   return error instanceof Error ? error.message : String(error);
+}
+
+/** A login waiting for its second factor. */
+export interface PendingLogin {
+  client: Client;
+  username: string;
+  /** What may answer: `totp`, `webauthn`, `recovery_code`. */
+  factors: string[];
+  challengeToken: string;
+  webauthn: { publicKey: Record<string, unknown> } | null;
+}
+
+/** The name this browser's sessions show in the sessions list. */
+function deviceName(): string {
+  const agent = navigator.userAgent;
+  const browser = /Firefox/.test(agent) ? "Firefox" : /Edg\//.test(agent) ? "Edge" : /Chrom/.test(agent) ? "Chromium" : /Safari/.test(agent) ? "Safari" : "a browser";
+  return `Web vault in ${browser}`;
 }
 
 /** One logged-in account. */
@@ -89,13 +117,79 @@ export class Session {
     return new Session(client, user, keys, kdf);
   }
 
-  /** Logs in, checking the server's KDF parameters against the ones pinned on this browser. */
-  static async login(base: string, username: string, password: string): Promise<Session> {
+  /**
+   * Logs in, checking the server's KDF parameters against the ones pinned on this browser; a
+   * [`PendingLogin`] when the account has a second factor (see [`Session.finish`]).
+   */
+  static async login(base: string, username: string, password: string): Promise<Session | PendingLogin> {
     const client = new Client(base);
     const user = username.toLowerCase();
-    const { keys, kdf } = await client.login(user, password, loadPin(user));
-    savePin(user, kdf);
-    return new Session(client, user, keys, kdf);
+    try {
+      const { keys, kdf } = await client.login(user, password, loadPin(user), deviceName());
+      savePin(user, kdf);
+      return new Session(client, user, keys, kdf);
+    } catch (error) {
+      if (!(error instanceof SecondFactorRequired)) throw error;
+      const { factors: allowed, challengeToken, webauthn } = error.challenge;
+      return { client, username: user, factors: allowed, challengeToken, webauthn };
+    }
+  }
+
+  /** Completes a login with a code (TOTP or recovery) or, when `code` is null, a security key. */
+  static async finish(pending: PendingLogin, code: string | null): Promise<Session> {
+    const answer =
+      code !== null
+        ? { method: /^\d{6}$/.test(code.trim()) ? ("totp" as const) : ("recovery_code" as const), code: code.trim() }
+        : { method: "webauthn" as const, credential: await assertSecurityKey(pending.webauthn ?? { publicKey: {} }) };
+    const { keys, kdf } = await pending.client.completeLogin({ challengeToken: pending.challengeToken }, answer);
+    savePin(pending.username, kdf);
+    return new Session(pending.client, pending.username, keys, kdf);
+  }
+
+  /** The keys of `password`, for changes that ask for it again (checked by the server). */
+  private reauth(password: string): Promise<Keys> {
+    return Keys.derive(this.username, password, this.kdf.salt, this.kdf.iterations);
+  }
+
+  /** Which second factors the account has. */
+  factors(): Promise<Factors> {
+    return factors(this.client);
+  }
+
+  /** Starts a TOTP enrolment: the secret and the `otpauth://` URI for the app. */
+  async beginTotp(password: string): Promise<{ secret: string; otpauth_uri: string }> {
+    return beginTotp(this.client, await this.reauth(password));
+  }
+
+  /** Confirms the enrolment with the app's code; recovery codes when it is the first factor. */
+  confirmTotp(code: string): Promise<string[] | null> {
+    return confirmTotp(this.client, code.trim());
+  }
+
+  /** Turns TOTP off. */
+  async removeTotp(password: string): Promise<void> {
+    await removeTotp(this.client, await this.reauth(password));
+  }
+
+  /** Registers this browser's authenticator; recovery codes when it is the first factor. */
+  async addKey(password: string, name: string): Promise<string[] | null> {
+    return (await addSecurityKey(this.client, await this.reauth(password), name)).recovery_codes;
+  }
+
+  /** Removes an authenticator. */
+  async removeKey(password: string, id: string): Promise<void> {
+    await removeSecurityKey(this.client, await this.reauth(password), id);
+  }
+
+  /** The account's live sessions. */
+  sessions(): Promise<SessionEntry[]> {
+    return sessions(this.client);
+  }
+
+  /** Ends one session, or (id null) every other one. */
+  async endSession(id: string | null): Promise<void> {
+    if (id === null) await endOtherSessions(this.client);
+    else await endSession(this.client, id);
   }
 
   /** Every file. */

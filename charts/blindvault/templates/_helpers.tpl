@@ -116,6 +116,7 @@ Unset (null / empty) settings are left out, so the server's own default applies.
 {{- $_ := set $env "BLINDVAULT_STORAGE_URL" (required "config.storageUrl is required: s3://bucket[/prefix]" $c.storageUrl) }}
 {{- with $c.s3.endpointUrl }}{{ $_ := set $env "AWS_ENDPOINT_URL" . }}{{ end }}
 {{- with $c.s3.region }}{{ $_ := set $env "AWS_REGION" . }}{{ end }}
+{{- with $c.s3.publicEndpointUrl }}{{ $_ := set $env "AWS_PUBLIC_ENDPOINT_URL" . }}{{ end }}
 {{- $_ := set $env "AWS_ALLOW_HTTP" (ternary "true" "false" (eq (toString $c.s3.allowHttp) "true")) }}
 {{- $_ := set $env "AWS_UNSIGNED_PAYLOAD" (ternary "true" "false" (eq (toString $c.s3.unsignedPayload) "true")) }}
 {{- $ints := dict
@@ -133,7 +134,8 @@ Unset (null / empty) settings are left out, so the server's own default applies.
     "BLINDVAULT_QUOTA_BYTES" $c.quotaBytes
     "BLINDVAULT_QUOTA_VAULTS" $c.quotaVaults
     "BLINDVAULT_CACHE_BYTES" $c.cacheBytes
-    "BLINDVAULT_KEEP_REVISIONS" $c.keepRevisions }}
+    "BLINDVAULT_KEEP_REVISIONS" $c.keepRevisions
+    "BLINDVAULT_BACKUP_KEEP" $c.backupKeep }}
 {{- range $name, $value := $ints }}
 {{- if not (kindIs "invalid" $value) }}
 {{- $_ := set $env $name (toString (int64 $value)) }}
@@ -147,10 +149,13 @@ Unset (null / empty) settings are left out, so the server's own default applies.
     "BLINDVAULT_REFRESH_TTL" $c.refreshTtl
     "BLINDVAULT_LOGIN_FAILURE_WINDOW" $c.login.failureWindow
     "BLINDVAULT_DELETE_GRACE" $c.deleteGrace
+    "BLINDVAULT_DIRECT_URL_TTL" $c.directUrlTtl
     "BLINDVAULT_UPLOAD_TIMEOUT" $c.uploadTimeout
     "BLINDVAULT_KEEP_FOR" $c.keepFor
     "BLINDVAULT_TRASH_FOR" $c.trashFor
     "BLINDVAULT_CHANGES_FOR" $c.changesFor
+    "BLINDVAULT_AUDIT_FOR" $c.auditFor
+    "BLINDVAULT_PUBLIC_URL" $c.publicUrl
     "BLINDVAULT_FEED_HEARTBEAT" $c.feedHeartbeat
     "BLINDVAULT_FEED_MAX_WAIT" $c.feedMaxWait
     "BLINDVAULT_SWEEP_INTERVAL" $c.sweepInterval
@@ -177,6 +182,7 @@ The secret settings, in the order they are injected: list of
 {{- $specs := list
     (dict "env" "BLINDVAULT_DATABASE_URL" "key" "database-url" "path" "secrets.databaseUrl" "spec" $s.databaseUrl "required" true)
     (dict "env" "BLINDVAULT_JWT_SECRET" "key" "jwt-secret" "path" "secrets.jwtSecret" "spec" $s.jwtSecret "required" true)
+    (dict "env" "BLINDVAULT_SECRETS_KEY" "key" "secrets-key" "path" "secrets.secretsKey" "spec" $s.secretsKey "required" true)
     (dict "env" "AWS_ACCESS_KEY_ID" "key" "aws-access-key-id" "path" "secrets.awsAccessKeyId" "spec" $s.awsAccessKeyId "required" false)
     (dict "env" "AWS_SECRET_ACCESS_KEY" "key" "aws-secret-access-key" "path" "secrets.awsSecretAccessKey" "spec" $s.awsSecretAccessKey "required" false) }}
 {{- $out := list }}
@@ -203,6 +209,10 @@ Checks that do not fit in the JSON schema.
 {{- $jwt := .Values.secrets.jwtSecret }}
 {{- if and (not $jwt.existingSecret.name) $jwt.value (lt (len (toString $jwt.value)) 32) }}
 {{- fail "secrets.jwtSecret.value must be at least 32 bytes (e.g. openssl rand -hex 32)" }}
+{{- end }}
+{{- $sk := .Values.secrets.secretsKey }}
+{{- if and (not $sk.existingSecret.name) $sk.value (not (regexMatch "^[A-Za-z0-9+/]{43}=?$" (toString $sk.value))) }}
+{{- fail "secrets.secretsKey.value must be 32 bytes in base64 (openssl rand -base64 32)" }}
 {{- end }}
 {{- $db := .Values.secrets.databaseUrl }}
 {{- if and (not $db.existingSecret.name) $db.value (not (regexMatch "^postgres(ql)?://" (toString $db.value))) }}

@@ -2,7 +2,7 @@
 // side and believes the server no more than it must.
 import { fromBase64, toBase64 } from "./bytes.js";
 import { FORMAT_VERSION, KDF_SALT_LEN, Keys, SEALED_CHUNK, TAG } from "./crypto.js";
-import { ApiError, ConflictError, ProtocolError, RollbackError } from "./errors.js";
+import { ApiError, ConflictError, ProtocolError, RollbackError, SecondFactorRequired } from "./errors.js";
 import { decryptStream, encryptStream } from "./stream.js";
 import { KDF, type KdfParams, type VaultSeen, checkKdf, checkRevision, checkTransport } from "./verify.js";
 
@@ -40,6 +40,16 @@ export interface ClientOptions {
   seen?: Map<string, VaultSeen>;
   /** The `fetch` to use (default: the global one). */
   fetch?: typeof fetch;
+  /**
+   * Ask for direct downloads from the object store (default: outside browsers only; a page
+   * cannot read a redirect, and its own policy keeps it on its own origin).
+   */
+  directDownloads?: boolean;
+}
+
+/** Whether this runs in a page or a worker of one (which cannot use direct downloads). */
+function inBrowser(): boolean {
+  return "document" in globalThis || "ServiceWorkerGlobalScope" in globalThis || "WorkerGlobalScope" in globalThis;
 }
 
 interface Tokens {
@@ -53,16 +63,28 @@ export function vaultPath(vaultId: string, tail = ""): string {
   return `/api/v1/vault/${encodeURIComponent(vaultId).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)}${tail}`;
 }
 
-/** The server's refusal as an error: [`ConflictError`] for 412, else [`ApiError`]. */
-export async function refusal(resp: Response): Promise<ApiError> {
+/**
+ * The server's refusal as an error: [`ConflictError`] for 412, [`SecondFactorRequired`] for a
+ * login that needs a second factor, else [`ApiError`].
+ */
+export async function refusal(resp: Response): Promise<ApiError | SecondFactorRequired> {
   let code = "unknown";
   let detail = `the server answered ${resp.status}`;
+  let problem: Record<string, unknown> = {};
   try {
-    const problem = (await resp.json()) as { code?: unknown; detail?: unknown };
-    if (typeof problem.code === "string") code = problem.code;
-    if (typeof problem.detail === "string") detail = problem.detail;
+    problem = (await resp.json()) as Record<string, unknown>;
+    if (typeof problem["code"] === "string") code = problem["code"];
+    if (typeof problem["detail"] === "string") detail = problem["detail"];
   } catch {
     // not a problem body: keep the status
+  }
+  if (resp.status === 401 && code === "second_factor_required") {
+    const { challenge_token: token, expires_in: ttl, factors, webauthn } = problem;
+    if (typeof token !== "string" || typeof ttl !== "number" || !Array.isArray(factors)) {
+      throw new ProtocolError("second-factor challenge");
+    }
+    const options = webauthn && typeof webauthn === "object" ? (webauthn as { publicKey: Record<string, unknown> }) : null;
+    return new SecondFactorRequired({ challengeToken: token, expiresIn: ttl, factors: factors.map(String), webauthn: options });
   }
   return resp.status === 412 ? new ConflictError(resp.headers.get("etag"), detail) : new ApiError(resp.status, code, detail);
 }
@@ -70,15 +92,21 @@ export async function refusal(resp: Response): Promise<ApiError> {
 /** A blindvault API client; refreshes its access token by itself before it expires. */
 export class Client {
   private tokens: Tokens | null = null;
+  private pending: { keys: Keys; kdf: KdfParams } | null = null;
   private refreshing: Promise<void> | null = null;
   private readonly base: string;
   private readonly http: typeof fetch;
+  private readonly allowInsecureHttp: boolean;
+  /** Whether to ask for direct downloads (off in browsers, and once a redirect was hidden). */
+  private direct: boolean;
   /** Revisions seen, per vault id: reads never go behind them. */
   readonly seen: Map<string, VaultSeen>;
 
   /** A client of the server at `base` (e.g. `https://vault.example`). */
   constructor(base: string, options: ClientOptions = {}) {
-    checkTransport(base, options.allowInsecureHttp ?? false);
+    this.allowInsecureHttp = options.allowInsecureHttp ?? false;
+    this.direct = options.directDownloads ?? !inBrowser();
+    checkTransport(base, this.allowInsecureHttp);
     this.base = base.replace(/\/+$/, "");
     this.http = options.fetch ?? globalThis.fetch.bind(globalThis);
     this.seen = options.seen ?? new Map();
@@ -129,12 +157,39 @@ export class Client {
    * account's last seen, if any) before anything is derived from them. Returns the keys (K_enc
    * stays inside them) and the parameters to pin from now on.
    */
-  async login(username: string, password: string, pinned: readonly KdfParams[] = []): Promise<{ keys: Keys; kdf: KdfParams }> {
+  async login(
+    username: string,
+    password: string,
+    pinned: readonly KdfParams[] = [],
+    deviceName?: string,
+  ): Promise<{ keys: Keys; kdf: KdfParams }> {
     const kdf = await this.prelogin(username);
     checkKdf(kdf, pinned);
     const keys = await Keys.derive(username, password, kdf.salt, kdf.iterations);
-    await this.exchange("/api/v1/auth/login", { username, auth_hash: toBase64(keys.authHash) });
+    try {
+      await this.exchange("/api/v1/auth/login", { username, auth_hash: toBase64(keys.authHash), device_name: deviceName });
+    } catch (err) {
+      // Keep what the password gave: the second step hands it back (see completeLogin).
+      if (err instanceof SecondFactorRequired) this.pending = { keys, kdf };
+      throw err;
+    }
     return { keys, kdf };
+  }
+
+  /**
+   * Completes a login that threw [`SecondFactorRequired`], answering its challenge with a TOTP
+   * code, a recovery code, or a WebAuthn assertion (`PublicKeyCredential.toJSON()`); returns
+   * what [`Client.login`] would have.
+   */
+  async completeLogin(
+    challenge: { challengeToken: string },
+    answer: { method: "totp" | "recovery_code"; code: string } | { method: "webauthn"; credential: unknown },
+  ): Promise<{ keys: Keys; kdf: KdfParams }> {
+    const pending = this.pending;
+    if (!pending) throw new ApiError(401, "invalid_challenge", "no login is waiting for a second factor");
+    await this.exchange("/api/v1/auth/login/second-factor", { challenge_token: challenge.challengeToken, ...answer });
+    this.pending = null;
+    return pending;
   }
 
   /** Continues a session from a refresh token (each refresh replaces it: see [`Client.refreshToken`]). */
@@ -283,7 +338,7 @@ export class Client {
       });
       return { ...answer, stream, size: plaintext.length };
     }
-    const resp = await this.request("GET", vaultPath(vaultId, "/content"));
+    const resp = await this.content(vaultId);
     if (resp.headers.get("etag") !== full.etag || resp.headers.get("x-vault-salt") !== full.salt) {
       await resp.body?.cancel();
       throw new ConflictError(resp.headers.get("etag"), `vault ${vaultId} changed while it was being read; read it again`);
@@ -291,6 +346,46 @@ export class Client {
     if (!resp.body) throw new ProtocolError("content without a body");
     const size = Math.max(0, Number(full.size) - TAG * Math.ceil(Number(full.size) / SEALED_CHUNK));
     return { ...answer, stream: resp.body.pipeThrough(decryptStream(cipher)), size };
+  }
+
+  /**
+   * A vault's content: from the object store when the server redirects there (a direct
+   * download: the 307's headers, the store's bytes, fetched without credentials), through the
+   * gateway when it does not, or when the store's URL cannot be used. Off in browsers (see
+   * `ClientOptions.directDownloads`); a redirect hidden anyway makes the client stop asking.
+   */
+  private async content(vaultId: string): Promise<Response> {
+    const path = vaultPath(vaultId, "/content");
+    if (this.direct) {
+      const resp = await this.request("GET", `${path}?direct=true`, { redirect: "manual" }, [0, 307]);
+      if (resp.type === "opaqueredirect" || resp.status === 0) {
+        this.direct = false;
+      } else if (resp.status !== 307) {
+        return resp;
+      } else {
+        const bytes = await this.fetchDirect(resp.headers).catch(() => null);
+        if (bytes) {
+          const headers = new Headers(resp.headers);
+          headers.delete("location");
+          headers.set("content-length", bytes.headers.get("content-length") ?? "");
+          return new Response(bytes.body, { status: 200, headers });
+        }
+      }
+    }
+    return this.request("GET", path);
+  }
+
+  /** The object a direct download's 307 (`headers`) names, if it is there at the announced length. */
+  private async fetchDirect(headers: Headers): Promise<Response | null> {
+    const location = headers.get("location");
+    if (!location) return null;
+    checkTransport(location, this.allowInsecureHttp);
+    const resp = await this.http(location, { redirect: "error" });
+    if (resp.status !== 200 || resp.headers.get("content-length") !== headers.get("x-vault-size")) {
+      await resp.body?.cancel();
+      return null;
+    }
+    return resp;
   }
 
   /** Deletes a vault, only at `etag` when given. */

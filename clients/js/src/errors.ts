@@ -16,6 +16,30 @@ export class ApiError extends Error {
   }
 }
 
+/** What a right password gets when the account has a second factor. */
+export interface SecondFactorChallenge {
+  /** Single use, for [`Client.completeLogin`]. */
+  challengeToken: string;
+  /** Seconds it is accepted for. */
+  expiresIn: number;
+  /** What may answer it: `totp`, `webauthn`, `recovery_code`. */
+  factors: string[];
+  /** WebAuthn request options (`{publicKey}` as JSON), when `webauthn` is among the factors. */
+  webauthn: { publicKey: Record<string, unknown> } | null;
+}
+
+/** The password was right and the account has a second factor (401 `second_factor_required`). */
+export class SecondFactorRequired extends Error {
+  override name = "SecondFactorRequired";
+  readonly code = "second_factor_required";
+  constructor(
+    /** The server's challenge. */
+    readonly challenge: SecondFactorChallenge,
+  ) {
+    super(`this account has a second factor (${challenge.factors.join(", ")})`);
+  }
+}
+
 /** A write found the vault at another revision (412): `currentEtag` is where it is now. */
 export class ConflictError extends ApiError {
   override name = "ConflictError";

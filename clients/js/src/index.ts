@@ -5,8 +5,15 @@ export { Client, DEFAULT_ITERATIONS, conditionHeader, vaultPath } from "./client
 export type { ClientOptions, Precondition, VaultInfo } from "./client.js";
 export {
   ApiError, CannotResumeError, ConflictError, InsecureTransportError, OtherKeyError, ProtocolError, RollbackError,
-  TamperedError, WeakKdfError,
+  SecondFactorRequired, TamperedError, WeakKdfError,
 } from "./errors.js";
+export type { SecondFactorChallenge } from "./errors.js";
+export {
+  addSecurityKey, assertSecurityKey, auditEvents, beginTotp, confirmTotp, endOtherSessions, endSession, factors,
+  removeSecurityKey, removeTotp, sessions,
+} from "./security.js";
+export type { AuditEvent, Factors, SessionEntry, WebauthnKey } from "./security.js";
+export { uploadDirect } from "./direct.js";
 export { RESUMABLE_ABOVE, changePassword } from "./passwd.js";
 export type { PasswordChange } from "./passwd.js";
 export { PATCH_BYTES, pendingKey, uploadResumable } from "./resumable.js";

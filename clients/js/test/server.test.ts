@@ -7,6 +7,7 @@ import { test } from "node:test";
 
 import { Client } from "../src/client.js";
 import { ApiError, ConflictError, WeakKdfError } from "../src/errors.js";
+import { uploadDirect } from "../src/direct.js";
 import { changePassword } from "../src/passwd.js";
 import { uploadResumable } from "../src/resumable.js";
 import { MemoryUploadStore } from "../src/store.js";
@@ -23,6 +24,13 @@ function readable(bytes: Uint8Array, piece = 100_003): ReadableStream<Uint8Array
       at += piece;
     },
   });
+}
+
+/** Ciphertext bytes the gateway has streamed to readers so far (its own metric). */
+async function downloaded(): Promise<number> {
+  const text = await (await fetch(`${SERVER}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith("blindvault_vault_downloaded_bytes_total "));
+  return Number(line?.split(" ")[1] ?? "NaN");
 }
 
 async function account(): Promise<{ client: Client; username: string; password: string }> {
@@ -76,4 +84,45 @@ test("a resumable upload, then a password change that re-encrypts it", { skip, t
   await assert.rejects(new Client(SERVER).login(username, next, [kdf]), WeakKdfError, "a pin of the old salt refuses the new one");
   const relogged = await fresh.login(username, next, [changed.kdf]);
   assert.deepEqual((await fresh.get(relogged.keys, "big")).plaintext, new Uint8Array(data));
+});
+
+test("large vaults come straight from the object store where the server offers that", { skip, timeout: 120_000 }, async () => {
+  const { client, username, password } = await account();
+  const { keys } = await client.login(username, password);
+  // Above the default JSON limit (16 MiB): read through the content route.
+  const data = randomBytes(16 * 1024 * 1024 + 100_005);
+  await client.putStream(keys, "direct.bin", readable(data), { absent: true });
+  const before = await downloaded();
+  const { plaintext } = await client.get(keys, "direct.bin");
+  assert.deepEqual(Buffer.from(plaintext), data);
+  const through = (await downloaded()) - before;
+  if (process.env["BLINDVAULT_DEPLOYMENT"] === "production") assert.equal(through, 0, "S3: a direct download");
+  else assert.ok(through >= data.length, "local files: through the gateway");
+});
+
+test("files go straight to the object store in parts where the server offers that", { skip, timeout: 120_000 }, async () => {
+  // Every byte this client sends to the gateway, counted.
+  let toGateway = 0;
+  const counting: typeof fetch = (input, init) => {
+    const body = init?.body;
+    if (typeof body === "string") toGateway += body.length;
+    else if (body instanceof Uint8Array) toGateway += body.length;
+    return fetch(input, init);
+  };
+  const username = `direct${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
+  const client = new Client(SERVER, { fetch: counting });
+  await client.register(username, `pw-${username}`);
+  const { keys } = await client.login(username, `pw-${username}`);
+  const data = randomBytes(9 * 1024 * 1024 + 7); // two parts
+  toGateway = 0;
+  const info = await uploadDirect(client, keys, "direct-up.bin", new Blob([data]), { absent: true });
+  if (process.env["BLINDVAULT_DEPLOYMENT"] === "production") {
+    assert.ok(info !== null && info.revision === 1, "S3: a direct upload");
+    assert.ok(toGateway < 10_000, `${toGateway} bytes went to the gateway`);
+    const { plaintext } = await client.get(keys, "direct-up.bin");
+    assert.deepEqual(Buffer.from(plaintext), data);
+  } else {
+    assert.equal(info, null, "local files: not offered, nothing stored");
+    await assert.rejects(client.get(keys, "direct-up.bin"), ApiError);
+  }
 });

@@ -73,6 +73,10 @@ pub enum ClientError {
     /// follow the feed from a new cursor.
     #[error("the change log no longer reaches back to this cursor; list afresh")]
     CursorExpired,
+    /// The password was right and the account has a second factor: answer the challenge
+    /// (see `Client::begin_login`).
+    #[error("this account has a second factor: the login needs a code ({})", .0.factors.join(", "))]
+    SecondFactorRequired(Box<blindvault_wire::SecondFactorChallenge>),
     /// The server answered something this client does not understand.
     #[error("unexpected answer from the server: {0}")]
     Protocol(String),
@@ -85,6 +89,7 @@ impl ClientError {
             ClientError::Api { code, .. } => Some(code),
             ClientError::Conflict { .. } => Some("precondition_failed"),
             ClientError::NotFound => Some("not_found"),
+            ClientError::SecondFactorRequired(_) => Some("second_factor_required"),
             _ => None,
         }
     }

@@ -7,10 +7,12 @@
 //! and the test suite use it.
 
 pub mod crypto;
+mod direct;
 mod error;
 mod history;
 pub mod resumable;
 pub mod sdk;
+mod security;
 pub mod sent;
 pub mod stream;
 mod vaults;
@@ -19,3 +21,4 @@ pub mod verify;
 pub use blindvault_wire as wire;
 pub use error::ClientError;
 pub use sdk::{Client, Precondition};
+pub use security::{LoginStep, PendingLogin, SecondFactorAnswer};

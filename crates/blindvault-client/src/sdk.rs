@@ -6,8 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use blindvault_wire::auth::KDF_PBKDF2_SHA256;
 use blindvault_wire::{
-    CredentialsRequest, LoginRequest, PreloginRequest, Problem, RefreshRequest, RegisterRequest,
-    TokenResponse,
+    CredentialsRequest, PreloginRequest, Problem, RefreshRequest, RegisterRequest, TokenResponse,
 };
 use reqwest::header::{ETAG, HeaderMap};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
@@ -64,8 +63,10 @@ pub struct VaultHead {
 /// A blindvault API client. Refreshes its access token by itself before it expires.
 pub struct Client {
     base: String,
-    http: reqwest::Client,
+    pub(super) http: reqwest::Client,
     tokens: Mutex<Option<Tokens>>,
+    /// Plain `http://` allowed beyond loopback (for the server and for direct-download URLs).
+    pub(super) allow_insecure_http: bool,
 }
 
 async fn problem(resp: Response) -> ClientError {
@@ -76,6 +77,15 @@ async fn problem(resp: Response) -> ClientError {
         StatusCode::PRECONDITION_FAILED => ClientError::Conflict { current_etag: etag },
         StatusCode::NOT_FOUND => ClientError::NotFound,
         StatusCode::GONE => ClientError::CursorExpired,
+        StatusCode::UNAUTHORIZED if body.as_ref().is_some_and(|p| p.code == "second_factor_required") => {
+            let extra = body.map(|p| serde_json::Value::Object(p.extra)).unwrap_or_default();
+            match serde_json::from_value(extra) {
+                Ok(challenge) => ClientError::SecondFactorRequired(Box::new(challenge)),
+                Err(_) => {
+                    ClientError::Protocol("a second_factor_required problem without its challenge".into())
+                }
+            }
+        }
         _ => ClientError::Api {
             status: status.as_u16(),
             detail: body.as_ref().map_or("the server refused the request", |p| &p.detail).to_owned(),
@@ -109,8 +119,16 @@ impl Client {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("blindvault-client/", env!("CARGO_PKG_VERSION")))
+            // No request follows a redirect by itself: the one redirect the API has (a direct
+            // download) is checked and followed without credentials.
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        Ok(Self { base: base.trim_end_matches('/').to_owned(), http, tokens: Mutex::new(None) })
+        Ok(Self {
+            base: base.trim_end_matches('/').to_owned(),
+            http,
+            tokens: Mutex::new(None),
+            allow_insecure_http,
+        })
     }
 
     /// Resumes a session from a saved refresh token.
@@ -124,7 +142,7 @@ impl Client {
         self.tokens.lock().await.as_ref().map(|t| t.refresh.clone())
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(super) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
@@ -147,6 +165,17 @@ impl Client {
         password: &str,
         iterations: u32,
     ) -> Result<KdfParams, ClientError> {
+        self.register_invited(username, password, iterations, None).await
+    }
+
+    /// [`Client::register`] with an invite code, for servers that register by invite.
+    pub async fn register_invited(
+        &self,
+        username: &str,
+        password: &str,
+        iterations: u32,
+        invite: Option<&str>,
+    ) -> Result<KdfParams, ClientError> {
         let salt: [u8; KDF_SALT_LEN] = rand::random();
         let params = KdfParams { kdf: KDF.into(), iterations, salt: salt.to_vec() };
         check_kdf(&params, &[])?;
@@ -157,6 +186,7 @@ impl Client {
             salt: STANDARD.encode(salt),
             kdf: KDF_PBKDF2_SHA256.to_owned(),
             iterations: u64::from(iterations),
+            invite: invite.map(str::to_owned),
         };
         ok(self.http.post(self.url("/api/v1/auth/register")).json(&body).send().await?).await?;
         Ok(params)
@@ -177,24 +207,23 @@ impl Client {
     }
 
     /// Logs in with checked parameters (see [`Client::keys`]); returns the keys (K_enc stays in
-    /// this process) and the parameters to pin.
+    /// this process) and the parameters to pin. An account with a second factor answers
+    /// [`ClientError::SecondFactorRequired`]: use [`Client::begin_login`] for those.
     pub async fn login(
         &self,
         username: &str,
         password: &str,
         pinned: &[KdfParams],
     ) -> Result<(Keys, KdfParams), ClientError> {
-        let (keys, kdf) = self.keys(username, password, pinned).await?;
-        let body = LoginRequest {
-            username: username.to_owned(),
-            auth_hash: STANDARD.encode(keys.auth_hash),
-            scope: None,
-        };
-        self.exchange(&body, "/api/v1/auth/login").await?;
-        Ok((keys, kdf))
+        match self.begin_login(username, password, pinned, None).await? {
+            crate::security::LoginStep::Done(keys, kdf) => Ok((keys, kdf)),
+            crate::security::LoginStep::SecondFactor(pending) => {
+                Err(ClientError::SecondFactorRequired(Box::new(pending.challenge)))
+            }
+        }
     }
 
-    async fn exchange(&self, body: &impl Serialize, path: &str) -> Result<(), ClientError> {
+    pub(super) async fn exchange(&self, body: &impl Serialize, path: &str) -> Result<(), ClientError> {
         let resp = ok(self.http.post(self.url(path)).json(body).send().await?).await?;
         let tokens: TokenResponse =
             resp.json().await.map_err(|_| ClientError::Protocol("token response".into()))?;

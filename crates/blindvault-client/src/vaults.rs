@@ -2,7 +2,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use blindvault_wire::vaults::{MAX_PAGE, X_VAULT_IV, X_VAULT_SALT, X_VAULT_VERSION};
+use blindvault_wire::vaults::{MAX_PAGE, X_VAULT_IV, X_VAULT_SALT, X_VAULT_SIZE, X_VAULT_VERSION};
 use blindvault_wire::{FullVault, ListResponse, ReplaceRequest};
 use reqwest::{Method, StatusCode};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -11,7 +11,7 @@ use super::crypto::{FORMAT_VERSION, Keys};
 use super::error::ClientError;
 use super::sdk::{Client, Downloaded, Precondition, VaultHead, VaultInfo, header, ok};
 use super::stream::{decrypt, encrypt};
-use super::verify::VaultSeen;
+use super::verify::{VaultSeen, check_transport};
 
 impl Client {
     /// Every vault, all pages.
@@ -84,13 +84,24 @@ impl Client {
         let (salt, iv) = keys.fresh_vault_params();
         let cipher = keys.vault_cipher(&salt, &iv, vault_id, FORMAT_VERSION)?;
         let body = reqwest::Body::wrap_stream(encrypt(cipher, plaintext));
+        self.send_sealed(vault_id, body, (&salt, &iv), precondition).await
+    }
+
+    /// Streams ciphertext sealed under `(salt, iv)` to the vault through the gateway.
+    pub(super) async fn send_sealed(
+        &self,
+        vault_id: &str,
+        body: reqwest::Body,
+        (salt, iv): (&[u8], &[u8]),
+        precondition: &Precondition,
+    ) -> Result<VaultInfo, ClientError> {
         let (name, value) = precondition.header();
         let req = self
             .authed(Method::PUT, &vault_path(vault_id, "/content"))
             .await?
             .header("content-type", "application/octet-stream")
             .header(X_VAULT_IV, STANDARD.encode(iv))
-            .header(X_VAULT_SALT, STANDARD.encode(&salt))
+            .header(X_VAULT_SALT, STANDARD.encode(salt))
             .header(X_VAULT_VERSION, FORMAT_VERSION.to_string())
             .header(name, value)
             .body(body);
@@ -142,9 +153,23 @@ impl Client {
     where
         W: AsyncWrite + Unpin,
     {
-        let resp = self.authed(Method::GET, &source.content).await?.send().await?;
-        let resp = ok(resp).await?;
-        let h = resp.headers().clone();
+        let path = format!("{}?direct=true", source.content);
+        let resp = self.authed(Method::GET, &path).await?.send().await?;
+        let (h, resp) = if resp.status() == StatusCode::TEMPORARY_REDIRECT {
+            // The bytes from the object store, the metadata from the gateway's answer; through
+            // the gateway after all when the store's URL cannot be used.
+            let h = resp.headers().clone();
+            match self.fetch_direct(&h).await {
+                Ok(direct) => (h, direct),
+                Err(_) => {
+                    let resp = ok(self.authed(Method::GET, &source.content).await?.send().await?).await?;
+                    (resp.headers().clone(), resp)
+                }
+            }
+        } else {
+            let resp = ok(resp).await?;
+            (resp.headers().clone(), resp)
+        };
         let etag = header(&h, "etag")?;
         let total = resp.content_length().unwrap_or(0);
         let salt_b64 = header(&h, X_VAULT_SALT)?;
@@ -161,6 +186,22 @@ impl Client {
         let cipher = keys.vault_cipher(&salt, &iv, &source.aad_id, version)?;
         let size = decrypt(&cipher, resp.bytes_stream(), out, |done| progress(done, total)).await?;
         Ok(Downloaded { etag, size })
+    }
+
+    /// Follows a direct download's 307 (headers `h`) to the object store, without credentials:
+    /// the URL must be absolute and pass the transport check, and the object must be the
+    /// length the gateway announced (what it holds is then checked by decryption as always).
+    async fn fetch_direct(&self, h: &reqwest::header::HeaderMap) -> Result<reqwest::Response, ClientError> {
+        let location = header(h, "location")?;
+        let url = reqwest::Url::parse(&location).map_err(|_| ClientError::Protocol("location".into()))?;
+        check_transport(url.as_str(), self.allow_insecure_http)?;
+        let size: u64 =
+            header(h, X_VAULT_SIZE)?.parse().map_err(|_| ClientError::Protocol(X_VAULT_SIZE.into()))?;
+        let resp = self.http.get(url).send().await?;
+        if resp.status() != StatusCode::OK || resp.content_length() != Some(size) {
+            return Err(ClientError::Protocol(format!("direct download answered {}", resp.status())));
+        }
+        Ok(resp)
     }
 
     /// Deletes a vault, if it is still at `etag` when one is given.

@@ -46,6 +46,9 @@ pub struct RegisterRequest {
     pub kdf: String,
     /// PBKDF2 iterations.
     pub iterations: u64,
+    /// The invite code, where the server registers by invite only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invite: Option<String>,
 }
 
 /// `POST /auth/register` response.
@@ -73,6 +76,9 @@ pub struct LoginRequest {
     /// Space-separated scopes to narrow the session to (default: all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// A name for this device, shown in the sessions list (at most 64 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_name: Option<String>,
 }
 
 /// `POST /auth/login` and `/auth/refresh` response (RFC 6749 section 5.1).

@@ -11,9 +11,11 @@
 
 pub mod auth;
 mod base64_text;
+pub mod direct;
 pub mod etag;
 pub mod history;
 pub mod problem;
+pub mod security;
 pub mod tus;
 pub mod vaults;
 
@@ -21,11 +23,21 @@ pub use auth::{
     CredentialsRequest, DeleteAccountRequest, KdfParams, LoginRequest, PreloginRequest, RefreshRequest,
     RegisterRequest, SessionResponse, TokenResponse, UserResponse,
 };
+pub use direct::{
+    DirectCommitRequest, DirectPartDone, DirectPartRequest, DirectPartResponse, DirectUploadRequest,
+    DirectUploadResponse,
+};
 pub use history::{
     AccountResponse, ChangeEntry, ChangesResponse, RestoreRequest, RevisionList, TrashEntry, TrashList,
     UntrashRequest, Usage,
 };
 pub use problem::{Code, PROBLEM_JSON, Problem};
+pub use security::{
+    AuditEventEntry, AuditEventList, FactorsResponse, ReauthRequest, RecoveryCodesResponse,
+    SecondFactorChallenge, SecondFactorRequest, SessionEntry, SessionList, SessionsEnded, TotpConfirmRequest,
+    TotpEnabledResponse, TotpEnrolmentResponse, WebauthnAddedResponse, WebauthnBeginRequest,
+    WebauthnBeginResponse, WebauthnFinishRequest, WebauthnKeyEntry, WebauthnRenameRequest,
+};
 pub use vaults::{CreateRequest, FullVault, ListResponse, ReplaceRequest, VaultResponse};
 
 /// The path prefix of every route of this version of the contract.

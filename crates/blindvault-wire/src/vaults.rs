@@ -8,6 +8,8 @@ pub const X_VAULT_IV: &str = "x-vault-iv";
 pub const X_VAULT_SALT: &str = "x-vault-salt";
 /// Header carrying a vault's client format version with its streamed content.
 pub const X_VAULT_VERSION: &str = "x-vault-version";
+/// Header of a direct download's 307: the ciphertext's length at `Location`.
+pub const X_VAULT_SIZE: &str = "x-vault-size";
 /// Largest page of `GET /vault`.
 pub const MAX_PAGE: u32 = 1000;
 /// Page size of `GET /vault` when none is asked for.

@@ -6,12 +6,29 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
+mod audit;
+mod codes;
+mod factors;
+mod second_step;
 mod session;
+mod sessions;
+mod totp;
+mod webauthn;
 
+pub use audit::{Actor, Audit, truncate_address};
+pub use codes::{CHALLENGE_TTL, RECOVERY_CODES};
+pub use factors::{FactorStatus, TotpEnrolment};
+pub use second_step::{Challenge, SecondFactor, SecondStep};
 pub use session::{Login, Principal, SessionInfo, TokenPair};
+pub use sessions::{AuditView, MAX_EVENTS_PAGE, SessionView};
+pub use totp::{
+    STEP_SECONDS as TOTP_STEP_SECONDS, base32_decode as totp_base32_decode, code_for as totp_code_for,
+};
+pub use webauthn::{WebauthnAdded, WebauthnKey, WebauthnRegistration};
 
 use super::decoy::Decoys;
 use super::hasher::{PasswordHasher, Verified};
+use super::secrets::SecretsKey;
 use super::throttle::LoginThrottle;
 use super::tokens::TokenIssuer;
 use super::{Changes, ServiceError};
@@ -27,11 +44,24 @@ const DECOY_SECRET: &str = "prelogin-decoy-salt";
 /// Most PBKDF2 iterations accepted (a client asking for more would only hurt itself).
 const MAX_KDF_ITERATIONS: u64 = 100_000_000;
 
+/// Who may create an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistrationMode {
+    /// Anyone.
+    Open,
+    /// Whoever holds an unused, unexpired invite code (`blindvault admin invite`).
+    Invite,
+    /// Nobody.
+    Closed,
+}
+
 /// Account rules that come from configuration.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct AuthPolicy {
-    /// Whether registration is open.
-    pub registration_open: bool,
+    /// Who may register.
+    pub registration: RegistrationMode,
+    /// The issuer authenticator apps show beside a TOTP code.
+    pub issuer: String,
     /// Lowest PBKDF2 iteration count accepted.
     pub min_kdf_iterations: u32,
     /// Refresh-token lifetime (sliding).
@@ -49,6 +79,16 @@ pub struct KdfParams {
     pub salt: Vec<u8>,
 }
 
+/// What second factors need from the server: the key that seals TOTP secrets, and the
+/// WebAuthn relying party.
+#[derive(Clone)]
+pub struct FactorKeys {
+    /// Seals TOTP secrets at rest.
+    pub secrets: SecretsKey,
+    /// The WebAuthn relying party (id and origin from `BLINDVAULT_PUBLIC_URL`).
+    pub webauthn: Arc<webauthn_rs::Webauthn>,
+}
+
 /// A registration request, decoded.
 #[derive(Debug, Clone)]
 pub struct Registration {
@@ -58,6 +98,8 @@ pub struct Registration {
     pub auth_hash: Vec<u8>,
     /// The client's KDF salt.
     pub kdf: KdfParams,
+    /// The invite code, where registration is by invite.
+    pub invite: Option<String>,
 }
 
 /// A credential change, decoded.
@@ -83,6 +125,9 @@ pub struct AuthService {
     pub(super) throttle: LoginThrottle,
     pub(super) policy: AuthPolicy,
     pub(super) changes: Arc<Changes>,
+    pub(super) audit: Audit,
+    pub(super) secrets: SecretsKey,
+    pub(super) webauthn: Arc<webauthn_rs::Webauthn>,
     decoys: Decoys,
 }
 
@@ -95,6 +140,7 @@ impl AuthService {
         throttle: LoginThrottle,
         policy: AuthPolicy,
         changes: Arc<Changes>,
+        keys: FactorKeys,
     ) -> Result<Self, StoreError> {
         let decoy_key = store.server_secret(DECOY_SECRET).await?;
         let decoys = Decoys::new(
@@ -103,7 +149,9 @@ impl AuthService {
             Arc::clone(&hasher),
             i64::from(policy.min_kdf_iterations),
         );
-        Ok(Self { store, hasher, tokens, throttle, policy, changes, decoys })
+        let audit = Audit::new(Arc::clone(&store));
+        let FactorKeys { secrets, webauthn } = keys;
+        Ok(Self { store, hasher, tokens, throttle, policy, changes, audit, secrets, webauthn, decoys })
     }
 
     /// The user with this id (`NotFound` once deleted).
@@ -133,9 +181,12 @@ impl AuthService {
 
     /// Creates an account.
     pub async fn register(&self, reg: Registration) -> Result<User, ServiceError> {
-        if !self.policy.registration_open {
-            return Err(ServiceError::RegistrationClosed);
-        }
+        let invite = match (self.policy.registration, &reg.invite) {
+            (RegistrationMode::Closed, _) => return Err(ServiceError::RegistrationClosed),
+            (RegistrationMode::Invite, None) => return Err(ServiceError::InviteRequired),
+            (RegistrationMode::Invite, Some(code)) => Some(invite_hash(code)),
+            (RegistrationMode::Open, _) => None,
+        };
         let username = normalize_username(&reg.username)?;
         check_auth_hash("auth_hash", &reg.auth_hash)?;
         if reg.kdf.kdf != KDF_PBKDF2_SHA256 {
@@ -155,8 +206,12 @@ impl AuthService {
             kdf_salt: reg.kdf.salt,
             kdf_iterations: iterations,
             now: Timestamp::now(),
+            invite,
         };
-        let user = self.store.create_user(&user).await?;
+        let user = self.store.create_user(&user).await.map_err(|e| match e {
+            StoreError::Conflict("invite") => ServiceError::InvalidInvite,
+            other => other.into(),
+        })?;
         tracing::info!(user_id = %user.id, "account registered");
         Ok(user)
     }
@@ -191,6 +246,8 @@ impl AuthService {
             return Err(ServiceError::InvalidCredentials);
         }
         self.changes.announce(Change::User(user.id)).await;
+        let actor = Actor::new(Some(who.session_id), change.client);
+        self.audit.record(user.id, "password_changed", &actor, serde_json::json!({})).await;
         tracing::info!(user_id = %user.id, "credentials changed; other sessions revoked");
         Ok(())
     }
@@ -203,9 +260,7 @@ impl AuthService {
         auth_hash: Vec<u8>,
         client: IpAddr,
     ) -> Result<(), ServiceError> {
-        check_auth_hash("auth_hash", &auth_hash)?;
-        let user = self.store.user_by_id(who.user_id).await?.ok_or(ServiceError::TokenRevoked)?;
-        self.check_password(&user.username, Some(&user), auth_hash, client).await.map(drop)
+        self.reconfirm(who, auth_hash, client).await.map(drop)
     }
 
     /// Checks `auth_hash` against `user`'s stored hash (a decoy's for an unknown username,
@@ -247,6 +302,12 @@ impl AuthService {
         }
         Ok(iterations as i64)
     }
+}
+
+/// The stored form of an invite code: SHA-256 of the code as given, trimmed (128 random bits).
+pub fn invite_hash(code: &str) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(code.trim().as_bytes()).to_vec()
 }
 
 pub(super) fn kdf_of(user: &User) -> KdfParams {

@@ -4,12 +4,14 @@ use std::net::IpAddr;
 
 use uuid::Uuid;
 
+use super::audit::Actor;
+use super::codes::check_name;
 use super::{AuthService, check_auth_hash, normalize_username};
 use crate::domain::Timestamp;
 use crate::service::ServiceError;
 use crate::service::scope::Scopes;
 use crate::service::tokens::{new_refresh_token, refresh_token_hash};
-use crate::store::{Change, NewSession, RefreshRotation, Session};
+use crate::store::{Change, NewSession, RefreshRotation, Session, User};
 
 /// A login attempt, decoded.
 #[derive(Debug, Clone)]
@@ -20,6 +22,8 @@ pub struct Login {
     pub auth_hash: Vec<u8>,
     /// Requested scopes (default: all).
     pub scope: Option<String>,
+    /// A name for the session's device, shown in the sessions list.
+    pub device_name: Option<String>,
     /// The client's address, for throttling.
     pub client: IpAddr,
 }
@@ -67,7 +71,9 @@ pub struct SessionInfo {
 
 impl AuthService {
     /// Verifies credentials and opens a session. A wrong username and a wrong hash fail the
-    /// same way after the same Argon2 work.
+    /// same way after the same Argon2 work. With a second factor enabled the answer is
+    /// `SecondFactorRequired` with a challenge instead, and [`AuthService::complete_login`]
+    /// opens the session.
     pub async fn login(&self, login: Login) -> Result<TokenPair, ServiceError> {
         let username = normalize_username(&login.username)?;
         check_auth_hash("auth_hash", &login.auth_hash)?;
@@ -75,18 +81,43 @@ impl AuthService {
             Some(text) => Scopes::parse("scope", text)?,
             None => Scopes::all(),
         };
-        let now = Timestamp::now();
+        let device_name = check_name("device_name", login.device_name.as_deref().unwrap_or_default())?;
+        let actor = Actor::new(None, login.client);
         let user = self.store.user_by_username(&username).await?;
         let checked =
             self.check_password(&username, user.as_ref(), login.auth_hash.clone(), login.client).await;
+        if let (Err(err), Some(user)) = (&checked, &user) {
+            self.audit_failure(user.id, err, &actor);
+        }
         let (verified, Some(user)) = (checked.inspect_err(log_failure)?, user) else {
             return Err(ServiceError::InvalidCredentials);
         };
+        if user.disabled_at.is_some() {
+            self.audit.record(user.id, "login_refused_disabled", &actor, serde_json::json!({})).await;
+            return Err(ServiceError::AccountDisabled);
+        }
         if verified.needs_rehash {
             let phc = self.hasher.hash(login.auth_hash).await?;
             self.store.rehash_auth(user.id, user.security_stamp, &phc).await?;
             tracing::info!(user_id = %user.id, "stored hash upgraded to current Argon2 parameters");
         }
+        if let Some(challenge) = self.second_factor_challenge(&user, &scopes, &device_name, &actor).await? {
+            tracing::info!(user_id = %user.id, outcome = "second_factor_required", "login");
+            return Err(ServiceError::SecondFactorRequired(Box::new(challenge)));
+        }
+        Ok(self.open_session(&user, &scopes, &device_name, &actor, "password").await?.0)
+    }
+
+    /// Opens a session for `user` once every factor is checked; the pair and the session id.
+    pub(super) async fn open_session(
+        &self,
+        user: &User,
+        scopes: &Scopes,
+        device_name: &str,
+        actor: &Actor,
+        method: &'static str,
+    ) -> Result<(TokenPair, Uuid), ServiceError> {
+        let now = Timestamp::now();
         let (refresh_token, refresh_hash) = new_refresh_token();
         let session = NewSession {
             id: Uuid::new_v4(),
@@ -95,10 +126,25 @@ impl AuthService {
             refresh_hash,
             now,
             expires_at: now.plus(self.policy.refresh_ttl),
+            device_name: device_name.to_owned(),
+            address: actor.address.clone(),
         };
         self.store.create_session(&session).await?;
         tracing::info!(user_id = %user.id, session_id = %session.id, outcome = "ok", "login");
-        self.token_pair(user.id, session.id, session.scope, refresh_token, now)
+        let opened = Actor { session: Some(session.id), ..actor.clone() };
+        let detail = serde_json::json!({ "method": method, "device_name": device_name });
+        self.audit.record(user.id, "login_succeeded", &opened, detail).await;
+        let pair = self.token_pair(user.id, session.id, session.scope, refresh_token, now)?;
+        Ok((pair, session.id))
+    }
+
+    fn audit_failure(&self, user: Uuid, err: &ServiceError, actor: &Actor) {
+        let kind = match err {
+            ServiceError::InvalidCredentials => "login_failed",
+            ServiceError::RateLimited { .. } => "login_throttled",
+            _ => return,
+        };
+        self.audit.record_later(user, kind, actor);
     }
 
     /// Exchanges a refresh token for a new pair. The old token stops working; presenting it
@@ -166,10 +212,12 @@ impl AuthService {
 
     /// The caller's session, as `GET /auth/session` shows it.
     pub async fn session_info(&self, who: &Principal) -> Result<SessionInfo, ServiceError> {
-        let user = self.store.user_by_id(who.user_id).await?.ok_or(ServiceError::TokenRevoked)?;
+        let load = async { Ok(self.store.user_by_id(who.user_id).await?.map(|user| user.username)) };
+        let username =
+            self.changes.caches().username(who.user_id, load).await?.ok_or(ServiceError::TokenRevoked)?;
         Ok(SessionInfo {
-            user_id: user.id,
-            username: user.username,
+            user_id: who.user_id,
+            username,
             session_id: who.session_id,
             scope: who.scopes.to_string(),
             expires_at: who.expires_at,
@@ -177,9 +225,11 @@ impl AuthService {
     }
 
     /// Ends the caller's session: its access and refresh tokens stop working.
-    pub async fn logout(&self, who: &Principal) -> Result<(), ServiceError> {
+    pub async fn logout(&self, who: &Principal, client: IpAddr) -> Result<(), ServiceError> {
         self.store.revoke_session(who.session_id, Timestamp::now()).await?;
         self.changes.announce(Change::Session(who.session_id)).await;
+        let actor = Actor::new(Some(who.session_id), client);
+        self.audit.record(who.user_id, "logout", &actor, serde_json::json!({})).await;
         tracing::info!(user_id = %who.user_id, session_id = %who.session_id, "logout");
         Ok(())
     }

@@ -37,6 +37,8 @@ pub struct S3Target {
     pub allow_http: bool,
     /// Whether bodies are sent as `UNSIGNED-PAYLOAD` rather than hashed into the signature.
     pub unsigned_payload: bool,
+    /// The endpoint clients reach, for presigned URLs (`endpoint` when `None`).
+    pub public_endpoint: Option<String>,
 }
 
 impl fmt::Debug for S3Target {
@@ -52,6 +54,7 @@ impl fmt::Debug for S3Target {
             .field("session_token", &redacted(&self.session_token))
             .field("allow_http", &self.allow_http)
             .field("unsigned_payload", &self.unsigned_payload)
+            .field("public_endpoint", &self.public_endpoint)
             .finish()
     }
 }
@@ -87,6 +90,14 @@ impl S3Target {
             builder = builder.with_token(token);
         }
         builder
+    }
+
+    /// A client that only signs URLs, for the endpoint clients reach.
+    pub(super) fn signer_builder(&self) -> AmazonS3Builder {
+        match &self.public_endpoint {
+            Some(endpoint) => self.builder().with_endpoint(endpoint),
+            None => self.builder(),
+        }
     }
 }
 

@@ -1,19 +1,24 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{Stream, StreamExt, TryStreamExt};
+use object_store::aws::AmazonS3;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
+use object_store::signer::{SignedUrlOptions, Signer};
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
-use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 mod location;
+mod meter;
 mod parts;
+
+pub use meter::Meter;
 
 use crate::domain::{BoxError, ByteRange};
 use crate::private_dir::create_private_dir;
@@ -70,8 +75,8 @@ impl From<object_store::Error> for BlobStoreError {
 pub struct PutOutcome {
     /// Bytes written.
     pub size: u64,
-    /// SHA-256 of the bytes, computed while streaming.
-    pub sha256: [u8; 32],
+    /// BLAKE3 of the bytes, computed while streaming.
+    pub digest: [u8; 32],
 }
 
 /// An object being read.
@@ -82,6 +87,16 @@ pub struct BlobRead {
     pub range: ByteRange,
     /// The bytes, streamed from the store.
     pub body: BoxStream<'static, Result<Bytes, BlobStoreError>>,
+}
+
+impl BlobRead {
+    /// `body` (already in memory) or the `range` of it (already checked against its size).
+    pub fn whole_or_range(body: Bytes, range: Option<ByteRange>) -> Self {
+        let size = body.len() as u64;
+        let range = range.unwrap_or(0..size);
+        let part = body.slice(range.start as usize..range.end as usize);
+        Self { size, range, body: futures::stream::once(async move { Ok(part) }).boxed() }
+    }
 }
 
 /// The largest object one S3 `CopyObject` request copies (5 GiB).
@@ -98,6 +113,8 @@ pub struct BlobStore {
     local_root: Option<std::path::PathBuf>,
     /// Where resumable uploads keep their parts.
     parts: PartStore,
+    /// S3: signs URLs for the endpoint clients reach (with the bucket's key prefix).
+    signer: Option<(Arc<AmazonS3>, Option<String>)>,
 }
 
 impl std::fmt::Debug for BlobStore {
@@ -110,6 +127,7 @@ impl BlobStore {
     /// Opens the store at `location`. A local directory is created (mode 0700) if missing.
     pub fn open(location: &BlobLocation) -> Result<Self, BlobStoreError> {
         let mut local_root = None;
+        let mut signer = None;
         let parts;
         let inner: Arc<dyn ObjectStore> = match location {
             BlobLocation::Local(dir) => {
@@ -131,20 +149,25 @@ impl BlobStore {
                         .map_err(|e| BlobStoreError::Config(format!("invalid S3 configuration: {e}")))?,
                 );
                 parts = PartStore::Multipart { store: s3.clone(), prefix: prefix.clone() };
+                let signing = target
+                    .signer_builder()
+                    .build()
+                    .map_err(|e| BlobStoreError::Config(format!("invalid S3 public endpoint: {e}")))?;
+                signer = Some((Arc::new(signing), prefix.clone()));
                 match prefix {
                     Some(prefix) => Arc::new(PrefixStore::new(s3, prefix.as_str())),
                     None => Arc::new(s3),
                 }
             }
         };
-        Ok(Self { inner, errors: Arc::default(), local_root, parts })
+        Ok(Self { inner, errors: Arc::default(), local_root, parts, signer })
     }
 
     /// An in-process store, for unit tests of the service layer.
     pub fn in_memory() -> Self {
         let memory = Arc::new(InMemory::new());
         let parts = PartStore::Multipart { store: memory.clone(), prefix: None };
-        Self { inner: memory, errors: Arc::default(), local_root: None, parts }
+        Self { inner: memory, errors: Arc::default(), local_root: None, parts, signer: None }
     }
 
     /// Where resumable uploads keep their parts.
@@ -257,6 +280,54 @@ impl BlobStore {
         Ok(())
     }
 
+    /// A URL that lets whoever holds it `GET` the object at `key`, without credentials, for
+    /// `ttl`, signed for the endpoint clients reach; `None` on storage that cannot sign (local
+    /// files: their bytes go through the gateway). Signing is local: no request is made.
+    pub async fn presigned_get(&self, key: &str, ttl: Duration) -> Result<Option<url::Url>, BlobStoreError> {
+        self.presign(http::Method::GET, key, ttl, &SignedUrlOptions::default()).await
+    }
+
+    /// Whether this store signs URLs (S3), so that clients can move bytes without the gateway.
+    pub fn signs_urls(&self) -> bool {
+        self.signer.is_some()
+    }
+
+    /// A URL that lets whoever holds it `PUT` part `number` of the multipart upload
+    /// `multipart_id` to `key` for `ttl`, and only with the bytes whose SHA-256 is `sha256`
+    /// (signed as `x-amz-checksum-sha256`, which S3 checks against the body, so the bytes and
+    /// their length are pinned where the server verifies checksums). `None` as for
+    /// [`Self::presigned_get`].
+    pub async fn presigned_part(
+        &self,
+        key: &str,
+        multipart_id: &str,
+        number: u32,
+        sha256: &str,
+        ttl: Duration,
+    ) -> Result<Option<url::Url>, BlobStoreError> {
+        let checksum = http::HeaderValue::from_str(sha256)
+            .map_err(|_| BlobStoreError::Config("invalid part checksum".into()))?;
+        let options = SignedUrlOptions::default()
+            .with_query([("partNumber", number.to_string()), ("uploadId", multipart_id.to_owned())])
+            .with_signed_header(http::HeaderName::from_static("x-amz-checksum-sha256"), checksum);
+        self.presign(http::Method::PUT, key, ttl, &options).await
+    }
+
+    async fn presign(
+        &self,
+        method: http::Method,
+        key: &str,
+        ttl: Duration,
+        options: &SignedUrlOptions,
+    ) -> Result<Option<url::Url>, BlobStoreError> {
+        let Some((signer, prefix)) = &self.signer else { return Ok(None) };
+        let path = match prefix {
+            Some(prefix) => object_path(&format!("{}/{key}", prefix.trim_end_matches('/')))?,
+            None => object_path(key)?,
+        };
+        Ok(Some(self.track(signer.signed_url_opts(method, &path, ttl, options).await)?))
+    }
+
     /// Size of the object at `key`.
     pub async fn size(&self, key: &str) -> Result<u64, BlobStoreError> {
         Ok(self.track(self.inner.head(&object_path(key)?).await)?.size)
@@ -305,31 +376,4 @@ async fn remove_staging(file: &std::path::Path) {
 
 fn object_path(key: &str) -> Result<Path, BlobStoreError> {
     Path::parse(key).map_err(|_| BlobStoreError::Config("invalid object key".into()))
-}
-
-/// Counts and hashes bytes as they pass, refusing more than the limit.
-struct Meter {
-    limit: u64,
-    size: u64,
-    hasher: Sha256,
-}
-
-impl Meter {
-    fn new(limit: u64) -> Self {
-        Self { limit, size: 0, hasher: Sha256::new() }
-    }
-
-    fn take<E: Into<BoxError>>(&mut self, chunk: Result<Bytes, E>) -> Result<Bytes, BlobStoreError> {
-        let chunk = chunk.map_err(|e| BlobStoreError::Body(e.into()))?;
-        self.size += chunk.len() as u64;
-        if self.size > self.limit {
-            return Err(BlobStoreError::TooLarge { limit: self.limit });
-        }
-        self.hasher.update(&chunk);
-        Ok(chunk)
-    }
-
-    fn finish(self) -> PutOutcome {
-        PutOutcome { size: self.size, sha256: self.hasher.finalize().into() }
-    }
 }

@@ -3,10 +3,9 @@
 use std::collections::HashSet;
 
 use async_trait::async_trait;
-use sqlx::migrate::Migrate;
 use uuid::Uuid;
 
-use super::{Affected, Arg, Engine, SqlStore, rows, sql};
+use super::{Affected, Arg, Engine, SqlStore, migrations, rows, sql};
 use crate::domain::Timestamp;
 use crate::store::error::OnUnique;
 use crate::store::{
@@ -21,26 +20,41 @@ impl<DB: Engine> MetadataStore for SqlStore<DB> {
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
-        DB::migrator().run(&self.pool).await?;
+        migrations::tolerant(DB::migrator()).run(&self.pool).await?;
         Ok(())
     }
 
     async fn pending_migrations(&self) -> Result<Vec<i64>, StoreError> {
-        let migrator = DB::migrator();
-        let mut conn = self.pool.acquire().await?;
-        conn.ensure_migrations_table(&migrator.table_name).await?;
-        let applied: HashSet<i64> = conn
-            .list_applied_migrations(&migrator.table_name)
-            .await?
-            .into_iter()
-            .map(|m| m.version)
-            .collect();
-        Ok(migrator
-            .iter()
-            .filter(|m| !m.migration_type.is_down_migration())
-            .map(|m| m.version)
-            .filter(|v| !applied.contains(v))
-            .collect())
+        let applied = migrations::applied::<DB>(&self.pool).await?;
+        Ok(migrations::versions(DB::migrator()).filter(|v| !applied.contains(v)).collect())
+    }
+
+    async fn unknown_migrations(&self) -> Result<Vec<i64>, StoreError> {
+        let known: HashSet<i64> = migrations::versions(DB::migrator()).collect();
+        let mut unknown: Vec<i64> =
+            migrations::applied::<DB>(&self.pool).await?.into_iter().filter(|v| !known.contains(v)).collect();
+        unknown.sort_unstable();
+        Ok(unknown)
+    }
+
+    async fn schema_version(&self) -> Result<Option<i64>, StoreError> {
+        Ok(migrations::applied::<DB>(&self.pool).await?.into_iter().max())
+    }
+
+    async fn snapshot_into(&self, to: &std::path::Path) -> Result<(), StoreError> {
+        DB::snapshot(&self.pool, to).await
+    }
+
+    async fn load_snapshot(&self, from: &std::path::Path) -> Result<(), StoreError> {
+        DB::load_snapshot(&self.pool, from).await
+    }
+
+    async fn migrate_to(&self, version: i64) -> Result<(), StoreError> {
+        migrations::migrate_to::<DB>(&self.pool, version).await
+    }
+
+    fn pool_max(&self) -> u32 {
+        self.pool.options().get_max_connections()
     }
 
     fn pool_stats(&self) -> (u32, u32) {
@@ -71,7 +85,22 @@ impl<DB: Engine> MetadataStore for SqlStore<DB> {
     }
 
     async fn create_user(&self, user: &NewUser) -> Result<User, StoreError> {
-        sql::<DB>(
+        let mut tx = self.pool.begin().await?;
+        if let Some(invite) = &user.invite {
+            let claimed = sql::<DB>(
+                "UPDATE invites SET used_at = $1, used_by = $2 \
+                 WHERE code_hash = $3 AND used_at IS NULL AND expires_at > $1",
+            )
+            .arg(user.now)
+            .arg(user.id)
+            .arg(invite.as_slice())
+            .execute(DB::on(&mut tx))
+            .await?;
+            if claimed.rows_affected() == 0 {
+                return Err(StoreError::Conflict("invite"));
+            }
+        }
+        let created = sql::<DB>(
             "INSERT INTO users (id, username, auth_phc, kdf, kdf_salt, kdf_iterations, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING *",
         )
@@ -83,9 +112,11 @@ impl<DB: Engine> MetadataStore for SqlStore<DB> {
         .arg(user.kdf_iterations)
         .arg(user.now)
         .try_map(rows::user)
-        .fetch_one(DB::pooled(&self.pool))
+        .fetch_one(DB::on(&mut tx))
         .await
-        .on_unique("username")
+        .on_unique("username")?;
+        tx.commit().await?;
+        Ok(created)
     }
 
     async fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
@@ -146,14 +177,16 @@ impl<DB: Engine> MetadataStore for SqlStore<DB> {
     async fn create_session(&self, session: &NewSession) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         sql::<DB>(
-            "INSERT INTO sessions (id, user_id, scope, created_at, last_used_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $4, $5)",
+            "INSERT INTO sessions (id, user_id, scope, created_at, last_used_at, expires_at, device_name, address) \
+             VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
         )
         .arg(session.id)
         .arg(session.user_id)
         .arg(session.scope.as_str())
         .arg(session.now)
         .arg(session.expires_at)
+        .arg(session.device_name.as_str())
+        .arg(session.address.as_str())
         .execute(DB::on(&mut tx))
         .await?;
         insert_refresh_token::<DB>(&mut tx, &session.refresh_hash, session.id, session.now).await?;

@@ -14,23 +14,29 @@
 //! else.
 
 mod accounts;
+mod admin;
 mod changes;
 mod history;
+mod migrations;
 mod retention;
 mod rows;
+mod security;
 mod shared;
+mod small_objects;
 mod timestamp;
 mod trash;
 mod uploads;
 mod vaults;
 
 use std::future::Future;
+use std::path::Path;
 
 use sqlx::migrate::Migrate;
 use sqlx::query::Query;
 use sqlx::{Database, Encode, Executor, IntoArguments, Pool, Type};
 use uuid::Uuid;
 
+pub(crate) use migrations::migrate_to;
 pub(crate) use rows::Columns;
 
 use super::{Backend, StoreError};
@@ -111,6 +117,19 @@ pub trait Engine:
         conn: &mut Self::Connection,
         key: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Tells the other replicas about `change` when the transaction commits (Postgres: NOTIFY,
+    /// which is transactional; SQLite: one process, nobody to tell).
+    fn announce_in(
+        conn: &mut Self::Connection,
+        change: &crate::store::Change,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Writes a consistent snapshot of the whole database to the new file `to`.
+    fn snapshot(pool: &Pool<Self>, to: &Path) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Loads a snapshot that [`Engine::snapshot`] wrote into this database, which holds no rows.
+    fn load_snapshot(pool: &Pool<Self>, from: &Path) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// The number of rows a statement changed (each engine's query result has it, under no

@@ -84,6 +84,9 @@ pub(crate) fn user<R: Columns>(row: R) -> Result<User, sqlx::Error> {
         security_stamp: row.int("security_stamp")?,
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
+        disabled_at: row.opt_time("disabled_at")?,
+        quota_bytes: row.opt_int("quota_bytes")?,
+        quota_vaults: row.opt_int("quota_vaults")?,
     })
 }
 
@@ -97,6 +100,8 @@ pub(crate) fn session<R: Columns>(row: R) -> Result<Session, sqlx::Error> {
         last_used_at: row.time("last_used_at")?,
         expires_at: row.time("expires_at")?,
         revoked_at: row.opt_time("revoked_at")?,
+        device_name: row.text("device_name")?,
+        address: row.text("address")?,
     })
 }
 

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::{Arg, Engine, UserLock, rows, sql};
 use crate::domain::{Timestamp, Vault};
-use crate::store::{Quota, StoreError, Usage};
+use crate::store::{Backend, Quota, StoreError, Usage};
 
 /// The user's vault `vault_id`, if any.
 pub(super) async fn select_vault<DB: Engine>(
@@ -19,6 +19,22 @@ pub(super) async fn select_vault<DB: Engine>(
         .try_map(rows::vault)
         .fetch_optional(DB::on(conn))
         .await?)
+}
+
+/// The vault with its row locked to the end of the transaction (Postgres; SQLite has one
+/// writer at a time), so that the etag a replace compares is the one it then updates: two
+/// `If-Match: *` replaces of one vault both apply, one after the other, instead of the later
+/// one failing on the etag the earlier one just changed.
+pub(super) async fn select_vault_for_update<DB: Engine>(
+    conn: &mut DB::Connection,
+    user: Uuid,
+    vault_id: &str,
+) -> Result<Option<Vault>, StoreError> {
+    let statement = match DB::BACKEND {
+        Backend::Postgres => "SELECT * FROM vaults WHERE user_id = $1 AND vault_id = $2 FOR UPDATE",
+        Backend::Sqlite => "SELECT * FROM vaults WHERE user_id = $1 AND vault_id = $2",
+    };
+    Ok(sql::<DB>(statement).arg(user).arg(vault_id).try_map(rows::vault).fetch_optional(DB::on(conn)).await?)
 }
 
 /// Queues `key` for deletion at `delete_after` (or moves its time there).
@@ -42,7 +58,8 @@ pub(super) async fn enqueue_object<DB: Engine>(
     Ok(())
 }
 
-/// What `user` holds (live vaults, their history, the trash) and what their open uploads
+/// What `user` holds (live vaults, their history, the trash: counted by triggers into
+/// `user_usage`, so this reads one row however many vaults there are) and what their open uploads
 /// other than the one writing revision `except` reserve (an upload reserves its length, less
 /// the size of the vault a replace frees; a create also reserves a vault), until its revision
 /// is the vault's.
@@ -54,15 +71,12 @@ pub(super) async fn select_usage<DB: Engine>(
 ) -> Result<Usage, StoreError> {
     Ok(sql::<DB>(
         "SELECT \
-           (SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM vaults WHERE user_id = $1) AS bytes, \
-           (SELECT COUNT(*) FROM vaults WHERE user_id = $1) AS vaults, \
-           (SELECT CAST(COALESCE(SUM(history_bytes), 0) AS BIGINT) FROM vaults WHERE user_id = $1) \
-           AS history_bytes, \
-           (SELECT CAST(COALESCE(SUM(history_count), 0) AS BIGINT) FROM vaults WHERE user_id = $1) \
-           AS history_revisions, \
-           (SELECT CAST(COALESCE(SUM(size + history_bytes), 0) AS BIGINT) FROM trash WHERE user_id = $1) \
-           AS trash_bytes, \
-           (SELECT COUNT(*) FROM trash WHERE user_id = $1) AS trash_vaults, \
+           COALESCE((SELECT bytes FROM user_usage WHERE user_id = $1), 0) AS bytes, \
+           COALESCE((SELECT vaults FROM user_usage WHERE user_id = $1), 0) AS vaults, \
+           COALESCE((SELECT history_bytes FROM user_usage WHERE user_id = $1), 0) AS history_bytes, \
+           COALESCE((SELECT history_revisions FROM user_usage WHERE user_id = $1), 0) AS history_revisions, \
+           COALESCE((SELECT trash_bytes FROM user_usage WHERE user_id = $1), 0) AS trash_bytes, \
+           COALESCE((SELECT trash_vaults FROM user_usage WHERE user_id = $1), 0) AS trash_vaults, \
            (SELECT CAST(COALESCE(SUM(CASE \
                 WHEN u.precondition = '*' THEN u.upload_length \
                 WHEN u.upload_length > COALESCE(v.size, 0) THEN u.upload_length - COALESCE(v.size, 0) \

@@ -5,12 +5,15 @@ use uuid::Uuid;
 
 use super::changes::append_change;
 use super::retention::keep_replaced;
-use super::shared::{enqueue_object, lock_user, over_quota, select_usage, select_vault};
+use super::shared::{
+    enqueue_object, lock_user, over_quota, select_usage, select_vault, select_vault_for_update,
+};
+use super::small_objects::insert_small_object;
 use super::trash::{bury, purge_uid};
 use super::{Affected, Arg, Columns, Engine, SqlStore, UserLock, rows, sql};
 use crate::domain::{ChangeKind, NewChange, Precondition, Timestamp, Upload, Vault};
 use crate::store::{
-    ChangeOutcome, CreateOutcome, NewRevision, Quota, StoreError, Usage, VaultStore, object_key,
+    Change, ChangeOutcome, CreateOutcome, NewRevision, Quota, StoreError, Usage, VaultStore, object_key,
 };
 
 #[async_trait]
@@ -35,16 +38,38 @@ impl<DB: Engine> VaultStore for SqlStore<DB> {
         select_usage::<DB>(&mut conn, user, "", Timestamp::now()).await
     }
 
+    async fn quota_of(
+        &self,
+        user: Uuid,
+        default: &crate::store::Quota,
+    ) -> Result<crate::store::Quota, StoreError> {
+        let overrides = sql::<DB>("SELECT quota_bytes, quota_vaults FROM users WHERE id = $1")
+            .arg(user)
+            .try_map(|row: DB::Row| Ok((row.opt_int("quota_bytes")?, row.opt_int("quota_vaults")?)))
+            .fetch_optional(DB::pooled(&self.pool))
+            .await?
+            .unwrap_or_default();
+        let unsigned = |v: i64| u64::try_from(v).unwrap_or_default();
+        Ok(crate::store::Quota {
+            bytes: overrides.0.map(unsigned).or(default.bytes),
+            vaults: overrides.1.map(unsigned).or(default.vaults),
+        })
+    }
+
     async fn begin_upload(&self, key: &str, user: Uuid, abandon_after: Timestamp) -> Result<(), StoreError> {
         let mut conn = self.pool.acquire().await?;
         enqueue_object::<DB>(&mut conn, key, user, abandon_after, Timestamp::now()).await
     }
 
     async fn forget_object(&self, key: &str) -> Result<(), StoreError> {
-        sql::<DB>("DELETE FROM pending_objects WHERE object_key = $1")
-            .arg(key)
-            .execute(DB::pooled(&self.pool))
-            .await?;
+        let mut tx = self.pool.begin().await?;
+        for statement in [
+            "DELETE FROM pending_objects WHERE object_key = $1",
+            "DELETE FROM small_objects WHERE object_key = $1",
+        ] {
+            sql::<DB>(statement).arg(key).execute(DB::on(&mut tx)).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -79,6 +104,7 @@ impl<DB: Engine> VaultStore for SqlStore<DB> {
         }
         append_change::<DB>(&mut tx, rev.user_id, &NewChange::of(ChangeKind::Create, &vault), rev.now)
             .await?;
+        DB::announce_in(&mut tx, &Change::vault(rev.user_id, &rev.vault_id)).await?;
         tx.commit().await?;
         Ok(CreateOutcome::Created(vault))
     }
@@ -96,7 +122,7 @@ impl<DB: Engine> VaultStore for SqlStore<DB> {
         if !claim_upload::<DB>(&mut tx, rev).await? {
             return Ok(ChangeOutcome::UploadLost);
         }
-        let current = select_vault::<DB>(&mut tx, rev.user_id, &rev.vault_id).await?;
+        let current = select_vault_for_update::<DB>(&mut tx, rev.user_id, &rev.vault_id).await?;
         let old = match current {
             Some(old) if expect.admits(Some(&old.etag)) => old,
             other => return Ok(ChangeOutcome::Mismatch(other.map(|v| v.etag))),
@@ -123,6 +149,7 @@ impl<DB: Engine> VaultStore for SqlStore<DB> {
             return Ok(ChangeOutcome::OverQuota(limit));
         }
         append_change::<DB>(&mut tx, rev.user_id, &NewChange::of(rev.kind, &vault), rev.now).await?;
+        DB::announce_in(&mut tx, &Change::vault(rev.user_id, &rev.vault_id)).await?;
         tx.commit().await?;
         Ok(ChangeOutcome::Done(Some(Box::new(vault))))
     }
@@ -132,6 +159,7 @@ impl<DB: Engine> VaultStore for SqlStore<DB> {
         user: Uuid,
         vault_id: &str,
         expect: &Precondition,
+        now: Timestamp,
         trash_until: Option<Timestamp>,
         delete_after: Timestamp,
     ) -> Result<ChangeOutcome, StoreError> {
@@ -163,7 +191,6 @@ impl<DB: Engine> VaultStore for SqlStore<DB> {
             let current = select_vault::<DB>(&mut tx, user, vault_id).await?;
             return Ok(ChangeOutcome::Mismatch(current.map(|v| v.etag)));
         };
-        let now = Timestamp::now();
         let mut change = NewChange::of(ChangeKind::Delete, &vault);
         match trash_until {
             Some(expires_at) => {
@@ -173,6 +200,7 @@ impl<DB: Engine> VaultStore for SqlStore<DB> {
             None => purge_uid::<DB>(&mut tx, user, vault.uid, &vault.etag, delete_after, now).await?,
         }
         append_change::<DB>(&mut tx, user, &change, now).await?;
+        DB::announce_in(&mut tx, &Change::vault(user, vault_id)).await?;
         tx.commit().await?;
         Ok(ChangeOutcome::Done(None))
     }
@@ -214,6 +242,22 @@ impl<DB: Engine> VaultStore for SqlStore<DB> {
         sql::<DB>("DELETE FROM users WHERE id = $1").arg(user).execute(DB::on(&mut tx)).await?;
         tx.commit().await?;
         Ok((keys, uploads))
+    }
+
+    async fn backlog(&self, now: Timestamp) -> Result<crate::store::Backlog, StoreError> {
+        let (due_objects, oldest_due) = sql::<DB>(
+            "SELECT COUNT(*) AS n, MIN(delete_after) AS oldest FROM pending_objects WHERE delete_after <= $1",
+        )
+        .arg(now)
+        .try_map(|row: DB::Row| Ok((row.int("n")?, row.opt_time("oldest")?)))
+        .fetch_one(DB::pooled(&self.pool))
+        .await?;
+        let expired_uploads = sql::<DB>("SELECT COUNT(*) AS n FROM uploads WHERE expires_at <= $1")
+            .arg(now)
+            .try_map(|row: DB::Row| row.int("n"))
+            .fetch_one(DB::pooled(&self.pool))
+            .await?;
+        Ok(crate::store::Backlog { due_objects, oldest_due, expired_uploads })
     }
 
     async fn claim_expired_objects(
@@ -262,12 +306,18 @@ fn bind_revision<DB: Engine>(
 }
 
 /// Takes the upload's queue entry: from now on the object belongs to the vault. False when
-/// the upload is overdue or the sweeper has leased it as abandoned.
+/// the upload is overdue or the sweeper has leased it as abandoned. A body kept in the
+/// database has no queue entry: it is stored here instead, in the commit's transaction.
 async fn claim_upload<DB: Engine>(conn: &mut DB::Connection, rev: &NewRevision) -> Result<bool, StoreError> {
+    let key = object_key(rev.user_id, &rev.etag);
+    if let Some(body) = &rev.inline {
+        insert_small_object::<DB>(conn, &key, rev.user_id, body).await?;
+        return Ok(true);
+    }
     let claimed = sql::<DB>(
         "DELETE FROM pending_objects WHERE object_key = $1 AND delete_after > $2 AND lease_until IS NULL",
     )
-    .arg(object_key(rev.user_id, &rev.etag))
+    .arg(key)
     .arg(rev.now)
     .execute(DB::on(conn))
     .await?;

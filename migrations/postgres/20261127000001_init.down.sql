@@ -1,0 +1,6 @@
+-- Down: every account goes.
+DROP TABLE server_secrets;
+DROP TABLE login_failures;
+DROP TABLE refresh_tokens;
+DROP TABLE sessions;
+DROP TABLE users;

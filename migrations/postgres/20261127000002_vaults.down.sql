@@ -1,0 +1,3 @@
+-- Down: every vault's metadata goes (the objects stay in the bucket: remove the prefix by hand).
+DROP TABLE pending_objects;
+DROP TABLE vaults;

@@ -1,0 +1,3 @@
+-- Down: every vault's metadata goes (the objects stay under objects/: remove them by hand).
+DROP TABLE pending_objects;
+DROP TABLE vaults;

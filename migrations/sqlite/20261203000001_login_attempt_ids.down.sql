@@ -1,0 +1,2 @@
+-- Down: failures lose their attempt ids.
+ALTER TABLE login_failures DROP COLUMN attempt;
