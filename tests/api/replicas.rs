@@ -89,6 +89,19 @@ fn vault_hits(app: &TestApp) -> u64 {
     app.state.changes.caches().vault_counts.hits.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+/// Opens connections in `app`'s request pool until it holds several (they stay idle there),
+/// so that it serves while the database refuses new ones: one open connection is not enough
+/// when a background task holds it at the moment a request comes.
+async fn warm_pool(app: &TestApp) {
+    const OPEN: u32 = 6;
+    let started = Instant::now();
+    while app.store.pool_stats().0 < OPEN {
+        let pings = futures::future::join_all((0..2 * OPEN).map(|_| app.store.ping())).await;
+        assert!(pings.iter().all(Result::is_ok), "the database answers");
+        assert!(started.elapsed() < Duration::from_secs(30), "the pool never held {OPEN} connections");
+    }
+}
+
 /// Polls readiness until it answers `want`, for at most thirty seconds; returns the body.
 async fn until_ready_is(app: &TestApp, want: StatusCode) -> Value {
     let started = Instant::now();
@@ -114,9 +127,11 @@ async fn a_replica_that_cannot_listen_is_not_ready_and_caches_nothing() {
     let Some(d) = Deployment::production() else { return };
     let (a, b, token, first) = two_replicas_sharing_a_vault(&d).await;
     until_ready_is(&b, StatusCode::OK).await;
+    warm_pool(&a).await;
+    warm_pool(&b).await;
 
     // The listeners lose their connections, and new connections are refused; the request
-    // pools keep theirs, so both replicas still serve.
+    // pools keep theirs (opened above), so both replicas still serve.
     let db = database_of(&a);
     let mut admin = admin(&d).await;
     sqlx::query(sqlx::AssertSqlSafe(format!("ALTER DATABASE {db} ALLOW_CONNECTIONS false")))
