@@ -8,6 +8,7 @@ mod cache;
 mod error;
 mod feed;
 mod history;
+mod pg_commit;
 mod pg_snapshot;
 mod postgres;
 mod quota;

@@ -9,7 +9,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{Executor, PgConnection, Postgres};
 
 use super::feed::{CHANNEL, Change, ChangeFeed, ChangeStream};
-use super::sql::{Engine, SqlStore, UserLock, migrate_to};
+use super::sql::{AtOnce, AtOnceOutcome, Engine, SqlStore, UserLock, migrate_to};
 use super::{Backend, StoreError};
 
 /// Advisory-lock key of the object sweeper ("bvsweep" in ASCII).
@@ -105,6 +105,10 @@ impl Engine for Postgres {
     async fn announce_in(conn: &mut PgConnection, change: &Change) -> Result<(), StoreError> {
         sqlx::query("SELECT pg_notify($1, $2)").bind(CHANNEL).bind(change.encode()).execute(conn).await?;
         Ok(())
+    }
+
+    async fn commit_at_once(pool: &PgPool, write: AtOnce<'_>) -> Result<Option<AtOnceOutcome>, StoreError> {
+        super::pg_commit::commit(pool, write).await.map(Some)
     }
 
     /// A transaction-scoped advisory lock on the key's hash.

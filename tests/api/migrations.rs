@@ -15,6 +15,8 @@ on_both_deployments!(down_and_up_again_keep_the_live_vaults, a_binary_older_than
 
 /// Before revision history (issue 15) and account security (issue 16).
 const BEFORE_HISTORY: &str = "20261203000001";
+/// The newest migration (both engines number theirs alike).
+pub const LATEST: &str = "20261207000001";
 
 fn migrate(app: &TestApp, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_blindvault"))
@@ -112,10 +114,10 @@ async fn down_and_up_again_keep_the_live_vaults(d: Deployment) {
     }
     assert!(!queued.iter().any(|k| k.ends_with(&format!("/{current}"))), "the live object is not queued");
     let check = migrate(&app, &["--check"]);
-    assert!(text(&check).contains("4 migration(s) pending"), "{}", text(&check));
+    assert!(text(&check).contains("5 migration(s) pending"), "{}", text(&check));
 
     let up = migrate(&app, &[]);
-    assert!(up.status.success() && text(&up).contains("applied 4 migration(s)"), "{}", text(&up));
+    assert!(up.status.success() && text(&up).contains("applied 5 migration(s)"), "{}", text(&up));
     // A backup before each step: down, then up.
     let backups = Command::new(env!("CARGO_BIN_EXE_blindvault"))
         .args(["backup", "--list"])
@@ -125,7 +127,7 @@ async fn down_and_up_again_keep_the_live_vaults(d: Deployment) {
     let listed = String::from_utf8_lossy(&backups.stdout).into_owned();
     assert_eq!(listed.lines().filter(|l| l.contains("-before-migrate.")).count(), 2, "{listed}");
     assert!(
-        listed.contains("-v20261206000002-before-migrate.")
+        listed.contains(&format!("-v{LATEST}-before-migrate."))
             && listed.contains(&format!("-v{BEFORE_HISTORY}-before-migrate.")),
         "{listed}"
     );

@@ -37,10 +37,12 @@ use sqlx::{Database, Encode, Executor, IntoArguments, Pool, Type};
 use uuid::Uuid;
 
 pub(crate) use migrations::migrate_to;
-pub(crate) use rows::Columns;
+pub(crate) use rows::{Columns, vault as rows_vault};
+pub(crate) use vaults::bind_revision;
 
 use super::{Backend, StoreError};
-use crate::domain::Timestamp;
+use crate::domain::{Timestamp, Vault};
+use crate::store::vaults::NewRevision;
 
 /// The metadata store on database engine `DB`: a pool, and on Postgres a second pool of one
 /// connection for `LISTEN`.
@@ -125,11 +127,41 @@ pub trait Engine:
         change: &crate::store::Change,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Commits `write` in one round trip where the engine can (PostgreSQL: the functions of
+    /// migration 20261207000001); `None` where the caller must run its transaction instead.
+    fn commit_at_once(
+        pool: &Pool<Self>,
+        write: AtOnce<'_>,
+    ) -> impl Future<Output = Result<Option<AtOnceOutcome>, StoreError>> + Send;
+
     /// Writes a consistent snapshot of the whole database to the new file `to`.
     fn snapshot(pool: &Pool<Self>, to: &Path) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Loads a snapshot that [`Engine::snapshot`] wrote into this database, which holds no rows.
     fn load_snapshot(pool: &Pool<Self>, from: &Path) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// A write [`Engine::commit_at_once`] commits: the same rules as the transactions of
+/// `commit_create` and `commit_replace`, for a user without a quota.
+#[derive(Clone, Copy)]
+pub enum AtOnce<'a> {
+    /// A new vault.
+    Create(&'a NewRevision),
+    /// A new revision of a vault at `expect` (`None`: at any revision).
+    Replace(&'a NewRevision, Option<&'a str>),
+}
+
+/// How [`Engine::commit_at_once`] ended.
+pub enum AtOnceOutcome {
+    /// Committed: the vault as it now is.
+    Done(Vault),
+    /// The user no longer exists.
+    UserGone,
+    /// The upload is overdue or being swept.
+    UploadLost,
+    /// The vault is not as the write expects (exists for a create; absent or at another
+    /// revision for a replace). Nothing was written.
+    Refused,
 }
 
 /// The number of rows a statement changed (each engine's query result has it, under no

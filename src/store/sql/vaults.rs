@@ -10,7 +10,7 @@ use super::shared::{
 };
 use super::small_objects::insert_small_object;
 use super::trash::{bury, purge_uid};
-use super::{Affected, Arg, Columns, Engine, SqlStore, UserLock, rows, sql};
+use super::{Affected, Arg, AtOnce, AtOnceOutcome, Columns, Engine, SqlStore, UserLock, rows, sql};
 use crate::domain::{ChangeKind, NewChange, Precondition, Timestamp, Upload, Vault};
 use crate::store::{
     Change, ChangeOutcome, CreateOutcome, NewRevision, Quota, StoreError, Usage, VaultStore, object_key,
@@ -74,6 +74,20 @@ impl<DB: Engine> VaultStore for SqlStore<DB> {
     }
 
     async fn commit_create(&self, rev: &NewRevision, quota: &Quota) -> Result<CreateOutcome, StoreError> {
+        if !quota.is_limited()
+            && let Some(outcome) = DB::commit_at_once(&self.pool, AtOnce::Create(rev)).await?
+        {
+            return Ok(match outcome {
+                AtOnceOutcome::Done(vault) => CreateOutcome::Created(vault),
+                AtOnceOutcome::UserGone => CreateOutcome::UserGone,
+                AtOnceOutcome::UploadLost => CreateOutcome::UploadLost,
+                // Deleted since: report it as a lost race, as the transaction does.
+                AtOnceOutcome::Refused => match self.vault(rev.user_id, &rev.vault_id).await? {
+                    Some(vault) => CreateOutcome::Exists(vault),
+                    None => CreateOutcome::UploadLost,
+                },
+            });
+        }
         let mut tx = self.pool.begin().await?;
         if !lock_user::<DB>(&mut tx, rev.user_id, quota).await? {
             return Ok(CreateOutcome::UserGone);
@@ -115,6 +129,23 @@ impl<DB: Engine> VaultStore for SqlStore<DB> {
         expect: &Precondition,
         quota: &Quota,
     ) -> Result<ChangeOutcome, StoreError> {
+        let expected = match expect {
+            Precondition::Exists => Some(None),
+            Precondition::Etag(etag) => Some(Some(etag.as_str())),
+            Precondition::Absent | Precondition::AbsentOrSame => None,
+        };
+        if let Some(expected) = expected.filter(|_| !quota.is_limited())
+            && let Some(outcome) = DB::commit_at_once(&self.pool, AtOnce::Replace(rev, expected)).await?
+        {
+            return Ok(match outcome {
+                AtOnceOutcome::Done(vault) => ChangeOutcome::Done(Some(Box::new(vault))),
+                AtOnceOutcome::UserGone => ChangeOutcome::UserGone,
+                AtOnceOutcome::UploadLost => ChangeOutcome::UploadLost,
+                AtOnceOutcome::Refused => {
+                    ChangeOutcome::Mismatch(self.vault(rev.user_id, &rev.vault_id).await?.map(|v| v.etag))
+                }
+            });
+        }
         let mut tx = self.pool.begin().await?;
         if !lock_user::<DB>(&mut tx, rev.user_id, quota).await? {
             return Ok(ChangeOutcome::UserGone);
@@ -289,7 +320,7 @@ impl<DB: Engine> VaultStore for SqlStore<DB> {
 
 /// `statement` with a revision's columns bound as `$1..$9`: user, vault id, etag, version,
 /// size, sha256, iv, salt, time.
-fn bind_revision<DB: Engine>(
+pub(crate) fn bind_revision<DB: Engine>(
     statement: &'static str,
     rev: &NewRevision,
 ) -> sqlx::query::Query<'static, DB, DB::Arguments> {
