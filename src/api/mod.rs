@@ -16,6 +16,7 @@ mod middleware;
 mod no_store;
 mod openapi;
 pub mod preconditions;
+pub mod rendered;
 mod responses;
 mod sessions;
 mod state;

@@ -139,27 +139,43 @@ pub(super) async fn full_vault(
     if not_modified(headers, &vault.etag)? {
         return Ok(not_modified_response(&vault.etag));
     }
+    let json = match app.rendered.get(vault, &content_url).await {
+        Some(json) => {
+            app.metrics.bytes_downloaded.inc_by(vault.size.max(0) as u64);
+            json
+        }
+        None => render(app, vault, content_url).await?,
+    };
+    let mut response =
+        ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], json).into_response();
+    response.headers_mut().insert(header::ETAG, etag_header(&vault.etag));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    Ok(response)
+}
+
+/// Renders `vault`'s JSON answer, and keeps it when its ciphertext is inline.
+async fn render(app: &AppState, vault: &Vault, content_url: String) -> Result<bytes::Bytes, ApiError> {
     let body = app.vaults.inline_body(vault).await?;
     if let Some(b) = &body {
         app.metrics.bytes_downloaded.inc_by(b.len() as u64);
     }
-    let ciphertext = body.map(|b| to_b64(&b));
-    let body = FullVault {
+    let inline = body.is_some();
+    let answer = FullVault {
         meta: vault_response(vault),
-        ciphertext,
+        ciphertext: body.map(|b| to_b64(&b)),
         iv: to_b64(&vault.iv),
         salt: to_b64(&vault.salt),
         content_url,
     };
     // Serialized into a buffer sized for it up front: growing one from axum's default 128 bytes
     // to a 4 KiB vault's 6 KB of JSON copied it over and over (5% of a cached read's CPU).
-    let mut json = Vec::with_capacity(body.ciphertext.as_ref().map_or(0, String::len) + 512);
-    serde_json::to_writer(&mut json, &body).map_err(|e| super::error::internal().caused_by(e))?;
-    let mut response =
-        ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], json).into_response();
-    response.headers_mut().insert(header::ETAG, etag_header(&vault.etag));
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
-    Ok(response)
+    let mut json = Vec::with_capacity(answer.ciphertext.as_ref().map_or(0, String::len) + 512);
+    serde_json::to_writer(&mut json, &answer).map_err(|e| super::error::internal().caused_by(e))?;
+    let json = bytes::Bytes::from(json);
+    if inline {
+        app.rendered.keep(vault, answer.content_url, json.clone()).await;
+    }
+    Ok(json)
 }
 
 #[utoipa::path(delete, path = "/api/v1/vault/{vault_id}", tag = "vaults", security(("bearer" = ["vault:write"])),

@@ -210,7 +210,8 @@ pub struct Settings {
     /// swept (for resumable uploads: their Upload-Expires)
     #[arg(long, env = "BLINDVAULT_UPLOAD_TIMEOUT", default_value = "24h", value_parser = parse_duration, value_name = "DURATION")]
     pub upload_timeout: Duration,
-    /// Memory for caching small vault bodies, in bytes
+    /// Memory for caching small vault bodies (three quarters) and their JSON answers (a
+    /// quarter), in bytes; 0 caches neither
     #[arg(long, env = "BLINDVAULT_CACHE_BYTES", default_value_t = 64 * 1024 * 1024, value_name = "BYTES")]
     pub cache_bytes: u64,
     /// How often the object sweeper runs
