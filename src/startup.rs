@@ -116,9 +116,7 @@ impl Application {
     pub async fn build(settings: Settings, migrations: Migrations) -> anyhow::Result<Self> {
         settings.validate()?;
         let Stores { meta: store, vaults: vault_store, feed } = open_store(&settings).await?;
-        // The cache budget: three quarters for small bodies, a quarter for their JSON answers.
-        let changes = Arc::new(Changes::new(Arc::new(Caches::new(settings.cache_bytes / 4 * 3)), feed));
-        let rendered = crate::api::rendered::RenderedVaults::new(settings.cache_bytes / 4);
+        let changes = Arc::new(Changes::new(Arc::new(Caches::new(settings.cache_bytes)), feed));
         match migrations {
             Migrations::Apply | Migrations::ApplyWithoutBackup => {
                 backup_before_migrating(&settings, &*store, migrations == Migrations::Apply).await?;
@@ -200,7 +198,7 @@ impl Application {
             tracing::warn!("not following other replicas' changes yet: not ready until then");
         }
         let stopping = tokio::sync::watch::Sender::new(false);
-        let app = App { settings, readiness, auth, vaults, sweeper, changes, rendered, metrics, stopping };
+        let app = App { settings, readiness, auth, vaults, sweeper, changes, metrics, stopping };
         let state = AppState(Arc::new(app));
         Ok(Self { listener, metrics_listener, state, store, blobs, vault_store, following })
     }

@@ -3,9 +3,9 @@
 -- SQLite) inside the database. Each answers an outcome and, when it is `done`, the vault as it
 -- now is: `user_gone`, `refused` (a create whose vault exists; a replace whose vault is absent
 -- or at another revision) or `upload_lost` (the upload is overdue or being swept) write
--- nothing. They are decided before anything is written, so that routine refusals do not fill
--- the server's log with errors; only a create that loses a race to another create raises
--- (SQLSTATE BV003), which rolls back what it wrote.
+-- nothing. Routine refusals are decided before anything is written, so that they do not fill
+-- the server's log with errors; what is decided after a write raises, which rolls the call
+-- back: a create whose user is gone (SQLSTATE 23503) or whose upload is lost (BV002).
 
 -- Locks the user's row against the account's deletion: false when the user is gone.
 CREATE FUNCTION blindvault_lock_user(p_user UUID) RETURNS BOOLEAN LANGUAGE plpgsql AS $$
@@ -43,31 +43,25 @@ BEGIN
 END
 $$;
 
+-- The vault's insert comes first: its foreign key locks the user's row as the replace's
+-- explicit lock does (an account being deleted makes it wait, a deleted one fails it: SQLSTATE
+-- 23503), and a vault that exists is refused before anything is written.
 CREATE FUNCTION blindvault_create(
     p_user UUID, p_vault TEXT, p_etag TEXT, p_version BIGINT, p_size BIGINT, p_sha256 BYTEA,
     p_iv BYTEA, p_salt BYTEA, p_now TIMESTAMPTZ, p_uid UUID, p_key TEXT, p_body BYTEA,
     p_kind TEXT, p_channel TEXT, p_notice TEXT, OUT outcome TEXT, OUT vault vaults)
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF NOT blindvault_lock_user(p_user) THEN
-        outcome := 'user_gone';
-        RETURN;
-    END IF;
-    PERFORM 1 FROM vaults WHERE user_id = p_user AND vault_id = p_vault;
-    IF FOUND THEN
-        outcome := 'refused';
-        RETURN;
-    END IF;
-    IF NOT blindvault_claim(p_user, p_key, p_body, p_now) THEN
-        outcome := 'upload_lost';
-        RETURN;
-    END IF;
     INSERT INTO vaults (user_id, vault_id, etag, revision, version, size, sha256, iv, salt,
                         created_at, updated_at, uid)
         VALUES (p_user, p_vault, p_etag, 1, p_version, p_size, p_sha256, p_iv, p_salt, p_now, p_now, p_uid)
         ON CONFLICT (user_id, vault_id) DO NOTHING RETURNING * INTO vault;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'vault created meanwhile' USING ERRCODE = 'BV003';
+        outcome := 'refused';
+        RETURN;
+    END IF;
+    IF NOT blindvault_claim(p_user, p_key, p_body, p_now) THEN
+        RAISE EXCEPTION 'upload lost' USING ERRCODE = 'BV002';
     END IF;
     PERFORM blindvault_log(vault, p_kind, p_now, p_channel, p_notice);
     outcome := 'done';

@@ -16,7 +16,6 @@ mod middleware;
 mod no_store;
 mod openapi;
 pub mod preconditions;
-pub mod rendered;
 mod responses;
 mod sessions;
 mod state;

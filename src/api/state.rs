@@ -19,8 +19,6 @@ pub struct App {
     pub sweeper: Arc<Sweeper>,
     /// Caches and cross-replica invalidation.
     pub changes: Arc<Changes>,
-    /// Small vaults' JSON answers, rendered once per revision.
-    pub rendered: super::rendered::RenderedVaults,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
     /// Turns true when the server starts to stop: long-lived answers (the change feed's

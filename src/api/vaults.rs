@@ -139,7 +139,7 @@ pub(super) async fn full_vault(
     if not_modified(headers, &vault.etag)? {
         return Ok(not_modified_response(&vault.etag));
     }
-    let json = match app.rendered.get(vault, &content_url).await {
+    let json = match app.changes.caches().rendered.get(vault, &content_url).await {
         Some(json) => {
             app.metrics.bytes_downloaded.inc_by(vault.size.max(0) as u64);
             json
@@ -173,7 +173,7 @@ async fn render(app: &AppState, vault: &Vault, content_url: String) -> Result<by
     serde_json::to_writer(&mut json, &answer).map_err(|e| super::error::internal().caused_by(e))?;
     let json = bytes::Bytes::from(json);
     if inline {
-        app.rendered.keep(vault, answer.content_url, json.clone()).await;
+        app.changes.caches().rendered.keep(vault, answer.content_url, json.clone()).await;
     }
     Ok(json)
 }

@@ -40,6 +40,8 @@ pub struct Caches {
     usernames: Cache<Uuid, String>,
     quotas: Cache<Uuid, super::Quota>,
     bodies: Cache<String, Bytes>,
+    /// Small vaults' JSON answers, rendered once per revision.
+    pub rendered: super::rendered::RenderedVaults,
     /// Vault-metadata counts.
     pub vault_counts: Counts,
     /// Session counts.
@@ -73,8 +75,11 @@ struct Keep<'a> {
 
 impl Caches {
     /// Caches holding at most `body_bytes` of vault bodies.
-    pub fn new(body_bytes: u64) -> Self {
+    /// `budget` bytes: three quarters for small bodies, a quarter for their JSON answers.
+    pub fn new(budget: u64) -> Self {
+        let body_bytes = budget / 4 * 3;
         Self {
+            rendered: super::rendered::RenderedVaults::new(budget / 4),
             vaults: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(300))

@@ -13,6 +13,7 @@ mod pg_snapshot;
 mod postgres;
 mod quota;
 mod records;
+mod rendered;
 mod security;
 mod sql;
 mod sqlite;

@@ -56,8 +56,8 @@ pub(super) async fn commit(pool: &PgPool, write: AtOnce<'_>) -> Result<AtOnceOut
     };
     match result {
         Ok(outcome) => Ok(outcome),
-        // Another create of the same vault committed between the check and the insert.
-        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("BV003") => Ok(AtOnceOutcome::Refused),
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23503") => Ok(AtOnceOutcome::UserGone),
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("BV002") => Ok(AtOnceOutcome::UploadLost),
         Err(e) => Err(e.into()),
     }
 }

@@ -181,6 +181,7 @@ impl Collector for Live {
             ("session", &c.session_counts),
             ("username", &c.username_counts),
             ("body", &c.body_counts),
+            ("json", &c.rendered.counts),
         ];
         for (kind, name, help) in [
             ("hits", "cache_hits", "Reads answered from the in-process cache"),

@@ -10,11 +10,14 @@ use std::time::Duration;
 use bytes::Bytes;
 use moka::future::Cache;
 
+use super::cache::Counts;
 use crate::domain::Vault;
 
 /// Rendered answers by etag, within a byte budget (none at 0).
 pub struct RenderedVaults {
     cache: Option<Cache<String, Arc<Rendered>>>,
+    /// Answers served from here, and answers rendered afresh.
+    pub counts: Counts,
 }
 
 struct Rendered {
@@ -33,13 +36,16 @@ impl RenderedVaults {
                 .time_to_idle(Duration::from_secs(600))
                 .build()
         });
-        Self { cache }
+        Self { cache, counts: Counts::default() }
     }
 
     /// The answer rendered earlier from exactly `vault`, served at `content_url`.
     pub async fn get(&self, vault: &Vault, content_url: &str) -> Option<Bytes> {
-        let hit = self.cache.as_ref()?.get(&vault.etag).await?;
-        (hit.vault == *vault && hit.content_url == content_url).then(|| hit.json.clone())
+        let cache = self.cache.as_ref()?;
+        let hit = cache.get(&vault.etag).await.filter(|hit| hit.vault == *vault && hit.content_url == content_url);
+        let counter = if hit.is_some() { &self.counts.hits } else { &self.counts.misses };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        hit.map(|hit| hit.json.clone())
     }
 
     /// Keeps `json`, rendered from `vault` at `content_url`.
