@@ -57,7 +57,9 @@ pub(super) async fn commit(pool: &PgPool, write: AtOnce<'_>) -> Result<AtOnceOut
     match result {
         Ok(outcome) => Ok(outcome),
         Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23503") => Ok(AtOnceOutcome::UserGone),
-        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("BV002") => Ok(AtOnceOutcome::UploadLost),
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("BV002") => {
+            Ok(AtOnceOutcome::UploadLost)
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -42,7 +42,8 @@ impl RenderedVaults {
     /// The answer rendered earlier from exactly `vault`, served at `content_url`.
     pub async fn get(&self, vault: &Vault, content_url: &str) -> Option<Bytes> {
         let cache = self.cache.as_ref()?;
-        let hit = cache.get(&vault.etag).await.filter(|hit| hit.vault == *vault && hit.content_url == content_url);
+        let hit =
+            cache.get(&vault.etag).await.filter(|hit| hit.vault == *vault && hit.content_url == content_url);
         let counter = if hit.is_some() { &self.counts.hits } else { &self.counts.misses };
         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         hit.map(|hit| hit.json.clone())

@@ -95,7 +95,10 @@ impl Engine for Sqlite {
     }
 
     /// In-process: a round trip costs nothing, so the transaction runs as it is.
-    async fn commit_at_once(_pool: &SqlitePool, _write: AtOnce<'_>) -> Result<Option<AtOnceOutcome>, StoreError> {
+    async fn commit_at_once(
+        _pool: &SqlitePool,
+        _write: AtOnce<'_>,
+    ) -> Result<Option<AtOnceOutcome>, StoreError> {
         Ok(None)
     }
 }

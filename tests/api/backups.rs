@@ -42,7 +42,11 @@ async fn a_backup_restored_into_an_empty_database_serves_everything(d: Deploymen
     args.extend(["--backup-keep".to_owned(), "2".to_owned()]);
     let name = ok(blindvault(&["backup"], &args)).trim().to_owned();
     let ext = if matches!(d, Deployment::Embedded) { ".sqlite" } else { ".pgsnap" };
-    assert!(name.ends_with(&format!("-manual{ext}")) && name.contains(&format!("-v{}-", crate::migrations::LATEST)), "{name}");
+    assert!(
+        name.ends_with(&format!("-manual{ext}"))
+            && name.contains(&format!("-v{}-", crate::migrations::LATEST)),
+        "{name}"
+    );
     for _ in 0..2 {
         std::thread::sleep(std::time::Duration::from_millis(1100));
         ok(blindvault(&["backup"], &args));
