@@ -24,14 +24,7 @@ use crate::domain::Vault;
 /// Largest body kept in the body cache.
 pub const MAX_CACHED_BODY: usize = 256 * 1024;
 
-/// Hit and miss counts of one cache.
-#[derive(Debug, Default)]
-pub struct Counts {
-    /// Answered from memory.
-    pub hits: AtomicU64,
-    /// Loaded from the store.
-    pub misses: AtomicU64,
-}
+pub use super::counts::Counts;
 
 /// The caches of one process. Lives in the application state, never in a static.
 pub struct Caches {

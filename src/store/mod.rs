@@ -5,6 +5,7 @@
 
 mod blobs;
 mod cache;
+mod counts;
 mod error;
 mod feed;
 mod history;

@@ -15,27 +15,24 @@ use crate::domain::Retention;
 
 /// Runs `write` as one call of its function (one statement: its own transaction).
 pub(super) async fn commit(pool: &PgPool, write: AtOnce<'_>) -> Result<AtOnceOutcome, StoreError> {
-    let result = match write {
+    let (rev, query) = match write {
         AtOnce::Create(rev) => {
-            bind_revision::<Postgres>(
-                "SELECT outcome, (vault).* FROM blindvault_create($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+            let query = bind_revision::<Postgres>(
+                "SELECT outcome, (vault).* FROM blindvault_create($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+                 $13, $14, $15)",
                 rev,
             )
             .bind(rev.uid)
             .bind(object_key(rev.user_id, &rev.etag))
-            .bind(rev.inline.as_deref())
-            .bind(rev.kind.as_str())
-            .bind(CHANNEL)
-            .bind(Change::vault(rev.user_id, &rev.vault_id).encode())
-            .try_map(outcome)
-            .fetch_one(pool)
-            .await
+            .bind(rev.inline.as_deref());
+            (rev, query)
         }
         AtOnce::Replace(rev, expect) => {
-            let history = (rev.retention != Retention::NONE).then_some(i64::from(rev.retention.keep_revisions));
-            bind_revision::<Postgres>(
-                "SELECT outcome, (vault).* FROM blindvault_replace($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-                 $15, $16, $17, $18, $19, $20)",
+            let history =
+                (rev.retention != Retention::NONE).then_some(i64::from(rev.retention.keep_revisions));
+            let query = bind_revision::<Postgres>(
+                "SELECT outcome, (vault).* FROM blindvault_replace($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+                 $13, $14, $15, $16, $17, $18, $19, $20)",
                 rev,
             )
             .bind(rev.receipt.as_deref())
@@ -45,15 +42,18 @@ pub(super) async fn commit(pool: &PgPool, write: AtOnce<'_>) -> Result<AtOnceOut
             .bind(expect)
             .bind(history)
             .bind(rev.now.minus(rev.retention.keep_for))
-            .bind(rev.old_object_delete_after)
-            .bind(rev.kind.as_str())
-            .bind(CHANNEL)
-            .bind(Change::vault(rev.user_id, &rev.vault_id).encode())
-            .try_map(outcome)
-            .fetch_one(pool)
-            .await
+            .bind(rev.old_object_delete_after);
+            (rev, query)
         }
     };
+    // Both functions end with the change log's kind and the announcement to other replicas.
+    let result = query
+        .bind(rev.kind.as_str())
+        .bind(CHANNEL)
+        .bind(Change::vault(rev.user_id, &rev.vault_id).encode())
+        .try_map(outcome)
+        .fetch_one(pool)
+        .await;
     match result {
         Ok(outcome) => Ok(outcome),
         Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("23503") => Ok(AtOnceOutcome::UserGone),
@@ -67,7 +67,7 @@ pub(super) async fn commit(pool: &PgPool, write: AtOnce<'_>) -> Result<AtOnceOut
 /// A row of the functions' answer: the outcome, then the vault's columns (null unless done).
 fn outcome(row: PgRow) -> Result<AtOnceOutcome, sqlx::Error> {
     Ok(match row.text("outcome")?.as_str() {
-        "done" => AtOnceOutcome::Done(rows_vault(row)?),
+        "done" => AtOnceOutcome::Done(Box::new(rows_vault(row)?)),
         "user_gone" => AtOnceOutcome::UserGone,
         "upload_lost" => AtOnceOutcome::UploadLost,
         "refused" => AtOnceOutcome::Refused,

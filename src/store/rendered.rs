@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use moka::future::Cache;
 
-use super::cache::Counts;
+use super::counts::Counts;
 use crate::domain::Vault;
 
 /// Rendered answers by etag, within a byte budget (none at 0).

@@ -154,7 +154,7 @@ pub enum AtOnce<'a> {
 /// How [`Engine::commit_at_once`] ended.
 pub enum AtOnceOutcome {
     /// Committed: the vault as it now is.
-    Done(Vault),
+    Done(Box<Vault>),
     /// The user no longer exists.
     UserGone,
     /// The upload is overdue or being swept.

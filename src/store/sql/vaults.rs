@@ -78,7 +78,7 @@ impl<DB: Engine> VaultStore for SqlStore<DB> {
             && let Some(outcome) = DB::commit_at_once(&self.pool, AtOnce::Create(rev)).await?
         {
             return Ok(match outcome {
-                AtOnceOutcome::Done(vault) => CreateOutcome::Created(vault),
+                AtOnceOutcome::Done(vault) => CreateOutcome::Created(*vault),
                 AtOnceOutcome::UserGone => CreateOutcome::UserGone,
                 AtOnceOutcome::UploadLost => CreateOutcome::UploadLost,
                 // Deleted since: report it as a lost race, as the transaction does.
@@ -138,7 +138,7 @@ impl<DB: Engine> VaultStore for SqlStore<DB> {
             && let Some(outcome) = DB::commit_at_once(&self.pool, AtOnce::Replace(rev, expected)).await?
         {
             return Ok(match outcome {
-                AtOnceOutcome::Done(vault) => ChangeOutcome::Done(Some(Box::new(vault))),
+                AtOnceOutcome::Done(vault) => ChangeOutcome::Done(Some(vault)),
                 AtOnceOutcome::UserGone => ChangeOutcome::UserGone,
                 AtOnceOutcome::UploadLost => ChangeOutcome::UploadLost,
                 AtOnceOutcome::Refused => {
