@@ -15,7 +15,7 @@ import urllib.request
 
 from history import Api, vault_body
 from measure import cpu_seconds, wrk
-from services import CACHE, log
+from services import CACHE, PG_URL, log
 
 ATUIN_VERSION = "18.24.4"
 ATUIN_ROOT = CACHE / f"atuin-{ATUIN_VERSION}"
@@ -40,7 +40,9 @@ def transactions(psql_at):
     return int(psql_at("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"))
 
 
-def writes(url, tokens, mode, seconds, proc, psql_at, extra=None):
+def writes(url, tokens, mode, seconds, proc, psql_at, extra=None, stop=None):
+    """One wrk run of `mode`. `stop`, if given, stops the server before its database's
+    transactions are counted (atuin's pool may hold every connection slot while it runs)."""
     env = {"BENCH_MODE": mode, "BENCH_TOKENS": ",".join(tokens), "BENCH_BYTES": "4096", "BENCH_RUN": str(time.time_ns()),
            "BENCH_VAULTS": str(REPLACED_VAULTS), **(extra or {})}
     cpu, xacts = cpu_seconds(proc.pid), transactions(psql_at)
@@ -49,6 +51,8 @@ def writes(url, tokens, mode, seconds, proc, psql_at, extra=None):
     if run["non_2xx"] or not done:
         raise RuntimeError(f"P9 {mode}: {run['non_2xx']} of {run['requests']} writes failed")
     run["cpu_ms_per_write"] = (cpu_seconds(proc.pid) - cpu) * 1000 / done
+    if stop:
+        stop()
     # pg_stat_database is updated when a backend reports, at most every second or so.
     time.sleep(1.5)
     run["db_transactions_per_write"] = (transactions(psql_at) - xacts) / done
@@ -88,6 +92,16 @@ def p9_small_writes(services, start_server, stop_servers, register, database, se
         return subprocess.run(["psql", "-At", "-d", db, "-c", sql], capture_output=True, text=True,
                               check=True).stdout.strip()
 
+    def until_disconnected(db):
+        """Waits until no backend serves `db`: a stopped server's backends take a moment to go,
+        and the next server's pool needs their slots."""
+        name = db.rsplit("/", 1)[1]
+        deadline = time.time() + 30
+        while int(psql_at(f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{name}'", PG_URL)) > 0:
+            if time.time() > deadline:
+                raise RuntimeError(f"P9: {name} still has connections 30 s after its server stopped")
+            time.sleep(0.2)
+
     runs = {"create": [], "replace": [], "atuin": []}
     for _ in range(ROUNDS if have_atuin else 1):
         proc, url = start_server("p9", {"BLINDVAULT_DATABASE_MAX_CONNECTIONS": str(USERS)})
@@ -101,11 +115,16 @@ def p9_small_writes(services, start_server, stop_servers, register, database, se
         if not have_atuin:
             break
         stop_servers()
+        until_disconnected(database)
         atuin, atuin_url = services.start_atuin(ATUIN, atuin_db)
         sessions = [atuin_session(atuin_url) for _ in range(USERS)]
+
+        def stop_atuin():
+            services.kill(atuin)
+            until_disconnected(atuin_db)
+
         runs["atuin"].append(writes(atuin_url, sessions, "atuin", seconds, atuin,
-                                    lambda sql: psql_at(sql, atuin_db)))
-        services.kill(atuin)
+                                    lambda sql: psql_at(sql, atuin_db), stop=stop_atuin))
     result = {"users": USERS, **{kind: median_run(r) for kind, r in runs.items() if r}}
     if not have_atuin:
         return result
