@@ -16,7 +16,7 @@ on_both_deployments!(down_and_up_again_keep_the_live_vaults, a_binary_older_than
 /// Before revision history (issue 15) and account security (issue 16).
 const BEFORE_HISTORY: &str = "20261203000001";
 /// The newest migration (both engines number theirs alike).
-pub const LATEST: &str = "20261207000001";
+pub const LATEST: &str = "20261208000001";
 
 fn migrate(app: &TestApp, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_blindvault"))
@@ -33,7 +33,7 @@ fn text(out: &Output) -> String {
 }
 
 /// Runs `statements` on `app`'s database, returning the first column of the last one's rows as text.
-async fn sql(app: &TestApp, statements: &[&str]) -> Vec<String> {
+pub(crate) async fn sql(app: &TestApp, statements: &[&str]) -> Vec<String> {
     let settings = blindvault::Settings::from_args(&app.args).unwrap();
     let mut out = Vec::new();
     match settings.database().unwrap() {
@@ -114,10 +114,10 @@ async fn down_and_up_again_keep_the_live_vaults(d: Deployment) {
     }
     assert!(!queued.iter().any(|k| k.ends_with(&format!("/{current}"))), "the live object is not queued");
     let check = migrate(&app, &["--check"]);
-    assert!(text(&check).contains("5 migration(s) pending"), "{}", text(&check));
+    assert!(text(&check).contains("6 migration(s) pending"), "{}", text(&check));
 
     let up = migrate(&app, &[]);
-    assert!(up.status.success() && text(&up).contains("applied 5 migration(s)"), "{}", text(&up));
+    assert!(up.status.success() && text(&up).contains("applied 6 migration(s)"), "{}", text(&up));
     // A backup before each step: down, then up.
     let backups = Command::new(env!("CARGO_BIN_EXE_blindvault"))
         .args(["backup", "--list"])

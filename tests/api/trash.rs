@@ -19,6 +19,7 @@ on_both_deployments!(
     deleted_vaults_wait_in_the_trash_and_come_back,
     purging_and_expiry_empty_the_store,
     usage_counts_history_and_trash_against_the_quota,
+    usage_counts_match_what_is_stored,
     without_a_trash_a_delete_is_final,
 );
 
@@ -192,6 +193,53 @@ pub(crate) async fn usage_counts_history_and_trash_against_the_quota(d: Deployme
     let fits =
         app.call(Method::POST, "/api/v1/vault", Some(&token), Some(vault_body("more", &[3; 200]))).await;
     assert_eq!(fits.status(), StatusCode::CREATED);
+}
+
+/// The usage the account reports (counted by triggers as rows change) against sums over the
+/// rows themselves, after each step: creates, replaces that keep or change the size while the
+/// history window fills and trims, a delete into the trash and a restore.
+pub(crate) async fn usage_counts_match_what_is_stored(d: Deployment) {
+    let app = spawn_app_with(&d, &["--keep-revisions", "2"]).await;
+    let (_, token) = app.user().await;
+    let same = |counted: Value, summed: Vec<String>| {
+        let fields = ["bytes", "vaults", "history_bytes", "history_revisions", "trash_bytes", "trash_vaults"];
+        let counted: Vec<String> = fields.iter().map(|f| counted[f].as_u64().unwrap().to_string()).collect();
+        let summed: Vec<String> = summed[0].split(' ').map(str::to_owned).collect();
+        assert_eq!(counted, summed, "{fields:?}");
+    };
+    let sums = "SELECT (SELECT COALESCE(SUM(size), 0) || ' ' || COUNT(*) || ' ' || COALESCE(SUM(history_bytes), 0) \
+                        || ' ' || COALESCE(SUM(history_count), 0) FROM vaults) \
+                    || ' ' || (SELECT COALESCE(SUM(size + history_bytes), 0) || ' ' || COUNT(*) FROM trash)";
+    let steps: [&[&[u8]]; 3] =
+        [&[&[1; 100], &[2; 100]], &[&[3; 250], &[4; 250], &[5; 250]], &[&[6; 40], &[7; 40]]];
+    let mut etag: Option<String> = None;
+    for bodies in steps {
+        for body in bodies {
+            let resp = match &etag {
+                None => {
+                    app.call(Method::POST, "/api/v1/vault", Some(&token), Some(vault_body("a", body))).await
+                }
+                Some(e) => put_json(&app, &token, "a", ("if-match", e), replace_body(body)).await,
+            };
+            assert!(resp.status().is_success(), "{}", resp.status());
+            etag = Some(resp.headers()["etag"].to_str().unwrap().to_owned());
+            same(usage(&app, &token).await, crate::migrations::sql(&app, &[sums]).await);
+        }
+    }
+    let used = usage(&app, &token).await;
+    assert_eq!((used["bytes"].as_u64(), used["history_bytes"].as_u64()), (Some(40), Some(290)), "{used}");
+    write_revisions(&app, &token, "b", &[&[8; 60], &[9; 70]]).await;
+    same(usage(&app, &token).await, crate::migrations::sql(&app, &[sums]).await);
+    delete(&app, &token, "b").await;
+    same(usage(&app, &token).await, crate::migrations::sql(&app, &[sums]).await);
+    let trash_id = trash(&app, &token).await[0]["trash_id"].as_str().unwrap().to_owned();
+    assert_eq!(untrash(&app, &token, &trash_id, None).await.status(), StatusCode::CREATED);
+    let used = usage(&app, &token).await;
+    assert_eq!(
+        (used["bytes"].as_u64(), used["vaults"].as_u64(), used["trash_vaults"].as_u64()),
+        (Some(110), Some(2), Some(0))
+    );
+    same(used, crate::migrations::sql(&app, &[sums]).await);
 }
 
 pub(crate) async fn without_a_trash_a_delete_is_final(d: Deployment) {

@@ -1,0 +1,2 @@
+-- Nothing was added (see the up migration).
+SELECT 1;
