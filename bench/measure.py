@@ -91,6 +91,12 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_cpu_seconds():
+    """CPU seconds every process on the machine has used, all cores together (/proc/stat)."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # less idle and iowait
+
+
 def p3_small_reads(bench, url, token, miss_url, nginx_url, s3_args, seconds, gateway_pid):
     """P3: 4 KiB reads at 64 connections: nginx static file vs JSON and /content, cache hit and
     miss; and the same object read straight from S3, the floor under a miss. For cache hits,
@@ -116,14 +122,27 @@ def p3_small_reads(bench, url, token, miss_url, nginx_url, s3_args, seconds, gat
     return runs
 
 
-def p4_logins(bench, url, token, login_body, seconds, cores):
-    """P4: logins/s at saturation vs cores / one in-process hash, with vault reads alongside."""
+def p4_logins(bench, url, token, login_body, seconds, cores, gateway_pid):
+    """P4: logins/s at saturation vs cores / one in-process hash, with vault reads alongside;
+    and where the CPU went: the gateway's per login (of which Argon2 takes what one hash takes
+    when all cores hash at once) and everything else on the machine (PostgreSQL, wrk)."""
     argon = client(bench, "argon2")
     bound = cores / argon["median_seconds"]
+    hash_ms = cores * 1000 / argon["parallel_hashes_per_s"]
 
     def storm():
+        gateway, machine = cpu_seconds(gateway_pid), machine_cpu_seconds()
         run = wrk(f"{url}/api/v1/auth/login", seconds, 8, script="login.lua", env={"BENCH_LOGIN_BODY": login_body})
-        run["logins_per_s"] = (run["requests"] - run["non_2xx"]) / seconds
+        gateway, machine = cpu_seconds(gateway_pid) - gateway, machine_cpu_seconds() - machine
+        logins = run["requests"] - run["non_2xx"]
+        run["logins_per_s"] = logins / seconds
+        run["gateway_cpu_ms_per_login"] = gateway * 1000 / max(logins, 1)
+        run["gateway_cpu_ms_per_login_beside_argon2"] = run["gateway_cpu_ms_per_login"] - hash_ms
+        run["other_cpu_ms_per_login"] = (machine - gateway) * 1000 / max(logins, 1)
+        run["machine_busy_fraction"] = machine / (seconds * cores)
+        log(f"P4 storm: {run['logins_per_s']:.1f} logins/s; per login {run['gateway_cpu_ms_per_login']:.2f} ms "
+            f"gateway CPU ({hash_ms:.2f} ms of it one hash at full parallelism), "
+            f"{run['other_cpu_ms_per_login']:.2f} ms elsewhere; machine {run['machine_busy_fraction']:.0%} busy")
         return run
 
     alone = storm()

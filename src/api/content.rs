@@ -16,7 +16,7 @@ use super::preconditions::{byte_range, etag_header, not_modified, put_mode, sing
 use super::state::AppState;
 use super::vault_http::{VaultPath, not_modified_response, written};
 use crate::domain::Vault;
-use crate::service::{ServiceError, VaultWrite};
+use crate::service::{Ciphertext, ServiceError, VaultWrite};
 use blindvault_wire::{Code, vaults};
 
 const X_VAULT_IV: HeaderName = HeaderName::from_static(vaults::X_VAULT_IV);
@@ -258,15 +258,20 @@ pub(super) async fn serve(
     let body = if method == Method::HEAD || served.is_empty() {
         Body::empty()
     } else {
-        let bytes = app.vaults.bytes(vault, range.clone()).await?;
         let sent = app.metrics.bytes_downloaded.clone();
-        Body::from_stream(
-            bytes
-                .inspect_ok(move |b| {
-                    sent.inc_by(b.len() as u64);
-                })
-                .map_err(std::io::Error::other),
-        )
+        match app.vaults.bytes(vault, range.clone()).await? {
+            Ciphertext::Whole(bytes) => {
+                sent.inc_by(bytes.len() as u64);
+                Body::from(bytes)
+            }
+            Ciphertext::Stream(bytes) => Body::from_stream(
+                bytes
+                    .inspect_ok(move |b| {
+                        sent.inc_by(b.len() as u64);
+                    })
+                    .map_err(std::io::Error::other),
+            ),
+        }
     };
     let mut response = (status, body).into_response();
     let out = response.headers_mut();

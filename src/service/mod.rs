@@ -60,5 +60,5 @@ pub use tokens::{Claims, TokenIssuer};
 pub use trash::TrashPage;
 pub use uploads::{Chunk, NewUpload, Patched};
 pub use vault_write::{VaultWrite, Written};
-pub use vaults::{Page, VaultLimits, VaultService, VaultTiming, decode_cursor, encode_cursor};
+pub use vaults::{Ciphertext, Page, VaultLimits, VaultService, VaultTiming, decode_cursor, encode_cursor};
 pub use waiters::FeedWaiters;

@@ -157,7 +157,8 @@ impl Fixture {
 
     /// The whole ciphertext of `vault`, read through the service.
     pub async fn read(&self, vault: &Vault) -> Vec<u8> {
-        let parts: Vec<Bytes> = self.service.bytes(vault, None).await.unwrap().try_collect().await.unwrap();
+        let parts: Vec<Bytes> =
+            self.service.bytes(vault, None).await.unwrap().into_stream().try_collect().await.unwrap();
         parts.concat()
     }
 

@@ -11,6 +11,24 @@ use futures::{StreamExt, TryStreamExt};
 use uuid::Uuid;
 
 use super::{Changes, ServiceError};
+
+/// A vault's ciphertext as [`VaultService::bytes`] hands it out.
+pub enum Ciphertext {
+    /// In memory already (a small body): answered as one buffer of known length.
+    Whole(Bytes),
+    /// Streamed from storage in bounded chunks.
+    Stream(BoxStream<'static, Result<Bytes, BlobStoreError>>),
+}
+
+impl Ciphertext {
+    /// As a stream, whichever it is.
+    pub fn into_stream(self) -> BoxStream<'static, Result<Bytes, BlobStoreError>> {
+        match self {
+            Self::Whole(bytes) => futures::stream::once(async move { Ok(bytes) }).boxed(),
+            Self::Stream(stream) => stream,
+        }
+    }
+}
 use crate::domain::{ByteRange, Precondition, Retention, Timestamp, Vault, VaultId};
 use crate::store::{
     BlobRead, BlobStore, BlobStoreError, Change, ChangeOutcome, MAX_CACHED_BODY, VaultStore, user_prefix,
@@ -148,23 +166,18 @@ impl VaultService {
         Ok(self.blobs.presigned_get(&key, ttl).await?)
     }
 
-    /// A vault's ciphertext, or the `range` of it (already checked against its size): from the
-    /// body cache for a vault small enough to be cached, else streamed from the object store.
-    pub async fn bytes(
-        &self,
-        vault: &Vault,
-        range: Option<ByteRange>,
-    ) -> Result<BoxStream<'static, Result<Bytes, BlobStoreError>>, ServiceError> {
+    /// A vault's ciphertext, or the `range` of it (already checked against its size): whole from
+    /// the body cache for a vault small enough to be cached, else streamed from storage.
+    pub async fn bytes(&self, vault: &Vault, range: Option<ByteRange>) -> Result<Ciphertext, ServiceError> {
         if vault.size as usize <= MAX_CACHED_BODY
             && let Some(body) = self.inline_body(vault).await?
         {
-            let part = match range {
+            return Ok(Ciphertext::Whole(match range {
                 Some(r) => body.slice(r.start as usize..r.end as usize),
                 None => body,
-            };
-            return Ok(futures::stream::once(async move { Ok(part) }).boxed());
+            }));
         }
-        Ok(self.open(vault, range).await?.body)
+        Ok(Ciphertext::Stream(self.open(vault, range).await?.body))
     }
 
     /// Streams a vault's ciphertext, or the `range` of it (already checked against its size).
