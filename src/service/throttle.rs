@@ -74,9 +74,7 @@ impl LoginThrottle {
     /// The attempt succeeded: the account's failures are forgotten and the address's count
     /// loses this attempt.
     pub async fn succeeded(&self, attempt: Attempt) -> Result<(), ServiceError> {
-        self.store.clear_login_failures(&attempt.account).await?;
-        self.store.release_attempt(attempt.id, &[&attempt.address]).await?;
-        Ok(())
+        Ok(self.store.login_succeeded(&attempt.account, attempt.id, &attempt.address).await?)
     }
 
     /// The attempt could not be checked (the server failed): it does not count.

@@ -32,10 +32,11 @@ pub use history::{HistoryStore, TrashCursor, UntrashOutcome};
 pub use postgres::{PgPoolSettings, PgStore};
 pub use quota::{Quota, Usage};
 pub use records::{
-    AccountShape, FailureWindow, NewCredentials, NewSession, NewUser, RefreshRotation, Session, User,
+    AccountShape, FailureWindow, NewAuditEvent, NewCredentials, NewSession, NewUser, RefreshRotation,
+    Session, User,
 };
 pub use security::{
-    AdminStore, AuditEvent, Ceremony, FactorStore, NewAuditEvent, TotpFactor, UserSummary, WebauthnCredential,
+    AdminStore, AuditEvent, Ceremony, FactorStore, TotpFactor, UserSummary, WebauthnCredential,
 };
 pub use sql::{Engine, SqlStore};
 pub use sqlite::SqliteStore;
@@ -125,7 +126,8 @@ pub trait MetadataStore: FactorStore + AdminStore + Send + Sync + 'static {
     /// when the user's security stamp is no longer `creds.expected_stamp`.
     async fn change_credentials(&self, creds: &NewCredentials) -> Result<bool, StoreError>;
 
-    /// Creates a session together with its first refresh token hash.
+    /// Creates a session together with its first refresh token hash and its login's audit
+    /// event, in one transaction.
     async fn create_session(&self, session: &NewSession) -> Result<(), StoreError>;
 
     /// The session with this id, revoked or not.
@@ -165,8 +167,9 @@ pub trait MetadataStore: FactorStore + AdminStore + Send + Sync + 'static {
     /// even of the same millisecond, still count.
     async fn release_attempt(&self, attempt: Uuid, keys: &[&str]) -> Result<(), StoreError>;
 
-    /// Forgets the failures recorded under `key` (after a successful login).
-    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError>;
+    /// After a successful login, in one statement: forgets every failure recorded under
+    /// `account` and takes back attempt `attempt` under `address`.
+    async fn login_succeeded(&self, account: &str, attempt: Uuid, address: &str) -> Result<(), StoreError>;
 
     /// Deletes failures older than `before` and sessions that expired before `before`.
     /// Returns how many rows went.

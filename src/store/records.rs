@@ -120,6 +120,8 @@ pub struct NewSession {
     pub device_name: String,
     /// The client's address, truncated.
     pub address: String,
+    /// The audit event of the login, stored in the same transaction.
+    pub opened: NewAuditEvent,
 }
 
 /// What became of a refresh-token rotation.
@@ -156,4 +158,21 @@ pub struct AccountShape {
     pub hash_params: String,
     /// Accounts of this shape.
     pub accounts: i64,
+}
+
+/// An audit event to append.
+#[derive(Debug, Clone)]
+pub struct NewAuditEvent {
+    /// Whose account.
+    pub user_id: Uuid,
+    /// When.
+    pub at: Timestamp,
+    /// What happened.
+    pub kind: &'static str,
+    /// The session concerned, if any.
+    pub session_id: Option<Uuid>,
+    /// Truncated address, or empty.
+    pub address: String,
+    /// A JSON object.
+    pub detail: String,
 }

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use super::{Session, StoreError};
+use super::{NewAuditEvent, Session, StoreError};
 use crate::domain::Timestamp;
 
 /// A TOTP factor as stored: the secret sealed under the server's secrets key.
@@ -58,23 +58,6 @@ pub struct AuditEvent {
     /// Where the request came from, truncated; empty for the operator's commands.
     pub address: String,
     /// A JSON object with details (never a token, hash or code).
-    pub detail: String,
-}
-
-/// An audit event to append.
-#[derive(Debug, Clone)]
-pub struct NewAuditEvent {
-    /// Whose account.
-    pub user_id: Uuid,
-    /// When.
-    pub at: Timestamp,
-    /// What happened.
-    pub kind: &'static str,
-    /// The session concerned, if any.
-    pub session_id: Option<Uuid>,
-    /// Truncated address, or empty.
-    pub address: String,
-    /// A JSON object.
     pub detail: String,
 }
 

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use blindvault::domain::{ChangeKind, Precondition, Retention, Timestamp, Upload};
 use blindvault::store::{
-    Backend, ChangeOutcome, CreateOutcome, MetadataStore, NewCredentials, NewRevision, NewSession, NewUser,
-    PgPoolSettings, PgStore, Progress, Quota, RefreshRotation, SqliteStore, StoreError, VaultStore,
-    object_key,
+    Backend, ChangeOutcome, CreateOutcome, MetadataStore, NewAuditEvent, NewCredentials, NewRevision,
+    NewSession, NewUser, PgPoolSettings, PgStore, Progress, Quota, RefreshRotation, SqliteStore, StoreError,
+    VaultStore, object_key,
 };
 use uuid::Uuid;
 
@@ -153,10 +153,24 @@ async fn sessions<S: MetadataStore>(store: &S, user: Uuid, now: Timestamp) -> Uu
         expires_at: now.plus(day),
         device_name: "laptop".into(),
         address: "192.0.2.0/24".into(),
+        opened: NewAuditEvent {
+            user_id: user,
+            at: now,
+            kind: "login_succeeded",
+            session_id: None,
+            address: "192.0.2.0/24".into(),
+            detail: "{}".into(),
+        },
     };
     let (first, second) = (new(b"h1"), new(b"other"));
     store.create_session(&first).await.unwrap();
     store.create_session(&second).await.unwrap();
+    let logged = store.audit_events(user, None, 10).await.unwrap();
+    assert_eq!(
+        logged.iter().filter(|e| e.kind == "login_succeeded").count(),
+        2,
+        "each session with its event"
+    );
     assert!(store.session(first.id).await.unwrap().unwrap().is_live(now));
 
     let later = now.plus(Duration::from_secs(60));
@@ -213,8 +227,14 @@ async fn throttle<S: MetadataStore>(store: &S, now: Timestamp) {
     let refused = store.reserve_attempt(Uuid::new_v4(), &limits, since, now).await.unwrap().unwrap();
     assert_eq!((refused.count, refused.oldest), (2, Some(now)), "a refused attempt records nothing");
     store.release_attempt(a, &["account:alice", "address:192.0.2.1"]).await.unwrap();
+    let c = Uuid::new_v4();
+    assert!(store.reserve_attempt(c, &limits, since, now).await.unwrap().is_none());
+    store.login_succeeded("account:alice", c, "address:192.0.2.1").await.unwrap();
+    // The address keeps b's failure only (c was taken back), the account keeps none.
+    let address_only = [("address:192.0.2.1", 1)];
+    let refused = store.reserve_attempt(Uuid::new_v4(), &address_only, since, now).await.unwrap().unwrap();
+    assert_eq!(refused.count, 1);
     assert!(store.reserve_attempt(Uuid::new_v4(), &limits, since, now).await.unwrap().is_none());
-    store.clear_login_failures("account:alice").await.unwrap();
     assert!(store.reserve_attempt(Uuid::new_v4(), &limits, since, now).await.unwrap().is_none());
     // Outside the window nothing counts, and pruning removes it.
     let next_window = now.plus(Duration::from_secs(61));

@@ -71,27 +71,37 @@ impl Audit {
     /// Records `kind` for `user`. An event that cannot be stored is logged as an error and
     /// the operation it describes stands (it has happened): the log event is still emitted.
     pub async fn record(&self, user: Uuid, kind: &'static str, actor: &Actor, detail: serde_json::Value) {
-        let detail = if detail.is_object() { detail.to_string() } else { "{}".to_owned() };
-        tracing::info!(
-            target: "blindvault::audit",
-            user_id = %user,
-            event = kind,
-            session_id = actor.session.map(|s| s.to_string()),
-            address = actor.address.as_str(),
-            detail = detail.as_str(),
-            "audit event"
-        );
-        let event = NewAuditEvent {
+        let event = Self::event(user, kind, actor, detail);
+        Self::emit(&event);
+        if let Err(err) = self.store.append_audit(&event).await {
+            tracing::error!(user_id = %user, event = kind, error = %err, "audit event not stored");
+        }
+    }
+
+    /// The event `kind` for `user`, for a store call that keeps it in the same transaction
+    /// as the change it describes; [`Self::emit`] logs it once that has committed.
+    pub fn event(user: Uuid, kind: &'static str, actor: &Actor, detail: serde_json::Value) -> NewAuditEvent {
+        NewAuditEvent {
             user_id: user,
             at: Timestamp::now(),
             kind,
             session_id: actor.session,
             address: actor.address.clone(),
-            detail,
-        };
-        if let Err(err) = self.store.append_audit(&event).await {
-            tracing::error!(user_id = %user, event = kind, error = %err, "audit event not stored");
+            detail: if detail.is_object() { detail.to_string() } else { "{}".to_owned() },
         }
+    }
+
+    /// Emits `event` as a structured log event (target `blindvault::audit`).
+    pub fn emit(event: &NewAuditEvent) {
+        tracing::info!(
+            target: "blindvault::audit",
+            user_id = %event.user_id,
+            event = event.kind,
+            session_id = event.session_id.map(|s| s.to_string()),
+            address = event.address.as_str(),
+            detail = event.detail.as_str(),
+            "audit event"
+        );
     }
 }
 

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use uuid::Uuid;
 
-use super::audit::Actor;
+use super::audit::{Actor, Audit};
 use super::codes::check_name;
 use super::{AuthService, check_auth_hash, normalize_username};
 use crate::domain::Timestamp;
@@ -119,8 +119,11 @@ impl AuthService {
     ) -> Result<(TokenPair, Uuid), ServiceError> {
         let now = Timestamp::now();
         let (refresh_token, refresh_hash) = new_refresh_token();
+        let id = Uuid::new_v4();
+        let opened = Actor { session: Some(id), ..actor.clone() };
+        let detail = serde_json::json!({ "method": method, "device_name": device_name });
         let session = NewSession {
-            id: Uuid::new_v4(),
+            id,
             user_id: user.id,
             scope: scopes.to_string(),
             refresh_hash,
@@ -128,12 +131,11 @@ impl AuthService {
             expires_at: now.plus(self.policy.refresh_ttl),
             device_name: device_name.to_owned(),
             address: actor.address.clone(),
+            opened: Audit::event(user.id, "login_succeeded", &opened, detail),
         };
         self.store.create_session(&session).await?;
         tracing::info!(user_id = %user.id, session_id = %session.id, outcome = "ok", "login");
-        let opened = Actor { session: Some(session.id), ..actor.clone() };
-        let detail = serde_json::json!({ "method": method, "device_name": device_name });
-        self.audit.record(user.id, "login_succeeded", &opened, detail).await;
+        Audit::emit(&session.opened);
         let pair = self.token_pair(user.id, session.id, session.scope, refresh_token, now)?;
         Ok((pair, session.id))
     }

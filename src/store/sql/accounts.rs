@@ -190,6 +190,7 @@ impl<DB: Engine> MetadataStore for SqlStore<DB> {
         .execute(DB::on(&mut tx))
         .await?;
         insert_refresh_token::<DB>(&mut tx, &session.refresh_hash, session.id, session.now).await?;
+        super::admin::insert_audit::<DB>(&mut tx, &session.opened).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -320,9 +321,11 @@ impl<DB: Engine> MetadataStore for SqlStore<DB> {
         Ok(())
     }
 
-    async fn clear_login_failures(&self, key: &str) -> Result<(), StoreError> {
-        sql::<DB>("DELETE FROM login_failures WHERE key = $1")
-            .arg(key)
+    async fn login_succeeded(&self, account: &str, attempt: Uuid, address: &str) -> Result<(), StoreError> {
+        sql::<DB>("DELETE FROM login_failures WHERE key = $1 OR (key = $2 AND attempt = $3)")
+            .arg(account)
+            .arg(address)
+            .arg(attempt)
             .execute(DB::pooled(&self.pool))
             .await?;
         Ok(())

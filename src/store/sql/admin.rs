@@ -12,19 +12,8 @@ use crate::store::{AdminStore, AuditEvent, Backend, NewAuditEvent, StoreError, U
 #[async_trait]
 impl<DB: Engine> AdminStore for SqlStore<DB> {
     async fn append_audit(&self, e: &NewAuditEvent) -> Result<(), StoreError> {
-        sql::<DB>(
-            "INSERT INTO audit_events (user_id, at, kind, session_id, address, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .arg(e.user_id)
-        .arg(e.at)
-        .arg(e.kind)
-        .arg(e.session_id)
-        .arg(e.address.as_str())
-        .arg(e.detail.as_str())
-        .execute(DB::pooled(&self.pool))
-        .await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        insert_audit::<DB>(&mut conn, e).await
     }
 
     async fn audit_events(
@@ -186,4 +175,24 @@ impl<DB: Engine> AdminStore for SqlStore<DB> {
         sql::<DB>(statement).arg(payload).arg(now).execute(DB::pooled(&self.pool)).await?;
         Ok(())
     }
+}
+
+/// Appends `e` to the audit trail on `conn` (a transaction's, to keep it with its change).
+pub(super) async fn insert_audit<DB: Engine>(
+    conn: &mut DB::Connection,
+    e: &NewAuditEvent,
+) -> Result<(), StoreError> {
+    sql::<DB>(
+        "INSERT INTO audit_events (user_id, at, kind, session_id, address, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .arg(e.user_id)
+    .arg(e.at)
+    .arg(e.kind)
+    .arg(e.session_id)
+    .arg(e.address.as_str())
+    .arg(e.detail.as_str())
+    .execute(DB::on(conn))
+    .await?;
+    Ok(())
 }
