@@ -178,3 +178,17 @@ async fn a_binary_older_than_the_schema_serves(d: Deployment) {
         text(&refused)
     );
 }
+
+/// PostgreSQL vacuums the throttle's queue of attempts after a fixed count of dead rows
+/// (migration 20261208000001), and forgets that setting when stepped below it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_attempts_queue_is_vacuumed_by_dead_rows() {
+    let Some(d) = Deployment::production() else { return };
+    let app = spawn_app(&d).await;
+    let options = "SELECT COALESCE(array_to_string(reloptions, ','), '') FROM pg_class WHERE relname = 'login_failures'";
+    let set = sql(&app, &[options]).await;
+    assert_eq!(set, ["autovacuum_vacuum_scale_factor=0,autovacuum_vacuum_threshold=1000"]);
+    let down = migrate(&app, &["--to", "20261207000001"]);
+    assert!(down.status.success(), "{}", text(&down));
+    assert_eq!(sql(&app, &[options]).await, [""]);
+}
