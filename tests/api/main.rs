@@ -46,6 +46,7 @@ mod security_races;
 mod sessions;
 mod slow_clients;
 mod small_objects;
+mod store_accounts;
 mod store_story;
 mod throttle;
 mod tokens;
