@@ -11,6 +11,10 @@ use futures::{StreamExt, TryStreamExt};
 use uuid::Uuid;
 
 use super::{Changes, ServiceError};
+use crate::domain::{ByteRange, Precondition, Retention, Timestamp, Vault, VaultId};
+use crate::store::{
+    BlobRead, BlobStore, BlobStoreError, Change, ChangeOutcome, MAX_CACHED_BODY, VaultStore, user_prefix,
+};
 
 /// A vault's ciphertext as [`VaultService::bytes`] hands it out.
 pub enum Ciphertext {
@@ -29,10 +33,6 @@ impl Ciphertext {
         }
     }
 }
-use crate::domain::{ByteRange, Precondition, Retention, Timestamp, Vault, VaultId};
-use crate::store::{
-    BlobRead, BlobStore, BlobStoreError, Change, ChangeOutcome, MAX_CACHED_BODY, VaultStore, user_prefix,
-};
 
 /// The most `inline_bytes` may be: bodies kept in the database are read whole into memory.
 pub const MAX_INLINE_BYTES: u64 = MAX_CACHED_BODY as u64;

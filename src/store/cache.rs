@@ -24,7 +24,7 @@ use crate::domain::Vault;
 /// Largest body kept in the body cache.
 pub const MAX_CACHED_BODY: usize = 256 * 1024;
 
-pub use super::counts::Counts;
+use super::counts::Counts;
 
 /// The caches of one process. Lives in the application state, never in a static.
 pub struct Caches {
@@ -67,8 +67,8 @@ struct Keep<'a> {
 }
 
 impl Caches {
-    /// Caches holding at most `body_bytes` of vault bodies.
-    /// `budget` bytes: three quarters for small bodies, a quarter for their JSON answers.
+    /// Caches holding at most `budget` bytes of vault data: three quarters for small bodies, a
+    /// quarter for their JSON answers.
     pub fn new(budget: u64) -> Self {
         let body_bytes = budget / 4 * 3;
         Self {
@@ -213,7 +213,7 @@ where
     F: Future<Output = Result<Option<V>, StoreError>>,
 {
     if !keep.on {
-        counts.misses.fetch_add(1, Ordering::Relaxed);
+        counts.count(false);
         return load.await;
     }
     let started = keep.generation.load(Ordering::SeqCst);
@@ -235,8 +235,7 @@ where
         // An invalidation landed between the check above and moka storing the value.
         cache.invalidate(&key).await;
     }
-    let counter = if loaded { &counts.misses } else { &counts.hits };
-    counter.fetch_add(1, Ordering::Relaxed);
+    counts.count(!loaded);
     match result {
         Ok(v) => Ok(Some(v)),
         Err(miss) => match Arc::try_unwrap(miss) {

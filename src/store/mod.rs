@@ -25,7 +25,8 @@ pub use blobs::{
     BlobLocation, BlobRead, BlobStore, BlobStoreError, Meter, PartStore, PartTarget, PutOutcome, S3Target,
     UPLOAD_PART_SIZE,
 };
-pub use cache::{Caches, Counts, MAX_CACHED_BODY};
+pub use cache::{Caches, MAX_CACHED_BODY};
+pub use counts::Counts;
 pub use error::StoreError;
 pub use feed::{CHANNEL, Change, ChangeFeed, ChangeStream};
 pub use history::{HistoryStore, TrashCursor, UntrashOutcome};

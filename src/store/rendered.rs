@@ -44,8 +44,7 @@ impl RenderedVaults {
         let cache = self.cache.as_ref()?;
         let hit =
             cache.get(&vault.etag).await.filter(|hit| hit.vault == *vault && hit.content_url == content_url);
-        let counter = if hit.is_some() { &self.counts.hits } else { &self.counts.misses };
-        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.counts.count(hit.is_some());
         hit.map(|hit| hit.json.clone())
     }
 
